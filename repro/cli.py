@@ -1,0 +1,65 @@
+"""The ``repro`` command line: a thin, lazy dispatcher.
+
+Each subcommand lives in its own module exposing ``configure(parser)`` and ``run(args) -> int``.
+Modules are imported only when their subcommand runs, so ``repro --help`` stays fast and a
+broken optional dependency of one command cannot take the others down.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# name -> (module, one-line help). Add a line here when a new subcommand lands.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("repro.demo", "write the randomly rotated cube faces of a built-in panorama as PNGs"),
+}
+
+
+class UserError(Exception):
+    """An error caused by input the user can fix; printed without a traceback."""
+
+
+def _top_parser() -> argparse.ArgumentParser:
+    from repro import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="repro",
+        description="Reproduce the tables of Depth Anywhere (NeurIPS 2024).",
+    )
+    parser.add_argument("--version", action="version", version=f"repro {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (_, help_text) in COMMANDS.items():
+        sub.add_parser(name, help=help_text, add_help=False)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in COMMANDS:
+        parser = _top_parser()
+        if not argv:
+            parser.print_help()
+            return 2
+        parser.parse_args(argv)  # handles --help/--version, errors on unknown commands
+        return 2
+    name, rest = argv[0], argv[1:]
+    module_name, help_text = COMMANDS[name]
+    module = importlib.import_module(module_name)
+    parser = argparse.ArgumentParser(prog=f"repro {name}", description=help_text)
+    module.configure(parser)
+    args = parser.parse_args(rest)
+    try:
+        return int(module.run(args) or 0)
+    except UserError as exc:
+        print(f"repro {name}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"repro {name}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
