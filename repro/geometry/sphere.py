@@ -65,12 +65,14 @@ def _pad_equirect(x: torch.Tensor) -> torch.Tensor:
 
 
 def _lonlat_to_grid(lon: torch.Tensor, lat: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """Longitude/latitude -> grid_sample coordinates on the padded panorama (align_corners=True)."""
-    col = (lon / (2 * math.pi) + 0.5) * width - 0.5
-    row = (-lat / math.pi + 0.5) * height - 0.5
-    gx = (col + 1.0) * (2.0 / (width + 1)) - 1.0
-    gy = (row + 1.0) * (2.0 / (height + 1)) - 1.0
-    return torch.stack((gx, gy), -1)
+    """Longitude/latitude -> grid_sample coordinates on the padded panorama (align_corners=True).
+
+    With one pixel of padding, column ``(lon/2π + 0.5)·W − 0.5 + 1`` normalised over ``W + 2``
+    pixels reduces to ``lon·W / (π(W+1))`` and the row to ``−2·lat·H / (π(H+1))``: no offsets.
+    """
+    grid = torch.stack((lon, lat), -1)
+    scale = grid.new_tensor([width / (math.pi * (width + 1)), -2 * height / (math.pi * (height + 1))])
+    return grid.mul_(scale)
 
 
 def _mask_threshold(dtype: torch.dtype) -> float:
