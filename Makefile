@@ -28,7 +28,7 @@ demo: $(STAMP)
 	$(BIN)/repro demo --out out/demo
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_projection.py
+	$(BIN)/python benchmarks/run_all.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
