@@ -44,6 +44,10 @@ def _mask_or_default(mask: torch.Tensor | None, like: torch.Tensor) -> torch.Ten
     return mask.bool().expand_as(like)
 
 
+def _at_least_float32(x: torch.Tensor) -> torch.Tensor:
+    return x.to(torch.promote_types(x.dtype, torch.float32))
+
+
 def depth_to_disparity(depth: torch.Tensor) -> torch.Tensor:
     """``1/d`` where ``d > 0``; invalid pixels (0, negative, NaN) stay 0, with finite gradients.
 
@@ -122,6 +126,7 @@ def affine_invariant_l1(
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction must be one of {sorted(REDUCTIONS)}, got {reduction!r}")
     mask = _mask_or_default(mask, pred) & torch.isfinite(target) & torch.isfinite(pred)
+    pred, target = _at_least_float32(pred), _at_least_float32(target)  # fp16 sums of 65k pixels drift
     m = _as_maps(mask)
     # Zero the invalid pixels first: a NaN there would otherwise leak into the gradient (0·NaN).
     p = torch.where(m, _as_maps(pred), 0.0)
@@ -154,6 +159,7 @@ def berhu(
     if pred.shape != target.shape:
         raise ValueError(f"pred {tuple(pred.shape)} and target {tuple(target.shape)} differ in shape")
     valid = _mask_or_default(mask, target) & (target > 0) & torch.isfinite(target)
+    pred, target = _at_least_float32(pred), _at_least_float32(target)
     diff = torch.where(valid, pred - target, 0.0).abs()  # where first: no 0·NaN grads
     c = threshold * diff.detach().amax()
     safe_c = torch.where(c > 0, c, 1.0)

@@ -175,3 +175,12 @@ def test_berhu_degenerate_cases_are_finite():
     assert torch.isfinite(pred.grad).all()
     none = berhu(pred, torch.zeros(3))
     assert none.item() == 0.0 and none.requires_grad
+
+
+def test_half_precision_inputs_are_reduced_in_float32():
+    g = torch.Generator().manual_seed(4)
+    p, t = torch.rand(2, 1, 64, 64, generator=g), torch.rand(2, 1, 64, 64, generator=g)
+    for fn in (affine_invariant_l1, berhu):
+        half = fn(p.half(), t.half())
+        assert half.dtype == torch.float32
+        assert half.item() == pytest.approx(fn(p, t).item(), rel=1e-2)
