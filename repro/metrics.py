@@ -1,7 +1,7 @@
 """Depth evaluation: AbsRel, SqRel, MAE, RMSE, RMSElog, log10, δ1–δ3 under named alignment protocols.
 
-Valid pixels: finite ground truth with ``0 < gt ≤ max_depth`` (10 m; paper appendix A.1, following
-UniFuse/BiFuse), optionally ANDed with a dataset mask. Metrics are computed per image (in float64)
+Valid pixels: finite ground truth with ``min_depth < gt ≤ max_depth`` (0 and 10 m; paper appendix
+A.1, following UniFuse/BiFuse), optionally ANDed with a dataset mask. Metrics are computed per image (in float64)
 and averaged over images, so a dataset result does not depend on the evaluation batch size.
 
 Paper vs released code (each difference is a named option; defaults follow the paper)
@@ -14,13 +14,15 @@ Released = ``utils/metric.py`` of github.com/albert100121/Depth-Anywhere (``Affi
   by least squares in disparity, inverts, clips to [0, 10], then median-aligns —
   ``"lsq_disparity_median"``. ``"none"`` evaluates metric depth as is (paper Table 5).
 * Clamping (``clamp``): the paper states none; the released code clamps prediction and ground
-  truth to [0.1, 10] after alignment (as UniFuse and PanoFormer do). Default: on for
-  ``lsq_disparity_median`` only; ``clamp=True/False`` overrides for any protocol.
+  truth to [0.1, max_depth] after alignment (as UniFuse and PanoFormer do). Default (``None``):
+  the protocol's — on for ``lsq_disparity_median`` only; ``True``/``False`` or an explicit
+  ``(lo, hi)`` range override it for any protocol.
 * RMSElog (``rmse_log``): ``"ln"`` is the usual natural-log RMSE; the released code computes
   ``sqrt(mean((log10(gt+1) − log10(pred+1))²))`` — ``"released"``; UniFuse's own evaluator uses
   log10 without the +1 — ``"log10"``. The paper does not define RMSElog.
 * Crop (``crop_rows``): the released zero-shot Stanford2D3D evaluation drops 68 rows at the top and
-  bottom of a 512-row panorama (``Affine_Inv_Evaluator(crop=68)``); see ``released_zero_shot_crop``.
+  bottom of a 512-row panorama (``Affine_Inv_Evaluator(crop=68)``). ``crop_rows`` here is an
+  absolute row count; ``scaled_crop_rows`` converts a count given at H = 512 to another height.
 * Averaging: the released evaluator pools all pixels of a batch (one median, pixel means) and
   weighs batches by size; every released config evaluates with ``batch_size_val=1``, where that
   equals our per-image mean. The paper's "1/M Σ over the total number of pixels" is read the same
@@ -59,6 +61,7 @@ RMSE_LOG_VARIANTS: dict[str, str] = {
 
 RELEASED_ZERO_SHOT_CROP = 68  # rows dropped top and bottom at the reference height below
 RELEASED_CROP_HEIGHT = 512
+RELEASED_CLAMP_MIN = 0.1  # lower clamp of the released evaluator; the upper one is max_depth
 # Predictions must be positive for the log metrics; non-positive values are floored here.
 _DEPTH_FLOOR = 1e-6
 _DISPARITY_FLOOR = 1e-6
@@ -70,7 +73,7 @@ class Protocol:
 
     name: str
     align: Literal["median", "lsq_disparity_median", "none"]
-    clamp: bool  # default for clamping pred and gt to [min_depth, max_depth] before the metrics
+    clamp: bool  # whether pred and gt are clamped to [0.1, max_depth] after alignment by default
     source: str
 
 
@@ -94,24 +97,49 @@ PROTOCOLS: dict[str, Protocol] = {
 }
 
 
-def released_zero_shot_crop(height: int) -> int:
-    """Rows to drop at top and bottom for the released zero-shot Stanford2D3D evaluation.
+def scaled_crop_rows(rows_at_512: int, height: int) -> int:
+    """A top/bottom crop given in rows of a 512-row panorama, at ``height`` rows.
 
-    The released code drops 68 rows at H = 512: the polar caps (≈ 23.9° of latitude each) where
-    Stanford2D3D panoramas have no data. The caps are fixed in latitude, so at other heights the
-    same fraction of the image is dropped (rounded to whole rows); ``compute_metrics`` itself takes
-    an absolute row count so nothing is rescaled behind the caller's back.
+    The released crop removes polar caps fixed in latitude (68 rows ≈ 23.9° each, where
+    Stanford2D3D has no data), so at other heights the same fraction is dropped, rounded to whole
+    rows. ``compute_metrics`` itself takes absolute rows so nothing is rescaled behind the caller.
     """
-    return round(RELEASED_ZERO_SHOT_CROP * height / RELEASED_CROP_HEIGHT)
+    return round(rows_at_512 * height / RELEASED_CROP_HEIGHT)
 
 
-def describe(protocol: str, rmse_log: str, crop_rows: int, clamp: bool | None = None) -> dict[str, object]:
+def released_zero_shot_crop(height: int) -> int:
+    """Rows the released zero-shot Stanford2D3D evaluation drops at top and bottom, at ``height``."""
+    return scaled_crop_rows(RELEASED_ZERO_SHOT_CROP, height)
+
+
+Clamp = bool | tuple[float, float] | None
+
+
+def resolve_clamp(protocol: str, clamp: Clamp, max_depth: float = 10.0) -> tuple[float, float] | None:
+    """The clamp range actually applied: ``None`` -> the protocol's default, ``True`` ->
+    [0.1, max_depth] (the released range), ``False`` -> none, a pair -> that range."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}; choose from {sorted(PROTOCOLS)}")
+    if clamp is None:
+        clamp = PROTOCOLS[protocol].clamp
+    if clamp is True:
+        return (RELEASED_CLAMP_MIN, max_depth)
+    if clamp is False:
+        return None
+    lo, hi = (float(v) for v in clamp)
+    if not 0 < lo < hi:
+        raise ValueError(f"clamp range must satisfy 0 < lo < hi, got {clamp!r}")
+    return (lo, hi)
+
+
+def describe(protocol: str, rmse_log: str, crop_rows: int, clamp: Clamp = None,
+             max_depth: float = 10.0) -> dict[str, object]:
     """The evaluation settings with their sources, for recording next to every result."""
     spec = _check(protocol, rmse_log, crop_rows)
     return {
         "protocol": protocol,
         "protocol_source": spec.source,
-        "clamp": spec.clamp if clamp is None else clamp,
+        "clamp": resolve_clamp(protocol, clamp, max_depth),
         "rmse_log": rmse_log,
         "rmse_log_definition": RMSE_LOG_VARIANTS[rmse_log],
         "crop_rows": crop_rows,
@@ -199,24 +227,26 @@ def compute_metrics(
     rmse_log: RmseLog = "ln",
     *,
     mask: torch.Tensor | None = None,
-    clamp: bool | None = None,
-    min_depth: float = 0.1,
+    clamp: Clamp = None,
+    min_depth: float = 0.0,
     max_depth: float = 10.0,
 ) -> dict[str, float]:
     """Metrics of one image: ``pred`` and ``gt`` are (H, W) (or (1, H, W), (1, 1, H, W)), gt in metres.
 
     ``crop_rows`` drops that many rows at the top and at the bottom first; ``mask`` further
-    restricts the valid pixels; ``clamp`` (default: the protocol's) clamps prediction and ground
-    truth to ``[min_depth, max_depth]`` after alignment. Returns the ``METRIC_KEYS`` plus
+    restricts the valid pixels (``min_depth < gt ≤ max_depth``); ``clamp`` (see ``resolve_clamp``;
+    default: the protocol's) clamps prediction and ground truth after alignment. Returns the
+    ``METRIC_KEYS`` plus
     ``valid_pixels``; with no valid pixel every metric is NaN and ``valid_pixels`` is 0, so the
     caller can skip the image. A NaN prediction at a valid pixel propagates to NaN metrics rather
     than being dropped.
     """
     spec = _check(protocol, rmse_log, crop_rows)
+    clamp_range = resolve_clamp(protocol, clamp, max_depth)
     pred, gt = _as_image(pred, "pred").detach().double(), _as_image(gt, "gt").detach().double()
     if pred.shape != gt.shape:
         raise ValueError(f"pred {tuple(pred.shape)} and gt {tuple(gt.shape)} differ in shape")
-    valid = torch.isfinite(gt) & (gt > 0) & (gt <= max_depth)
+    valid = torch.isfinite(gt) & (gt > min_depth) & (gt <= max_depth)
     if mask is not None:
         valid &= _as_image(mask, "mask").bool()
     if crop_rows:
@@ -230,8 +260,8 @@ def compute_metrics(
         return {**{k: math.nan for k in METRIC_KEYS}, "valid_pixels": 0}
     g = gt[valid]
     p = _align(pred[valid], g, spec, pred_is_disparity, max_depth)
-    if spec.clamp if clamp is None else clamp:
-        p, g = p.clamp(min_depth, max_depth), g.clamp(min_depth, max_depth)
+    if clamp_range is not None:
+        p, g = p.clamp(*clamp_range), g.clamp(*clamp_range)
     return {**_metrics(p, g, rmse_log), "valid_pixels": n}
 
 
@@ -243,9 +273,10 @@ class MetricAccumulator:
     """
 
     def __init__(self, protocol: str = "median", pred_is_disparity: bool = True, crop_rows: int = 0,
-                 rmse_log: RmseLog = "ln", *, clamp: bool | None = None, min_depth: float = 0.1,
+                 rmse_log: RmseLog = "ln", *, clamp: Clamp = None, min_depth: float = 0.0,
                  max_depth: float = 10.0) -> None:
         _check(protocol, rmse_log, crop_rows)
+        resolve_clamp(protocol, clamp, max_depth)
         self.settings = {"protocol": protocol, "pred_is_disparity": pred_is_disparity, "crop_rows": crop_rows,
                          "rmse_log": rmse_log, "clamp": clamp, "min_depth": min_depth, "max_depth": max_depth}
         self.rows: list[dict[str, float | int | str]] = []
@@ -281,7 +312,7 @@ class MetricAccumulator:
     def describe(self) -> dict[str, object]:
         """The settings with their sources, to store beside the numbers."""
         s = self.settings
-        return {**describe(s["protocol"], s["rmse_log"], s["crop_rows"], s["clamp"]),
+        return {**describe(s["protocol"], s["rmse_log"], s["crop_rows"], s["clamp"], s["max_depth"]),
                 "pred_is_disparity": s["pred_is_disparity"], "min_depth": s["min_depth"],
                 "max_depth": s["max_depth"]}
 

@@ -12,6 +12,7 @@ from repro.metrics import (
     compute_metrics,
     describe,
     released_zero_shot_crop,
+    scaled_crop_rows,
 )
 
 GT = torch.tensor([[1.0, 2.0], [4.0, 8.0]], dtype=torch.float64)
@@ -180,6 +181,7 @@ def test_crop_rows_drops_top_and_bottom():
     pred[1] = 5.0  # row 1 survives a 1-row crop
     assert compute_metrics(pred, gt, crop_rows=1, **kw)["abs_rel"] == pytest.approx(4 * 4 / 16)
     assert released_zero_shot_crop(512) == 68 and released_zero_shot_crop(256) == 34
+    assert scaled_crop_rows(68, 1024) == 136 and scaled_crop_rows(68, 500) == 66
     with pytest.raises(ValueError, match="crop_rows"):
         compute_metrics(pred, gt, crop_rows=3)
     with pytest.raises(ValueError, match="crop_rows"):
@@ -228,7 +230,7 @@ def test_accumulator_rows_csv_and_description(tmp_path):
     assert float(read[0]["abs_rel"]) == pytest.approx(rows[0]["abs_rel"])
     assert list(tmp_path.joinpath("sub").iterdir()) == [path]  # no temp file left behind
     info = acc.describe()
-    assert info["protocol"] == "median" and "eq. 8" in info["protocol_source"] and info["clamp"] is False
+    assert info["protocol"] == "median" and "eq. 8" in info["protocol_source"] and info["clamp"] is None
     with pytest.raises(ValueError, match="names"):
         acc.update(torch.ones(2, 2, 2), torch.ones(2, 2, 2), names=["only-one"])
 
@@ -237,8 +239,23 @@ def test_protocols_are_documented():
     assert set(PROTOCOLS) == {"median", "lsq_disparity_median", "none"}
     assert all(p.source for p in PROTOCOLS.values()) and all(RMSE_LOG_VARIANTS.values())
     assert "utils/metric.py" in describe("lsq_disparity_median", "released", 68)["protocol_source"]
-    assert describe("lsq_disparity_median", "released", 68)["clamp"] is True
+    assert describe("lsq_disparity_median", "released", 68)["clamp"] == (0.1, 10.0)
+    assert describe("lsq_disparity_median", "released", 68, clamp=False)["clamp"] is None
+    assert describe("median", "ln", 0, clamp=[0.5, 5], max_depth=8)["clamp"] == (0.5, 5.0)
     with pytest.raises(ValueError, match="unknown protocol"):
         compute_metrics(torch.ones(2, 2), GT, protocol="mean")
     with pytest.raises(ValueError, match="unknown protocol"):
         MetricAccumulator("mean")
+
+
+def test_clamp_range_and_gt_validity_bounds():
+    pred = torch.tensor([[0.05, 12.0], [2.0, 4.0]], dtype=torch.float64)
+    kw = {"protocol": "none", "pred_is_disparity": False}
+    m = compute_metrics(pred, GT, clamp=(0.5, 6.0), **kw)  # gt is clamped too: 8 -> 6
+    assert_metrics(m, expected([0.5, 6.0, 2.0, 4.0], [1.0, 2.0, 4.0, 6.0]))
+    with pytest.raises(ValueError, match="clamp range"):
+        compute_metrics(pred, GT, clamp=(5.0, 1.0), **kw)
+    # min_depth / max_depth bound the valid ground truth: 1 < gt <= 4 keeps pixels 2 and 3
+    m = compute_metrics(pred, GT, min_depth=1.0, max_depth=4.0, **kw)
+    assert m["valid_pixels"] == 2
+    assert_metrics(m, expected([12.0, 2.0], [2.0, 4.0]))
