@@ -93,6 +93,12 @@ class ConfigDict(dict):
     def where(self, key: Any) -> Location | None:
         return self.key_locations.get(key, self.location)
 
+    def copy(self) -> ConfigDict:
+        """A shallow copy that keeps the locations."""
+        out = ConfigDict(self, location=self.location)
+        out.key_locations = dict(self.key_locations)
+        return out
+
 
 class ConfigList(list):
     """A list that remembers where it and each of its items were written."""
