@@ -220,12 +220,17 @@ def claim_table(report: Report) -> list[list[str]]:
     return out
 
 
+def _measured_anything(r: dict[str, Any]) -> bool:
+    return any(r.get(k) for k in MEASURES)
+
+
 def vram_table(report: Report) -> list[list[str]]:
+    """One row per cell and stage; data preparation only when it touched the GPU."""
     out = []
     for c in report.cells:
         for stage in STAGES:
             r = c.vram.get(stage)
-            if r is None:
+            if r is None or (stage == "data" and not _measured_anything(r)):
                 continue
             flag = {True: "OVER", False: "ok", None: "n/a"}[r.get("over_budget")]
             out.append([c.cell, stage, format_gib(r.get("torch_peak_allocated")),
@@ -261,8 +266,16 @@ def _summary(report: Report) -> str:
     if n["claims_judged"]:
         parts.append(f"{n['claims_pass']}/{n['claims_judged']} claims hold")
     parts.append(f"{n['over_budget']} over the VRAM budget")
+    wall = sum(c.wall_time_s or 0.0 for c in report.cells)
+    parts.append(f"wall time {_duration(wall)} (sum over cells)")
     verdict = "PASS" if report.passed else "FAIL"
     return f"{'; '.join(parts)} — {verdict}"
+
+
+def _duration(seconds: float) -> str:
+    minutes, sec = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m{sec:02d}s" if hours else f"{minutes}m{sec:02d}s"
 
 
 def _header(report: Report) -> str:
@@ -317,9 +330,15 @@ def render_markdown(report: Report) -> str:
                   f"- commit `{(prov.get('git') or {}).get('commit')}` (dirty: {(prov.get('git') or {}).get('dirty')}),"
                   f" code hash `{prov.get('code_hash')}`",
                   f"- torch {t.get('version')}, CUDA {t.get('cuda')}, cuDNN {t.get('cudnn')}; GPUs: {gpus}",
-                  f"- container: {prov.get('container')}", ""]
+                  _container_line(prov.get("container") or {}), ""]
     lines += [f"**{_summary(report)}**", ""]
     return "\n".join(lines)
+
+
+def _container_line(c: dict[str, Any]) -> str:
+    if not c.get("in_container"):
+        return "- container: no"
+    return f"- container: yes, image {c.get('image') or 'unknown'}, digest {c.get('image_digest') or 'unknown'}"
 
 
 def report_json(report: Report) -> dict[str, Any]:
