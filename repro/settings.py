@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from repro.config import from_data, load_config
+
 DatasetName = Literal["matterport3d", "stanford2d3d", "structured3d", "spatialaudiogen", "folder"]
 Split = Literal["train", "val", "test", "all"]
 StudentName = Literal["unifuse", "bifusepp", "hohonet", "egformer", "equi"]
@@ -236,3 +238,22 @@ class EvalSettings:
             raise ValueError(f"crop_rows must be >= 0, got {self.crop_rows}")
         if not 0 <= self.min_depth < self.max_depth:
             raise ValueError(f"need 0 <= min_depth < max_depth, got {self.min_depth}, {self.max_depth}")
+
+
+@dataclass
+class TrainConfig:
+    """A standalone ``repro train CONFIG`` file: one run's settings and where it reads and writes.
+
+    ``include:`` works as everywhere (e.g. a suite's ``_defaults``); a suite cell's ``train:`` /
+    ``eval:`` sections can be pasted here unchanged.
+    """
+
+    train: TrainSettings
+    eval: EvalSettings | None = None  # evaluate the final checkpoint when given
+    output_dir: str = "runs/train"
+    data_root: str = "data"
+
+
+def load_train_config(path: str | Path) -> TrainConfig:
+    """Load and validate a training config; errors name file, line and key."""
+    return from_data(TrainConfig, load_config(path))

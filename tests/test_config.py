@@ -171,3 +171,19 @@ def test_dump_yaml_roundtrips(tmp_path):
     atomic_write_text(p, dump_yaml(cfg))
     assert from_data(Outer, load_yaml(p)) == cfg
     assert not [q for q in p.parent.iterdir() if q.name.endswith(".tmp")]
+
+
+def test_training_config_file_uses_the_same_machinery(tmp_path):
+    from repro.settings import load_train_config
+
+    write(tmp_path, "base.yaml", "train:\n  student: {name: hohonet}\n  labeled: [{dataset: matterport3d, split: all}]\n")
+    cfg_path = write(tmp_path, "run.yaml", "include: base.yaml\noutput_dir: runs/x\ntrain:\n  ratio: 1:2\n"
+                     "  schedule: {lr: 1e-4}\n  distill: {projection: tangent, rotation_max_deg: 0}\n")
+    cfg = load_train_config(cfg_path)
+    assert cfg.train.pseudo_per_labeled == 2 and cfg.train.schedule.lr == 1e-4
+    assert cfg.train.distill.projection == "tangent" and cfg.output_dir == "runs/x"
+    resolved = cfg.train.resolved().schedule
+    assert (resolved.epochs, resolved.batch_size, resolved.optimizer) == (60, 2, "adam")  # HoHoNet recipe
+    write(tmp_path, "run.yaml", "include: base.yaml\ntrain:\n  distill: {mask_mode: released}\n")
+    with pytest.raises(ConfigError, match=r"run.yaml:3: key 'train.distill.mask_mode': expected one of 'paper'"):
+        load_train_config(cfg_path)

@@ -158,8 +158,12 @@ class SuiteRunner:
             return self._keys[cell.name]
         root = self.data_root(cell)
         code = provenance.code_hash()
-        roots = sorted({ref.root_dir(root) for ref in cell.datasets()})
-        data = {str(r): self._manifest(r)["hash"] for r in roots}
+        roots = {ref.root_dir(root) for ref in cell.datasets()}
+        if cell.eval is not None and cell.eval.model == "predictions":
+            roots.add(root / str(cell.eval.predictions))  # user-supplied predictions are data too
+        if cell.train is not None and cell.train.init_from and cell.depends_on is None:
+            roots.add(Path(cell.train.init_from).parent)  # an external starting checkpoint
+        data = {str(r): self._manifest(r)["hash"] for r in sorted(roots)}
         dep = self.suite.cells[cell.depends_on] if cell.depends_on else None
         dep_keys = self.keys(dep) if dep is not None else None
         keys: dict[str, Any] = {
@@ -257,13 +261,13 @@ class SuiteRunner:
             return self.keys(cell)  # data manifests are read after the data exists
 
         try:
+            self._check_dependency(cell)
             keys = self._stage("data", stages, prepare)
             previous = read_json(cell_dir / "result.json")
             if (previous and not self.options.force and previous.get("status") == "ok"
                     and previous.get("keys", {}).get("cell") == keys["cell"]):
                 log.info("%s: unchanged since its stored result (key %s): not re-run", cell.name, keys["cell"])
                 return CellOutcome(cell.name, "cached", previous)
-            self._check_dependency(cell)
             self._stage("masks", stages, lambda: self.executor.prepare_masks(cell, ctx))
             for seed in cell.seeds:
                 record: dict[str, Any] = {"seed": seed, "stages": {}}
@@ -277,7 +281,8 @@ class SuiteRunner:
             error = {"stage": exc.stage, "type": type(exc.error).__name__, "message": str(exc.error)}
             trace = "".join(traceback.format_exception(exc.error))
             atomic_write_text(cell_dir / "error.txt", trace)
-            log.error("%s failed in %s:\n%s", cell.name, exc.stage, trace)
+            log.error("%s failed in %s: %s", cell.name, exc.stage, exc.error)
+            log.info("traceback (also in %s):\n%s", cell_dir / "error.txt", trace)  # cell.log, not the console
         except KeyboardInterrupt:
             error = {"stage": None, "type": "KeyboardInterrupt", "message": "interrupted by the user"}
             result = self._result(cell, "interrupted", started=started, keys=keys, stages=stages, seeds=seeds,
