@@ -219,10 +219,12 @@ class EvalSettings:
 
     dataset: DataRef
     protocol: Protocol = "median"  # paper: median alignment; released code: lsq_disparity_median
-    crop_rows: int = 0  # rows removed top and bottom (the released evaluator: 68 on Stanford2D3D)
+    crop_rows: int = 0  # rows removed top and bottom, counted at H = 512 and scaled with the eval height
+    #                     (the released evaluator: 68 on Stanford2D3D)
     min_depth: float = 0.0  # GT <= min_depth is invalid
     max_depth: float = 10.0  # GT > max_depth is invalid
     clamp: tuple[float, float] | None = None  # clamp predictions (the released evaluator: [0.1, 10])
+    rmse_log: Literal["ln", "released"] = "ln"  # RMSE of ln depth, or the released log10(x + 1) form
     model: Literal["student", "teacher_equirect", "predictions"] = "student"
     predictions: str | None = None  # model: predictions — folder of depth maps, one per test image
     teacher: TeacherSpec | None = None  # model: teacher_equirect — default: the paper's teacher

@@ -334,3 +334,20 @@ def test_interrupted_cell_is_recorded(mini):
         runner.run()
     assert result(runner, "base")["status"] == "interrupted"
     assert not build_report(load_run(runner.run_dir)).passed
+
+
+def test_random_init_over_budget_fails_the_run(mini):
+    expected = load_expected(mini / "expected" / "mini.yaml")
+
+    class Oversized(FakeExecutor):
+        def profile(self, cell, ctx, steps):
+            if cell.name == "plus":
+                raise RuntimeError("CUDA out of memory (simulated)")
+            return {"step_time_s": 0.25}
+
+    runner, _ = make_runner(mini, Oversized(expected))
+    runner.write_suite_json()
+    runner.profile()
+    report = write_reports(runner.run_dir)
+    assert not report.passed and report.passed_for(["base"])
+    assert json.loads((runner.run_dir / "plus" / "profile.json").read_text())["error"]["stage"] == "profile"

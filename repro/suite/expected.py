@@ -43,6 +43,8 @@ METRIC_LABELS = {
     "mae": "MAE",
     "rmse": "RMSE",
     "rmse_log": "RMSElog",
+    "sq_rel": "SqRel",
+    "log10": "log10",
 }
 
 

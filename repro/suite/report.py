@@ -91,6 +91,9 @@ class Report:
         chosen = set(names) if names is not None else {c.cell for c in self.cells}
         if any(c.failed for c in self.cells if c.cell in chosen):
             return False
+        for name, prof in self.run.profiles.items():  # --random-init: a failed or oversized cell fails
+            if name in chosen and (prof.get("status") != "ok" or (prof.get("vram") or {}).get("over_budget")):
+                return False
         return not any(
             cv.failed for cv in self.claims if {cv.claim.cell, cv.claim.better_than} <= chosen
         )
