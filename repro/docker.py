@@ -115,7 +115,9 @@ def _client() -> Any:
 
 def _git_commit(context: Path) -> str | None:
     try:
-        res = subprocess.run(["git", "-C", str(context), "rev-parse", "HEAD"], capture_output=True, text=True, check=False)
+        res = subprocess.run(
+            ["git", "-C", str(context), "rev-parse", "HEAD"], capture_output=True, text=True, check=False
+        )
     except OSError:
         return None
     return res.stdout.strip() or None
@@ -170,11 +172,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
     build_p.add_argument("--cuda-image", help="base image (default: the Dockerfile's CUDA runtime)")
     build_p.add_argument("--torch-index-url", help="PyTorch wheel index matching the base image's CUDA")
     build_p.add_argument("--prefetch-models", help="bake weights in: arguments of `repro models fetch`")
-    run_p.add_argument("--data", type=Path, default=Path(os.environ.get("REPRO_DATA_ROOT", "data")),
-                       help="dataset folder mounted on /data")
+    run_p.add_argument(
+        "--data",
+        type=Path,
+        default=Path(os.environ.get("REPRO_DATA_ROOT", "data")),
+        help="dataset folder mounted on /data",
+    )
     run_p.add_argument("--runs", type=Path, default=Path("runs"), help="results folder mounted on /runs")
-    run_p.add_argument("--cache", type=Path, default=None,
-                       help="host folder for /cache (HF/torch weights); default: the named volume repro-cache")
+    run_p.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        help="host folder for /cache (HF/torch weights); default: the named volume repro-cache",
+    )
     run_p.add_argument("--gpus", default="all", help="all, none, or device ids like 0,1")
     run_p.add_argument("--shm-size", default="16g", help="shared memory for data-loader workers")
     run_p.add_argument("command", nargs=argparse.REMAINDER, help="the repro command, e.g. -- suite zero_shot")
@@ -183,9 +193,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     client = _client()
     if args.action == "build":
-        spec = BuildSpec(context=args.context, tag=args.tag, cuda_image=args.cuda_image,
-                         torch_index_url=args.torch_index_url, prefetch_models=args.prefetch_models,
-                         git_commit=_git_commit(args.context))
+        spec = BuildSpec(
+            context=args.context,
+            tag=args.tag,
+            cuda_image=args.cuda_image,
+            torch_index_url=args.torch_index_url,
+            prefetch_models=args.prefetch_models,
+            git_commit=_git_commit(args.context),
+        )
         if os.getuid() != 0:  # the image's user gets the caller's ids, so bind mounts stay writable
             spec.uid, spec.gid = os.getuid(), os.getgid()
         image = build(client, spec)
@@ -194,6 +209,13 @@ def run(args: argparse.Namespace) -> int:
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         raise UserError("usage: repro docker run [options] -- COMMAND (e.g. suite zero_shot)")
-    spec = RunSpec(command=command, tag=args.tag, data=args.data, runs=args.runs, cache=args.cache,
-                   gpus=args.gpus, shm_size=args.shm_size)
+    spec = RunSpec(
+        command=command,
+        tag=args.tag,
+        data=args.data,
+        runs=args.runs,
+        cache=args.cache,
+        gpus=args.gpus,
+        shm_size=args.shm_size,
+    )
     return run_container(client, spec)

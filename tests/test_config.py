@@ -89,7 +89,10 @@ def test_typed_validation_roundtrip():
     ("text", "message"),
     [
         ("lr: 1\ninner:\n  nmae: cube\n", "c.yaml:3: key 'inner.nmae': unknown key (did you mean 'name'?)"),
-        ("lr: 1\ninner:\n  name: sphere\n", "c.yaml:3: key 'inner.name': expected one of 'cube', 'tangent', got 'sphere'"),
+        (
+            "lr: 1\ninner:\n  name: sphere\n",
+            "c.yaml:3: key 'inner.name': expected one of 'cube', 'tangent', got 'sphere'",
+        ),
         ("lr: 1\ntags: [a, 3]\n", "c.yaml:2: key 'tags[1]': expected a string, got 3"),
         ("lr: 1\nshape: [1, 2, 3]\n", "c.yaml:2: key 'shape': expected a list of 2 items, got 3"),
         ("inner: {}\n", "c.yaml:1: key 'lr': missing required key"),
@@ -148,9 +151,7 @@ def test_error_in_included_file_names_that_file(tmp_path):
 
 
 def test_extends_resolution_and_cycles():
-    cells = load_yaml(
-        "s.yaml", text="a: {x: 1, n: {p: 1}}\nb: {extends: a, n: {q: 2}}\nc: {extends: b, x: 3}\n"
-    )
+    cells = load_yaml("s.yaml", text="a: {x: 1, n: {p: 1}}\nb: {extends: a, n: {q: 2}}\nc: {extends: b, x: 3}\n")
     out = resolve_extends(cells)
     assert out["c"] == {"x": 3, "n": {"p": 1, "q": 2}}
     with pytest.raises(ConfigError, match=r"s.yaml:2: key 'b.extends': extends cycle: a -> b -> a"):
@@ -176,9 +177,15 @@ def test_dump_yaml_roundtrips(tmp_path):
 def test_training_config_file_uses_the_same_machinery(tmp_path):
     from repro.settings import load_train_config
 
-    write(tmp_path, "base.yaml", "train:\n  student: {name: hohonet}\n  labeled: [{dataset: matterport3d, split: all}]\n")
-    cfg_path = write(tmp_path, "run.yaml", "include: base.yaml\noutput_dir: runs/x\ntrain:\n  ratio: 1:2\n"
-                     "  schedule: {lr: 1e-4}\n  distill: {projection: tangent, rotation_max_deg: 0}\n")
+    write(
+        tmp_path, "base.yaml", "train:\n  student: {name: hohonet}\n  labeled: [{dataset: matterport3d, split: all}]\n"
+    )
+    cfg_path = write(
+        tmp_path,
+        "run.yaml",
+        "include: base.yaml\noutput_dir: runs/x\ntrain:\n  ratio: 1:2\n"
+        "  schedule: {lr: 1e-4}\n  distill: {projection: tangent, rotation_max_deg: 0}\n",
+    )
     cfg = load_train_config(cfg_path)
     assert cfg.train.pseudo_per_labeled == 2 and cfg.train.schedule.lr == 1e-4
     assert cfg.train.distill.projection == "tangent" and cfg.output_dir == "runs/x"

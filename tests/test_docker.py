@@ -82,8 +82,9 @@ def test_optional_weight_prefetch_uses_repro_models_fetch():
 
 
 def test_every_copy_source_exists_and_is_not_dockerignored():
-    ignored = [p.strip() for p in (ROOT / ".dockerignore").read_text().splitlines()
-               if p.strip() and not p.startswith("#")]
+    ignored = [
+        p.strip() for p in (ROOT / ".dockerignore").read_text().splitlines() if p.strip() and not p.startswith("#")
+    ]
     copies = args_of("COPY")
     assert copies
     for rest in copies:
@@ -116,8 +117,13 @@ def mock_client(exit_code: int = 0):
 
 def test_run_builds_the_container_spec(tmp_path, capfd):
     client, container = mock_client(exit_code=3)
-    spec = launcher.RunSpec(command=["suite", "zero_shot", "--cells", "unifuse_m_all"], data=tmp_path / "d",
-                            runs=tmp_path / "r", cache=tmp_path / "c", user="1234:5678")
+    spec = launcher.RunSpec(
+        command=["suite", "zero_shot", "--cells", "unifuse_m_all"],
+        data=tmp_path / "d",
+        runs=tmp_path / "r",
+        cache=tmp_path / "c",
+        user="1234:5678",
+    )
     assert launcher.run_container(client, spec) == 3
     kwargs = client.containers.run.call_args.kwargs
     assert kwargs["image"] == "sha256:feed"
@@ -159,7 +165,9 @@ def test_missing_image_is_a_user_error():
 
 def test_build_passes_build_args(capfd):
     client, _ = mock_client()
-    spec = launcher.BuildSpec(context=ROOT, tag="repro:test", prefetch_models="--all", git_commit="abc", uid=1001, gid=1002)
+    spec = launcher.BuildSpec(
+        context=ROOT, tag="repro:test", prefetch_models="--all", git_commit="abc", uid=1001, gid=1002
+    )
     image = launcher.build(client, spec)
     assert image.id == "sha256:new"
     kwargs = client.images.build.call_args.kwargs
@@ -186,7 +194,19 @@ def test_cli_run_forwards_the_command(monkeypatch, tmp_path):
 
     client, _ = mock_client(exit_code=0)
     monkeypatch.setattr(docker, "from_env", lambda: client)
-    rc = main(["docker", "run", "--data", str(tmp_path / "d"), "--runs", str(tmp_path / "r"), "--",
-               "suite", "zero_shot", "--dry-run"])
+    rc = main(
+        [
+            "docker",
+            "run",
+            "--data",
+            str(tmp_path / "d"),
+            "--runs",
+            str(tmp_path / "r"),
+            "--",
+            "suite",
+            "zero_shot",
+            "--dry-run",
+        ]
+    )
     assert rc == 0
     assert client.containers.run.call_args.kwargs["command"] == ["suite", "zero_shot", "--dry-run"]

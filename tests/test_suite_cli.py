@@ -40,8 +40,16 @@ cells:
 def test_list_shows_every_paper_suite(capsys):
     assert main(["suite", "list", "--suites", str(SUITES)]) == 0
     out = capsys.readouterr().out
-    for name in ("table2_matterport", "table3_zero_shot", "zero_shot", "table4_structured3d", "table5_metric_ft",
-                 "table7_ratio", "table8_projection", "smoke"):
+    for name in (
+        "table2_matterport",
+        "table3_zero_shot",
+        "zero_shot",
+        "table4_structured3d",
+        "table5_metric_ft",
+        "table7_ratio",
+        "table8_projection",
+        "smoke",
+    ):
         assert name in out
 
 
@@ -51,7 +59,7 @@ def test_every_shipped_suite_validates(capsys):
 
 
 def test_validate_names_file_line_and_key(tmp_path, capsys):
-    (tmp_path / "bad.yaml").write_text(TINY_SUITE.replace("  a_cell: {row: \"a\"}", "  a_cell:\n    trian: {}"))
+    (tmp_path / "bad.yaml").write_text(TINY_SUITE.replace('  a_cell: {row: "a"}', "  a_cell:\n    trian: {}"))
     assert main(["suite", "validate", "--suites", str(tmp_path)]) == 1
     out = capsys.readouterr().out
     assert "bad.yaml:12: key 'cells.a_cell.trian': unknown key (did you mean 'train'?)" in out
@@ -81,8 +89,16 @@ def test_missing_trainer_fails_the_cell_honestly_and_sets_exit_code(tmp_path, ca
     (tmp_path / "expected" / "tiny_cli.yaml").write_text(TINY_EXPECTED)
     for d in ("matterport3d", "stanford2d3d"):
         (tmp_path / "data" / d).mkdir(parents=True)
-    args = ["suite", "tiny_cli", "--suites", str(tmp_path / "suites"), "--out", str(tmp_path / "runs"),
-            "--data-root", str(tmp_path / "data")]
+    args = [
+        "suite",
+        "tiny_cli",
+        "--suites",
+        str(tmp_path / "suites"),
+        "--out",
+        str(tmp_path / "runs"),
+        "--data-root",
+        str(tmp_path / "data"),
+    ]
     assert main(args) == 1
     out = capsys.readouterr().out
     assert "FAIL: train: training needs repro.train.train, but repro.train is not in this installation" in out

@@ -48,18 +48,33 @@ def test_rows_appear_verbatim_in_the_paper(path):
 
 def test_spot_values_from_the_paper():
     t3 = load_expected(ROOT / "expected" / "table3_zero_shot.yaml")
-    assert t3.cells["bifusepp_m_all_st"].metrics == {"abs_rel": 0.082, "delta1": 0.931, "delta2": 0.979, "delta3": 0.991}
+    assert t3.cells["bifusepp_m_all_st"].metrics == {
+        "abs_rel": 0.082,
+        "delta1": 0.931,
+        "delta2": 0.979,
+        "delta3": 0.991,
+    }
     assert t3.cells["depth_anything"].metrics["delta3"] == 0.97  # printed with two decimals
     t5 = load_expected(ROOT / "expected" / "table5_metric_ft.yaml")
     assert t5.cells["unifuse_metric_ft"].metrics["rmse_log"] == 0.049
     assert t5.tolerance_for("unifuse_metric_ft", "rmse") == 0.025
     t4 = load_expected(ROOT / "expected" / "table4_structured3d.yaml")
-    assert t4.tolerance_for("unifuse_m_all", "abs_rel") == 0.010 and t4.tolerance_for("unifuse_m_all", "delta2") == 0.005
+    assert (
+        t4.tolerance_for("unifuse_m_all", "abs_rel") == 0.010 and t4.tolerance_for("unifuse_m_all", "delta2") == 0.005
+    )
 
 
 def judge(values, paper=0.1, tol=0.005, direction="lower", mode="two_sided", method="band", **kw):
-    return judge_metric("abs_rel", values, paper=paper, tolerance=tol, direction=direction, mode=mode,
-                        acceptance=Acceptance(method), **kw)
+    return judge_metric(
+        "abs_rel",
+        values,
+        paper=paper,
+        tolerance=tol,
+        direction=direction,
+        mode=mode,
+        acceptance=Acceptance(method),
+        **kw,
+    )
 
 
 def test_band_two_sided_and_no_worse():
@@ -113,12 +128,16 @@ def test_claims_direction():
 
 def test_expected_file_errors_name_the_line(tmp_path):
     p = tmp_path / "e.yaml"
-    p.write_text("source: s\ndirections: {abs_rel: lower}\ntolerance: {abs_rel: 0.1}\nrationale: r\n"
-                 "cells:\n  a: {metrics: {delta9: 0.5}}\n")
+    p.write_text(
+        "source: s\ndirections: {abs_rel: lower}\ntolerance: {abs_rel: 0.1}\nrationale: r\n"
+        "cells:\n  a: {metrics: {delta9: 0.5}}\n"
+    )
     with pytest.raises(ConfigError, match=r"e.yaml:6: key 'cells.a': metric 'delta9' has no direction"):
         load_expected(p)
-    p.write_text("source: s\ndirections: {abs_rel: lower}\ntolerance: {abs_rel: 0.1}\nrationale: r\n"
-                 "cells:\n  a: {metrics: {abs_rel: 0.5}}\nclaims:\n  - {cell: a, better_than: zz, metric: abs_rel}\n")
+    p.write_text(
+        "source: s\ndirections: {abs_rel: lower}\ntolerance: {abs_rel: 0.1}\nrationale: r\n"
+        "cells:\n  a: {metrics: {abs_rel: 0.5}}\nclaims:\n  - {cell: a, better_than: zz, metric: abs_rel}\n"
+    )
     with pytest.raises(ConfigError, match=r"e.yaml:8: key 'claims\[0\]': claim names unknown cell 'zz'"):
         load_expected(p)
     assert load_yaml(p)["claims"][0]["better_than"] == "zz"

@@ -137,7 +137,12 @@ def test_full_run_writes_results_and_reports(mini):
     runner, ex = make_runner(mini)
     outcomes = runner.run()
     assert {o.name: o.status for o in outcomes} == {
-        "cited_row": "cited", "base": "ok", "plus": "ok", "finetune": "ok", "external": "ok"}
+        "cited_row": "cited",
+        "base": "ok",
+        "plus": "ok",
+        "finetune": "ok",
+        "external": "ok",
+    }
     assert ex.count("train") == 3 and ex.count("eval") == 4
     assert (runner.run_dir / "finetune" / "resolved.yaml").is_file()
     res = result(runner, "plus")

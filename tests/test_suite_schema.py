@@ -44,7 +44,11 @@ def test_shipped_suites_resolve_as_the_paper_says():
     assert cell.train.student.name == "bifusepp"
     assert [(r.dataset, r.split) for r in cell.train.labeled] == [("matterport3d", "all")]
     assert [(r.dataset, r.split) for r in cell.train.pseudo] == [("spatialaudiogen", "all")]
-    assert (cell.eval.dataset.dataset, cell.eval.dataset.split, cell.eval.protocol) == ("stanford2d3d", "test", "median")
+    assert (cell.eval.dataset.dataset, cell.eval.dataset.split, cell.eval.protocol) == (
+        "stanford2d3d",
+        "test",
+        "median",
+    )
     assert cell.train.distill.projection == "cube" and cell.train.distill.rotation_max_deg == 45.0
     assert cell.train.teacher.id == "LiheYoung/depth-anything-large-hf" and cell.train.ratio == "1:1"
     assert t3.cells["depth_anything"].kind == "eval_only" and t3.cells["depth_anything"].train is None
@@ -108,8 +112,10 @@ def test_recipes_cover_every_student():
 @pytest.mark.parametrize(
     ("cells", "message"),
     [
-        ("  a: {train: {student: {name: unifus}}}\n",
-         r"t.yaml:16: key 'cells.a.train.student.name': expected one of 'unifuse'"),
+        (
+            "  a: {train: {student: {name: unifus}}}\n",
+            r"t.yaml:16: key 'cells.a.train.student.name': expected one of 'unifuse'",
+        ),
         ("  a: {kind: cited, train: {}}\n", r"t.yaml:16: key 'cells.a.train': a cited cell has no train: section"),
         ("  a: {kind: eval_only, train: {}}\n", r"key 'cells.a.train': a eval_only cell has no train: section"),
         ("  a: {train: {ratio: '2:1'}}\n", r"t.yaml:16: key 'cells.a.train': ratio must look like '1:N'"),
@@ -139,13 +145,19 @@ def test_unknown_top_level_key_and_scale(tmp_path):
 
 
 def test_scale_overrides_cell_but_variant_does_not(tmp_path):
-    suite = load(tmp_path, "  a: {train: {schedule: {steps: 99}}, eval: {protocol: none}}\n",
-                 scale="tiny", variant="released_code")
+    suite = load(
+        tmp_path,
+        "  a: {train: {schedule: {steps: 99}}, eval: {protocol: none}}\n",
+        scale="tiny",
+        variant="released_code",
+    )
     a = suite.cells["a"]
     assert a.train.schedule.steps == 3 and a.eval.protocol == "none"
 
 
 def test_groups_keep_dependencies_together(tmp_path):
-    suite = load(tmp_path, "  a: {}\n  b: {train: {init_from: 'cell:a'}}\n  c: {}\n  d: {train: {init_from: 'cell:b'}}\n")
+    suite = load(
+        tmp_path, "  a: {}\n  b: {train: {init_from: 'cell:a'}}\n  c: {}\n  d: {train: {init_from: 'cell:b'}}\n"
+    )
     assert sorted(map(sorted, suite.groups())) == [["a", "b", "d"], ["c"]]
     assert [c.name for c in suite.ordered(["d"])] == ["a", "b", "d"]

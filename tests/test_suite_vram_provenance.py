@@ -86,8 +86,9 @@ def test_real_environment_here_reports_nothing_it_cannot_measure():
 def test_nvml_sampler_counts_own_process_tree_only():
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(5)"])
     try:
-        nvml = FakeNvml([2 * GIB, 9 * GIB, 5 * GIB],
-                        [(os.getpid(), 3 * GIB), (child.pid, 1 * GIB), (999_999_999, 20 * GIB)])
+        nvml = FakeNvml(
+            [2 * GIB, 9 * GIB, 5 * GIB], [(os.getpid(), 3 * GIB), (child.pid, 1 * GIB), (999_999_999, 20 * GIB)]
+        )
         with VramMonitor("train", nvml=nvml, cuda=None, interval_s=0.01, budget_gib=24) as mon:
             time.sleep(0.1)
     finally:
@@ -115,8 +116,19 @@ def test_torch_peaks_and_budget_flag():
 
 def test_provenance_has_every_field():
     p = provenance.collect(seeds=[0, 1], config_hash="abc", data_manifest_hash="def", wall_time_s=1.5)
-    for key in ("git", "code_hash", "python", "packages", "torch", "gpus", "container", "seeds", "config_hash",
-                "data_manifest_hash", "wall_time_s"):
+    for key in (
+        "git",
+        "code_hash",
+        "python",
+        "packages",
+        "torch",
+        "gpus",
+        "container",
+        "seeds",
+        "config_hash",
+        "data_manifest_hash",
+        "wall_time_s",
+    ):
         assert key in p
     assert p["packages"]["torch"] and p["torch"]["version"].startswith(p["packages"]["torch"].split("+")[0])
     assert p["seeds"] == [0, 1]

@@ -23,21 +23,45 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("target", metavar="NAME|list|validate|report", help="a suite name or alias, or an action")
     parser.add_argument("args", nargs="*", metavar="ARG", help="validate: suite names; report: the run folder")
     parser.add_argument("--cells", help="comma-separated cells to run (their init_from cells are added)")
-    parser.add_argument("--resume", action="store_true", help="continue interrupted/failed training from its last checkpoint")
+    parser.add_argument(
+        "--resume", action="store_true", help="continue interrupted/failed training from its last checkpoint"
+    )
     parser.add_argument("--force", action="store_true", help="re-run cells even when their stored result is current")
-    parser.add_argument("--shard", help="run only shard i/n of the cells (0-based i; a cell stays with its init_from cell)")
+    parser.add_argument(
+        "--shard", help="run only shard i/n of the cells (0-based i; a cell stays with its init_from cell)"
+    )
     parser.add_argument("--dry-run", action="store_true", help="print the plan and its estimated cost; run nothing")
-    parser.add_argument("--random-init", action="store_true",
-                        help="full-size steps with random weights per cell: VRAM and step time, no data needed")
+    parser.add_argument(
+        "--random-init",
+        action="store_true",
+        help="full-size steps with random weights per cell: VRAM and step time, no data needed",
+    )
     parser.add_argument("--profile-steps", type=int, default=10, help="steps per cell for --random-init (default 10)")
-    parser.add_argument("--data-root", type=Path, default=None, help="dataset root (default: $REPRO_DATA_ROOT or ./data)")
+    parser.add_argument(
+        "--data-root", type=Path, default=None, help="dataset root (default: $REPRO_DATA_ROOT or ./data)"
+    )
     parser.add_argument("--out", type=Path, default=None, help="output root (default: $REPRO_RUNS or ./runs)")
-    parser.add_argument("--scale", default=None, help="full (paper sizes) or tiny (synthetic data, small models); default: the suite's")
-    parser.add_argument("--variant", default=None, help="e.g. released_code: the released code's choices where it differs from the paper")
+    parser.add_argument(
+        "--scale", default=None, help="full (paper sizes) or tiny (synthetic data, small models); default: the suite's"
+    )
+    parser.add_argument(
+        "--variant",
+        default=None,
+        help="e.g. released_code: the released code's choices where it differs from the paper",
+    )
     parser.add_argument("--device", default=None, help="cuda, cuda:1, cpu (default: CUDA when available)")
-    parser.add_argument("--budget-gib", type=float, default=24.0, help="VRAM budget per cell (default 24, RTX 4090; 0 = no check)")
-    parser.add_argument("--report-only", action="store_true", help="exit 0 even when cells fail or miss their tolerance")
-    parser.add_argument("--suites", type=Path, default=None, help="suites folder (default: $REPRO_SUITES, ./suites, or the source tree's)")
+    parser.add_argument(
+        "--budget-gib", type=float, default=24.0, help="VRAM budget per cell (default 24, RTX 4090; 0 = no check)"
+    )
+    parser.add_argument(
+        "--report-only", action="store_true", help="exit 0 even when cells fail or miss their tolerance"
+    )
+    parser.add_argument(
+        "--suites",
+        type=Path,
+        default=None,
+        help="suites folder (default: $REPRO_SUITES, ./suites, or the source tree's)",
+    )
 
 
 def _env_path(value: Path | None, var: str, default: str) -> Path:
@@ -72,8 +96,17 @@ def _list(directory: Path) -> int:
     for path in iter_suite_files(directory):
         suite = load_suite(path)
         kinds = [c.kind for c in suite.cells.values()]
-        rows.append([suite.name, ", ".join(suite.aliases), suite.title, kinds.count("train"),
-                     kinds.count("eval_only"), kinds.count("cited"), "yes" if suite.expected_path else "no"])
+        rows.append(
+            [
+                suite.name,
+                ", ".join(suite.aliases),
+                suite.title,
+                kinds.count("train"),
+                kinds.count("eval_only"),
+                kinds.count("cited"),
+                "yes" if suite.expected_path else "no",
+            ]
+        )
     print(tabulate(rows, ["suite", "aliases", "title", "train", "eval-only", "cited", "expected"], tablefmt="simple"))
     return 0
 
@@ -183,17 +216,38 @@ def render_plan(runner) -> str:  # type: ignore[no-untyped-def]
             else:
                 total_hours += cost.gpu_hours
         state = item["state"] + (f"; missing data: {', '.join(item['missing_data'])}" if item["missing_data"] else "")
-        rows.append([cell.name, cell.kind, model, data, test,
-                     "—" if cost.steps is None else f"{cost.steps:,}",
-                     "—" if not cost.teacher_images else f"{cost.teacher_images:,}", hours, state])
-    table = tabulate(rows, ["cell", "kind", "model", "train data", "test", "steps/seed", "teacher images", "GPU-h", "state"],
-                     tablefmt="simple", disable_numparse=True)
+        rows.append(
+            [
+                cell.name,
+                cell.kind,
+                model,
+                data,
+                test,
+                "—" if cost.steps is None else f"{cost.steps:,}",
+                "—" if not cost.teacher_images else f"{cost.teacher_images:,}",
+                hours,
+                state,
+            ]
+        )
+    table = tabulate(
+        rows,
+        ["cell", "kind", "model", "train data", "test", "steps/seed", "teacher images", "GPU-h", "state"],
+        tablefmt="simple",
+        disable_numparse=True,
+    )
     suite = runner.suite
-    lines = [f"{suite.title} — scale {suite.scale}" + (f", variant {suite.variant}" if suite.variant else ""),
-             f"outputs: {runner.run_dir}", "", table, ""]
+    lines = [
+        f"{suite.title} — scale {suite.scale}" + (f", variant {suite.variant}" if suite.variant else ""),
+        f"outputs: {runner.run_dir}",
+        "",
+        table,
+        "",
+    ]
     if unknown:
-        lines.append(f"GPU time known for {runnable - unknown} of {runnable} cells ({total_hours:.1f} h); for the others run "
-                     f"`repro suite {suite.name} --random-init` once on the target GPU to measure step times.")
+        lines.append(
+            f"GPU time known for {runnable - unknown} of {runnable} cells ({total_hours:.1f} h); for the others run "
+            f"`repro suite {suite.name} --random-init` once on the target GPU to measure step times."
+        )
     else:
         lines.append(f"estimated GPU time: {total_hours:.1f} h (steps × step time measured by --random-init)")
     return "\n".join(lines)

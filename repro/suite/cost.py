@@ -74,7 +74,9 @@ def estimate(cell: Cell, step_time_s: float | None = None) -> CellCost:
     cost.epochs = sched.epochs
     if sched.steps is not None:
         per_epoch = math.ceil(cost.labeled_images / batch) if cost.labeled_images else None
-        cost.steps = sched.steps if sched.epochs is None or per_epoch is None else min(sched.steps, sched.epochs * per_epoch)
+        cost.steps = (
+            sched.steps if sched.epochs is None or per_epoch is None else min(sched.steps, sched.epochs * per_epoch)
+        )
     elif sched.epochs is not None and cost.labeled_images is not None:
         cost.steps = sched.epochs * math.ceil(cost.labeled_images / batch)
     if cost.steps is not None and train.pseudo:

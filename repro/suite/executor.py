@@ -141,8 +141,9 @@ class ReproExecutor:
         if settings.input_size is None and cell.train is not None:
             settings = dataclasses.replace(settings, input_size=cell.train.input_size)
         evaluate = _require("repro.evaluate", "evaluate", "evaluation")
-        metrics = evaluate(settings, checkpoint=checkpoint, out_dir=ctx.out_dir, data_root=ctx.data_root,
-                           device=ctx.device)
+        metrics = evaluate(
+            settings, checkpoint=checkpoint, out_dir=ctx.out_dir, data_root=ctx.data_root, device=ctx.device
+        )
         return {str(k): float(v) for k, v in dict(metrics).items()}
 
     def profile(self, cell: Cell, ctx: RunContext, steps: int) -> dict[str, float]:

@@ -18,8 +18,18 @@ from typing import Any
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # .../repro
 PACKAGES = (
-    "repro-depth-anywhere", "torch", "torchvision", "transformers", "segment-anything", "numpy",
-    "scipy", "pillow", "pyyaml", "nvidia-ml-py", "huggingface-hub", "safetensors",
+    "repro-depth-anywhere",
+    "torch",
+    "torchvision",
+    "transformers",
+    "segment-anything",
+    "numpy",
+    "scipy",
+    "pillow",
+    "pyyaml",
+    "nvidia-ml-py",
+    "huggingface-hub",
+    "safetensors",
 )
 # Modules that cannot change a number a cell produces (reporting, CLI, launcher): editing them
 # must not invalidate 200-epoch results. Everything else in the package is hashed.
@@ -54,8 +64,11 @@ def git_info() -> dict[str, Any]:
     """Commit and dirtiness of the source checkout; in an image, the commit baked in at build."""
     commit = _git("rev-parse", "HEAD")
     if commit is None:
-        return {"commit": os.environ.get("REPRO_GIT_COMMIT") or None, "dirty": None,
-                "source": "REPRO_GIT_COMMIT (image build)" if os.environ.get("REPRO_GIT_COMMIT") else "unavailable"}
+        return {
+            "commit": os.environ.get("REPRO_GIT_COMMIT") or None,
+            "dirty": None,
+            "source": "REPRO_GIT_COMMIT (image build)" if os.environ.get("REPRO_GIT_COMMIT") else "unavailable",
+        }
     status = _git("status", "--porcelain", "--untracked-files=no")
     return {"commit": commit, "dirty": bool(status), "source": "git"}
 
@@ -101,12 +114,14 @@ def gpu_info() -> list[dict[str, Any]]:
         for i in range(pynvml.nvmlDeviceGetCount()):
             h = pynvml.nvmlDeviceGetHandleByIndex(i)
             name = pynvml.nvmlDeviceGetName(h)
-            out.append({
-                "index": i,
-                "name": name.decode() if isinstance(name, bytes) else name,
-                "driver": driver.decode() if isinstance(driver, bytes) else driver,
-                "memory_total": int(pynvml.nvmlDeviceGetMemoryInfo(h).total),
-            })
+            out.append(
+                {
+                    "index": i,
+                    "name": name.decode() if isinstance(name, bytes) else name,
+                    "driver": driver.decode() if isinstance(driver, bytes) else driver,
+                    "memory_total": int(pynvml.nvmlDeviceGetMemoryInfo(h).total),
+                }
+            )
         return out
     except Exception:
         return []
@@ -122,7 +137,9 @@ def container_info() -> dict[str, Any]:
         "in_container": in_container,
         "image": os.environ.get("REPRO_IMAGE") or None,
         "image_digest": digest,
-        "note": None if digest or not in_container else "digest unknown: run via `repro docker run` or set REPRO_IMAGE_DIGEST",
+        "note": None
+        if digest or not in_container
+        else "digest unknown: run via `repro docker run` or set REPRO_IMAGE_DIGEST",
     }
 
 

@@ -94,9 +94,7 @@ class Report:
         for name, prof in self.run.profiles.items():  # --random-init: a failed or oversized cell fails
             if name in chosen and (prof.get("status") != "ok" or (prof.get("vram") or {}).get("over_budget")):
                 return False
-        return not any(
-            cv.failed for cv in self.claims if {cv.claim.cell, cv.claim.better_than} <= chosen
-        )
+        return not any(cv.failed for cv in self.claims if {cv.claim.cell, cv.claim.better_than} <= chosen)
 
     @property
     def passed(self) -> bool:
@@ -151,17 +149,29 @@ def build_report(run: RunData) -> Report:
         if exp is not None and name in exp.cells and status in ("ok", "cited"):
             verdicts = judge_cell(exp, name, measured if status == "ok" else None, compare=compare)
         elif status == "ok":  # no expectation: show the numbers, judge only their sanity
-            verdicts = [judge_metric(m, v, paper=None, tolerance=None, direction=None, mode="two_sided",
-                                     acceptance=Acceptance()) for m, v in measured.items()]
+            verdicts = [
+                judge_metric(
+                    m, v, paper=None, tolerance=None, direction=None, mode="two_sided", acceptance=Acceptance()
+                )
+                for m, v in measured.items()
+            ]
         if status == "ok":
             means[name] = {m: sum(v) / len(v) for m, v in measured.items() if v}
         err = res.get("error") or {}
         reused = [s["train_reused_from"] for s in res.get("seeds") or [] if s.get("train_reused_from")]
-        cells.append(CellRow(
-            name, res.get("row", row), res.get("kind", kind), status, verdicts,
-            error=f"{err.get('stage')}: {err.get('message')}" if err else "",
-            vram=_vram_by_stage(res), wall_time_s=res.get("wall_time_s"), reused=reused,
-        ))
+        cells.append(
+            CellRow(
+                name,
+                res.get("row", row),
+                res.get("kind", kind),
+                status,
+                verdicts,
+                error=f"{err.get('stage')}: {err.get('message')}" if err else "",
+                vram=_vram_by_stage(res),
+                wall_time_s=res.get("wall_time_s"),
+                reused=reused,
+            )
+        )
     claims = judge_claims(exp, means, compare=compare) if exp is not None else []
     return Report(run, cells, claims)
 
@@ -192,8 +202,14 @@ def _tolerance(v: MetricVerdict) -> str:
     return "—" if v.tolerance is None else f"±{v.tolerance:g}"
 
 
-_RESULT = {"pass": "pass", "fail": "FAIL", "missing": "FAIL (missing)", "not_compared": "not compared",
-           "not_reported": "not in paper", "cited": "cited"}
+_RESULT = {
+    "pass": "pass",
+    "fail": "FAIL",
+    "missing": "FAIL (missing)",
+    "not_compared": "not compared",
+    "not_reported": "not in paper",
+    "cited": "cited",
+}
 
 
 def metric_table(report: Report) -> list[list[str]]:
@@ -205,8 +221,17 @@ def metric_table(report: Report) -> list[list[str]]:
             continue
         for i, v in enumerate(c.verdicts):
             delta = "" if v.delta is None else f"{v.delta:+.4f}"
-            rows.append([c.cell if i == 0 else "", METRIC_LABELS.get(v.metric, v.metric), _num(v.paper),
-                         _measured(v), delta, _tolerance(v), _RESULT[v.status]])
+            rows.append(
+                [
+                    c.cell if i == 0 else "",
+                    METRIC_LABELS.get(v.metric, v.metric),
+                    _num(v.paper),
+                    _measured(v),
+                    delta,
+                    _tolerance(v),
+                    _RESULT[v.status],
+                ]
+            )
     return rows
 
 
@@ -218,8 +243,9 @@ def claim_table(report: Report) -> list[list[str]]:
     for cv in report.claims:
         c = cv.claim
         status = {"pass": "pass", "fail": "FAIL", "not_evaluated": "not evaluated"}[cv.status]
-        out.append([f"{c.cell} better than {c.better_than}", METRIC_LABELS.get(c.metric, c.metric),
-                    cv.test, status, c.why])
+        out.append(
+            [f"{c.cell} better than {c.better_than}", METRIC_LABELS.get(c.metric, c.metric), cv.test, status, c.why]
+        )
     return out
 
 
@@ -236,9 +262,18 @@ def vram_table(report: Report) -> list[list[str]]:
             if r is None or (stage == "data" and not _measured_anything(r)):
                 continue
             flag = {True: "OVER", False: "ok", None: "n/a"}[r.get("over_budget")]
-            out.append([c.cell, stage, format_gib(r.get("torch_peak_allocated")),
-                        format_gib(r.get("torch_peak_reserved")), format_gib(r.get("nvml_process_peak")),
-                        format_gib(r.get("nvml_device_peak")), f"{(r.get('budget') or 0) / GIB:g}", flag])
+            out.append(
+                [
+                    c.cell,
+                    stage,
+                    format_gib(r.get("torch_peak_allocated")),
+                    format_gib(r.get("torch_peak_reserved")),
+                    format_gib(r.get("nvml_process_peak")),
+                    format_gib(r.get("nvml_device_peak")),
+                    f"{(r.get('budget') or 0) / GIB:g}",
+                    flag,
+                ]
+            )
     return out
 
 
@@ -251,9 +286,17 @@ def profile_table(report: Report) -> list[list[str]]:
         est = p.get("estimate") or {}
         vr = p.get("vram") or {}
         hours = est.get("gpu_hours")
-        out.append([name, p.get("status"), _num(p.get("step_time_s"), 3), str(est.get("steps") or "—"),
-                    "—" if hours is None else f"{hours:.1f}", format_gib(vr.get("peak")),
-                    {True: "OVER", False: "ok", None: "n/a"}[vr.get("over_budget")]])
+        out.append(
+            [
+                name,
+                p.get("status"),
+                _num(p.get("step_time_s"), 3),
+                str(est.get("steps") or "—"),
+                "—" if hours is None else f"{hours:.1f}",
+                format_gib(vr.get("peak")),
+                {True: "OVER", False: "ok", None: "n/a"}[vr.get("over_budget")],
+            ]
+        )
     return out
 
 
@@ -262,7 +305,9 @@ PROFILE_HEADERS = ["cell", "status", "step time (s)", "steps", "GPU-hours", "pea
 
 def _summary(report: Report) -> str:
     n = report.counts()
-    states = ", ".join(f"{n[k]} {k}" for k in ("ok", "cited", "skipped", "failed", "interrupted", "not run") if n.get(k))
+    states = ", ".join(
+        f"{n[k]} {k}" for k in ("ok", "cited", "skipped", "failed", "interrupted", "not run") if n.get(k)
+    )
     parts = [f"{len(report.cells)} cells: {states}"]
     if n["metrics_judged"]:
         parts.append(f"{n['metrics_pass']}/{n['metrics_judged']} metrics pass")
@@ -290,17 +335,35 @@ def _header(report: Report) -> str:
 
 
 def render_terminal(report: Report) -> str:
-    parts = [_header(report), "", tabulate(metric_table(report), METRIC_HEADERS, tablefmt="simple", disable_numparse=True)]
+    parts = [
+        _header(report),
+        "",
+        tabulate(metric_table(report), METRIC_HEADERS, tablefmt="simple", disable_numparse=True),
+    ]
     if report.claims:
-        parts += ["", "Claims", tabulate(claim_table(report), ["claim", "metric", "test", "result", "why"],
-                                         tablefmt="simple", disable_numparse=True)]
+        parts += [
+            "",
+            "Claims",
+            tabulate(
+                claim_table(report),
+                ["claim", "metric", "test", "result", "why"],
+                tablefmt="simple",
+                disable_numparse=True,
+            ),
+        ]
     vram = vram_table(report)
     if vram:
-        parts += ["", "VRAM (GiB; n/a = not measured: no GPU)",
-                  tabulate(vram, VRAM_HEADERS, tablefmt="simple", disable_numparse=True)]
+        parts += [
+            "",
+            "VRAM (GiB; n/a = not measured: no GPU)",
+            tabulate(vram, VRAM_HEADERS, tablefmt="simple", disable_numparse=True),
+        ]
     if report.run.profiles:
-        parts += ["", "Random-init profile (full size)",
-                  tabulate(profile_table(report), PROFILE_HEADERS, tablefmt="simple", disable_numparse=True)]
+        parts += [
+            "",
+            "Random-init profile (full size)",
+            tabulate(profile_table(report), PROFILE_HEADERS, tablefmt="simple", disable_numparse=True),
+        ]
     parts += ["", _summary(report)]
     return "\n".join(parts) + "\n"
 
@@ -308,32 +371,54 @@ def render_terminal(report: Report) -> str:
 def render_markdown(report: Report) -> str:
     s = report.run.suite
     exp = report.run.expected
-    lines = [f"# {s.get('title', s.get('suite'))}", "", f"Run folder: `{report.run.run_dir}` · scale `{s.get('scale')}`"
-             + (f" · variant `{s['variant']}`" if s.get("variant") else ""), ""]
+    lines = [
+        f"# {s.get('title', s.get('suite'))}",
+        "",
+        f"Run folder: `{report.run.run_dir}` · scale `{s.get('scale')}`"
+        + (f" · variant `{s['variant']}`" if s.get("variant") else ""),
+        "",
+    ]
     if exp is not None:
         lines += [f"Paper numbers: {exp.source}.", ""]
     lines += [tabulate(metric_table(report), METRIC_HEADERS, tablefmt="github", disable_numparse=True), ""]
     if report.claims:
-        lines += ["## Claims", "", tabulate(claim_table(report), ["claim", "metric", "test", "result", "why"],
-                                            tablefmt="github", disable_numparse=True), ""]
+        lines += [
+            "## Claims",
+            "",
+            tabulate(
+                claim_table(report),
+                ["claim", "metric", "test", "result", "why"],
+                tablefmt="github",
+                disable_numparse=True,
+            ),
+            "",
+        ]
     vram = vram_table(report)
     if vram:
         lines += ["## VRAM (GiB)", "", tabulate(vram, VRAM_HEADERS, tablefmt="github", disable_numparse=True), ""]
         lines += [f"- **{k}**: {v}" for k, v in MEASURES.items()] + [""]
     if report.run.profiles:
-        lines += ["## Random-init profile", "",
-                  tabulate(profile_table(report), PROFILE_HEADERS, tablefmt="github", disable_numparse=True), ""]
+        lines += [
+            "## Random-init profile",
+            "",
+            tabulate(profile_table(report), PROFILE_HEADERS, tablefmt="github", disable_numparse=True),
+            "",
+        ]
     if exp is not None:
         lines += ["## Tolerances", "", exp.rationale.strip(), ""]
     prov = next((r.get("provenance") for r in report.run.results.values() if r.get("provenance")), None)
     if prov:
         gpus = ", ".join(f"{g['name']} (driver {g['driver']})" for g in prov.get("gpus") or []) or "none"
         t = prov.get("torch") or {}
-        lines += ["## Provenance (first cell; every result.json has its own)", "",
-                  f"- commit `{(prov.get('git') or {}).get('commit')}` (dirty: {(prov.get('git') or {}).get('dirty')}),"
-                  f" code hash `{prov.get('code_hash')}`",
-                  f"- torch {t.get('version')}, CUDA {t.get('cuda')}, cuDNN {t.get('cudnn')}; GPUs: {gpus}",
-                  _container_line(prov.get("container") or {}), ""]
+        lines += [
+            "## Provenance (first cell; every result.json has its own)",
+            "",
+            f"- commit `{(prov.get('git') or {}).get('commit')}` (dirty: {(prov.get('git') or {}).get('dirty')}),"
+            f" code hash `{prov.get('code_hash')}`",
+            f"- torch {t.get('version')}, CUDA {t.get('cuda')}, cuDNN {t.get('cudnn')}; GPUs: {gpus}",
+            _container_line(prov.get("container") or {}),
+            "",
+        ]
     lines += [f"**{_summary(report)}**", ""]
     return "\n".join(lines)
 
@@ -353,9 +438,18 @@ def report_json(report: Report) -> dict[str, Any]:
         "passed": report.passed,
         "counts": report.counts(),
         "cells": [
-            {"cell": c.cell, "row": c.row, "kind": c.kind, "status": c.status, "error": c.error or None,
-             "wall_time_s": c.wall_time_s, "train_reused_from": c.reused, "over_budget": c.over_budget,
-             "verdicts": to_plain(c.verdicts), "vram": c.vram}
+            {
+                "cell": c.cell,
+                "row": c.row,
+                "kind": c.kind,
+                "status": c.status,
+                "error": c.error or None,
+                "wall_time_s": c.wall_time_s,
+                "train_reused_from": c.reused,
+                "over_budget": c.over_budget,
+                "verdicts": to_plain(c.verdicts),
+                "vram": c.vram,
+            }
             for c in report.cells
         ],
         "claims": [to_plain(cv) for cv in report.claims],
@@ -375,8 +469,9 @@ def render_png(report: Report, path: Path) -> None:
         for v in c.verdicts:
             if v.metric not in metrics and (v.paper is not None or v.measured is not None):
                 metrics.append(v.metric)
-    fig, axes = plt.subplots(1, max(len(metrics), 1), figsize=(4.2 * max(len(metrics), 1), 0.45 * len(report.cells) + 2),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        1, max(len(metrics), 1), figsize=(4.2 * max(len(metrics), 1), 0.45 * len(report.cells) + 2), squeeze=False
+    )
     for ax, metric in zip(axes[0], metrics, strict=False):
         names, paper, measured, err = [], [], [], []
         for c in report.cells:

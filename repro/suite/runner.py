@@ -33,6 +33,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -174,15 +175,19 @@ class SuiteRunner:
         }
         keys["cell"] = config_hash([keys["config"], keys["data"], code, dep_keys["cell"] if dep_keys else None])
         if cell.train is not None:
-            train_data = {str(r.root_dir(root)): self._manifest(r.root_dir(root))["hash"]
-                          for r in [*cell.train.labeled, *cell.train.pseudo]}
+            train_data = {
+                str(r.root_dir(root)): self._manifest(r.root_dir(root))["hash"]
+                for r in [*cell.train.labeled, *cell.train.pseudo]
+            }
             keys["train"] = {
-                str(seed): config_hash([
-                    to_plain(dataclasses.replace(cell.resolved().train, seed=seed)),  # type: ignore[type-var]
-                    train_data,
-                    code,
-                    self._dep_train_key(dep_keys, dep, seed),
-                ])
+                str(seed): config_hash(
+                    [
+                        to_plain(dataclasses.replace(cell.resolved().train, seed=seed)),  # type: ignore[type-var]
+                        train_data,
+                        code,
+                        self._dep_train_key(dep_keys, dep, seed),
+                    ]
+                )
                 for seed in cell.seeds
             }
         self._keys[cell.name] = keys
@@ -204,21 +209,24 @@ class SuiteRunner:
 
     def write_suite_json(self) -> None:
         exp = to_plain(self.expected) if self.expected else None
-        write_json(self.run_dir / "suite.json", {
-            "schema": RUN_SCHEMA,
-            "suite": self.suite.name,
-            "title": self.suite.title,
-            "paper_table": self.suite.paper_table,
-            "suite_file": str(self.suite.path),
-            "scale": self.suite.scale,
-            "variant": self.suite.variant,
-            "cells": list(self.suite.cells),
-            "rows": {n: c.row for n, c in self.suite.cells.items()},
-            "kinds": {n: c.kind for n, c in self.suite.cells.items()},
-            "expected": exp,
-            "budget_gib": self.options.budget_gib,
-            "written_at": _now(),
-        })
+        write_json(
+            self.run_dir / "suite.json",
+            {
+                "schema": RUN_SCHEMA,
+                "suite": self.suite.name,
+                "title": self.suite.title,
+                "paper_table": self.suite.paper_table,
+                "suite_file": str(self.suite.path),
+                "scale": self.suite.scale,
+                "variant": self.suite.variant,
+                "cells": list(self.suite.cells),
+                "rows": {n: c.row for n, c in self.suite.cells.items()},
+                "kinds": {n: c.kind for n, c in self.suite.cells.items()},
+                "expected": exp,
+                "budget_gib": self.options.budget_gib,
+                "written_at": _now(),
+            },
+        )
 
     def run(self, progress: Callable[[str], None] | None = None) -> list[CellOutcome]:
         """Run the selected cells; each result is on disk as soon as its cell ends."""
@@ -250,12 +258,14 @@ class SuiteRunner:
     def _run_cell(self, cell: Cell, cell_dir: Path) -> CellOutcome:
         started = time.time()
         root = self.data_root(cell)
-        ctx = RunContext(self.suite.name, cell.name, cell.seeds[0], cell_dir, root, self.options.device,
-                         self.options.resume)
+        ctx = RunContext(
+            self.suite.name, cell.name, cell.seeds[0], cell_dir, root, self.options.device, self.options.resume
+        )
         stages: dict[str, Any] = {}
         seeds: list[dict[str, Any]] = []
         keys: dict[str, Any] = {}
         status, error = "ok", None
+
         def prepare() -> dict[str, Any]:
             self.executor.prepare_data(cell, ctx)
             return self.keys(cell)  # data manifests are read after the data exists
@@ -264,8 +274,12 @@ class SuiteRunner:
             self._check_dependency(cell)
             keys = self._stage("data", stages, prepare)
             previous = read_json(cell_dir / "result.json")
-            if (previous and not self.options.force and previous.get("status") == "ok"
-                    and previous.get("keys", {}).get("cell") == keys["cell"]):
+            if (
+                previous
+                and not self.options.force
+                and previous.get("status") == "ok"
+                and previous.get("keys", {}).get("cell") == keys["cell"]
+            ):
                 log.info("%s: unchanged since its stored result (key %s): not re-run", cell.name, keys["cell"])
                 return CellOutcome(cell.name, "cached", previous)
             self._stage("masks", stages, lambda: self.executor.prepare_masks(cell, ctx))
@@ -285,8 +299,9 @@ class SuiteRunner:
             log.info("traceback (also in %s):\n%s", cell_dir / "error.txt", trace)  # cell.log, not the console
         except KeyboardInterrupt:
             error = {"stage": None, "type": "KeyboardInterrupt", "message": "interrupted by the user"}
-            result = self._result(cell, "interrupted", started=started, keys=keys, stages=stages, seeds=seeds,
-                                  error=error)
+            result = self._result(
+                cell, "interrupted", started=started, keys=keys, stages=stages, seeds=seeds, error=error
+            )
             write_json(cell_dir / "result.json", result)
             raise
         result = self._result(cell, status, started=started, keys=keys, stages=stages, seeds=seeds, error=error)
@@ -315,8 +330,9 @@ class SuiteRunner:
                 return Path(rec["checkpoint"])
         raise FileNotFoundError(f"cell '{dep.name}' recorded no checkpoint for seed {want}")
 
-    def _run_seed(self, cell: Cell, seed: int, keys: dict[str, Any], root: Path, cell_dir: Path,
-                  record: dict[str, Any]) -> None:
+    def _run_seed(
+        self, cell: Cell, seed: int, keys: dict[str, Any], root: Path, cell_dir: Path, record: dict[str, Any]
+    ) -> None:
         seed_dir = cell_dir / f"seed{seed}"
         run = dataclasses.replace(cell, train=dataclasses.replace(cell.train, seed=seed)) if cell.train else cell
         checkpoint: Path | None = None
@@ -329,20 +345,32 @@ class SuiteRunner:
                 record["train_reused_from"] = cached.get("cell")
                 log.info("%s seed %d: training reused from %s", cell.name, seed, cached.get("cell"))
             else:
+
                 def train() -> Path:
-                    ctx = RunContext(self.suite.name, cell.name, seed, seed_dir / "train", root, self.options.device,
-                                     self.options.resume, self._init_checkpoint(cell, seed))
+                    ctx = RunContext(
+                        self.suite.name,
+                        cell.name,
+                        seed,
+                        seed_dir / "train",
+                        root,
+                        self.options.device,
+                        self.options.resume,
+                        self._init_checkpoint(cell, seed),
+                    )
                     return self.executor.train(run, ctx)
 
                 checkpoint = self._stage("train", record["stages"], train)
                 if not Path(checkpoint).is_file():
                     raise StageFailed("train", FileNotFoundError(f"the trainer returned {checkpoint}, not a file"))
-                write_json(self._cache_entry(train_key), {
-                    "checkpoint": str(Path(checkpoint).resolve()),
-                    "cell": f"{run_name(self.suite)}/{cell.name}",
-                    "seed": seed,
-                    "written_at": _now(),
-                })
+                write_json(
+                    self._cache_entry(train_key),
+                    {
+                        "checkpoint": str(Path(checkpoint).resolve()),
+                        "cell": f"{run_name(self.suite)}/{cell.name}",
+                        "seed": seed,
+                        "written_at": _now(),
+                    },
+                )
             record["checkpoint"] = str(checkpoint)
         ctx = RunContext(self.suite.name, cell.name, seed, seed_dir / "eval", root, self.options.device)
         metrics = self._stage("eval", record["stages"], lambda: self.executor.evaluate(run, checkpoint, ctx))
@@ -385,9 +413,17 @@ class SuiteRunner:
 
     # ----------------------------------------------------------------- results
 
-    def _result(self, cell: Cell, status: str, *, started: float, keys: dict[str, Any] | None = None,
-                stages: dict[str, Any] | None = None, seeds: list[dict[str, Any]] | None = None,
-                error: dict[str, Any] | None = None) -> dict[str, Any]:
+    def _result(
+        self,
+        cell: Cell,
+        status: str,
+        *,
+        started: float,
+        keys: dict[str, Any] | None = None,
+        stages: dict[str, Any] | None = None,
+        seeds: list[dict[str, Any]] | None = None,
+        error: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         seeds = seeds or []
         measured: dict[str, list[float]] = {}
         if status == "ok":
@@ -421,9 +457,11 @@ class SuiteRunner:
                 seeds=cell.seeds,
                 config_hash=(keys or {}).get("config"),
                 data_manifest_hash=(keys or {}).get("data"),
-                data_manifests={str(k): v for k, v in self._manifests.items()},
+                data_manifests={r: self._manifests.get(Path(r)) for r in (keys or {}).get("data_roots", {})},
                 wall_time_s=round(wall, 3),
-            ) if status != "cited" else None,
+            )
+            if status != "cited"
+            else None,
         }
 
     # ----------------------------------------------------------------- dry run and profiling
@@ -438,14 +476,21 @@ class SuiteRunner:
             prev = read_json(self.run_dir / cell.name / "result.json") or {}
             if cell.kind == "cited":
                 state = "cited (not run)"
-            elif prev.get("status") == "ok" and prev.get("keys", {}).get("config") == config_hash(_config_for_key(cell)):
+            elif prev.get("status") == "ok" and prev.get("keys", {}).get("config") == config_hash(
+                _config_for_key(cell)
+            ):
                 state = "done (rerun only if data or code changed)"
             else:
                 state = "to run"
-            missing = [] if cell.synthetic else [
-                str(r.root_dir(self.options.data_root)) for r in cell.datasets()
-                if not r.root_dir(self.options.data_root).is_dir()
-            ]
+            missing = (
+                []
+                if cell.synthetic
+                else [
+                    str(r.root_dir(self.options.data_root))
+                    for r in cell.datasets()
+                    if not r.root_dir(self.options.data_root).is_dir()
+                ]
+            )
             rows.append({"cell": cell, "state": state, "cost": cost, "missing_data": sorted(set(missing))})
         return rows
 
@@ -456,14 +501,27 @@ class SuiteRunner:
             if cell.kind == "cited":
                 continue
             resolved = cell.resolved()
-            ctx = RunContext(self.suite.name, cell.name, resolved.seeds[0], self.run_dir / cell.name / "profile",
-                             self.options.data_root, self.options.device)
+            ctx = RunContext(
+                self.suite.name,
+                cell.name,
+                resolved.seeds[0],
+                self.run_dir / cell.name / "profile",
+                self.options.data_root,
+                self.options.device,
+            )
             stages: dict[str, Any] = {}
-            record: dict[str, Any] = {"schema": PROFILE_SCHEMA, "suite": self.suite.name, "cell": cell.name,
-                                      "steps": self.options.profile_steps, "status": "ok", "error": None}
+            record: dict[str, Any] = {
+                "schema": PROFILE_SCHEMA,
+                "suite": self.suite.name,
+                "cell": cell.name,
+                "steps": self.options.profile_steps,
+                "status": "ok",
+                "error": None,
+            }
             try:
-                figures = self._stage("profile", stages,
-                                      lambda: self.executor.profile(resolved, ctx, self.options.profile_steps))
+                figures = self._stage(
+                    "profile", stages, partial(self.executor.profile, resolved, ctx, self.options.profile_steps)
+                )
                 record.update(figures)
             except StageFailed as exc:
                 record["status"] = "failed"
@@ -472,7 +530,9 @@ class SuiteRunner:
             record["wall_s"] = stages["profile"]["wall_s"]
             cost = estimate(resolved, record.get("step_time_s"))
             record["estimate"] = {"steps": cost.steps, "seeds": cost.seeds, "gpu_hours": cost.gpu_hours}
-            record["provenance"] = provenance.collect(seeds=resolved.seeds, config_hash=config_hash(_config_for_key(resolved)))
+            record["provenance"] = provenance.collect(
+                seeds=resolved.seeds, config_hash=config_hash(_config_for_key(resolved))
+            )
             write_json(self.run_dir / cell.name / "profile.json", record)
             if progress:
                 progress(f"{cell.name}: {record['status']}")

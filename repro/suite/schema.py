@@ -42,8 +42,17 @@ from repro.settings import DataRef, EvalSettings, TrainSettings
 
 CellKind = Literal["train", "eval_only", "cited"]
 SUITE_KEYS = (
-    "suite", "title", "aliases", "paper_table", "description", "expected",
-    "default_scale", "defaults", "scales", "variants", "cells",
+    "suite",
+    "title",
+    "aliases",
+    "paper_table",
+    "description",
+    "expected",
+    "default_scale",
+    "defaults",
+    "scales",
+    "variants",
+    "cells",
 )
 
 
@@ -201,7 +210,9 @@ def _overlay(raw: ConfigDict, section: str, choice: str | None, implicit: tuple[
         return None
     if choice not in table:
         known = ", ".join([*implicit, *table]) or "none"
-        raise ConfigError(f"suite defines no {section[:-1]} '{choice}' ({section}: {known})", raw.where(section), section)
+        raise ConfigError(
+            f"suite defines no {section[:-1]} '{choice}' ({section}: {known})", raw.where(section), section
+        )
     if not isinstance(table[choice], dict):
         raise ConfigError("expected a mapping", table.where(choice), f"{section}.{choice}")
     return table[choice]
@@ -295,8 +306,12 @@ def default_expected_path(suite_path: Path, name: str) -> Path:
 
 def suites_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
     """Where suite files live: ``--suites``, ``$REPRO_SUITES``, ``./suites``, or the source tree's."""
-    candidates = [explicit, os.environ.get("REPRO_SUITES"), Path.cwd() / "suites",
-                  Path(__file__).resolve().parents[2] / "suites"]
+    candidates = [
+        explicit,
+        os.environ.get("REPRO_SUITES"),
+        Path.cwd() / "suites",
+        Path(__file__).resolve().parents[2] / "suites",
+    ]
     for cand in candidates:
         if cand and Path(cand).is_dir():
             return Path(cand)
