@@ -334,36 +334,31 @@ def _header(report: Report) -> str:
     return f"{s.get('title', s.get('suite'))} — scale {scale}{extra}{note}\n{report.run.run_dir}"
 
 
-def render_terminal(report: Report) -> str:
-    parts = [
-        _header(report),
-        "",
-        tabulate(metric_table(report), METRIC_HEADERS, tablefmt="simple", disable_numparse=True),
-    ]
+CLAIM_HEADERS = ["claim", "metric", "test", "result", "why"]
+VRAM_TITLE = "VRAM (GiB; n/a = not measured: no GPU)"
+
+
+def _sections(report: Report, tablefmt: str) -> list[tuple[str, str]]:
+    """(title, table) of each part of the report, in order; the metric table has no title."""
+
+    def table(rows: list[list[str]], headers: list[str]) -> str:
+        return tabulate(rows, headers, tablefmt=tablefmt, disable_numparse=True)
+
+    out = [("", table(metric_table(report), METRIC_HEADERS))]
     if report.claims:
-        parts += [
-            "",
-            "Claims",
-            tabulate(
-                claim_table(report),
-                ["claim", "metric", "test", "result", "why"],
-                tablefmt="simple",
-                disable_numparse=True,
-            ),
-        ]
+        out.append(("Claims", table(claim_table(report), CLAIM_HEADERS)))
     vram = vram_table(report)
     if vram:
-        parts += [
-            "",
-            "VRAM (GiB; n/a = not measured: no GPU)",
-            tabulate(vram, VRAM_HEADERS, tablefmt="simple", disable_numparse=True),
-        ]
+        out.append((VRAM_TITLE, table(vram, VRAM_HEADERS)))
     if report.run.profiles:
-        parts += [
-            "",
-            "Random-init profile (full size)",
-            tabulate(profile_table(report), PROFILE_HEADERS, tablefmt="simple", disable_numparse=True),
-        ]
+        out.append(("Random-init profile (full size)", table(profile_table(report), PROFILE_HEADERS)))
+    return out
+
+
+def render_terminal(report: Report) -> str:
+    parts = [_header(report)]
+    for title, table in _sections(report, "simple"):
+        parts += ["", title, table] if title else ["", table]
     parts += ["", _summary(report)]
     return "\n".join(parts) + "\n"
 
@@ -371,39 +366,19 @@ def render_terminal(report: Report) -> str:
 def render_markdown(report: Report) -> str:
     s = report.run.suite
     exp = report.run.expected
+    variant = f" · variant `{s['variant']}`" if s.get("variant") else ""
     lines = [
         f"# {s.get('title', s.get('suite'))}",
         "",
-        f"Run folder: `{report.run.run_dir}` · scale `{s.get('scale')}`"
-        + (f" · variant `{s['variant']}`" if s.get("variant") else ""),
+        f"Run folder: `{report.run.run_dir}` · scale `{s.get('scale')}`{variant}",
         "",
     ]
     if exp is not None:
         lines += [f"Paper numbers: {exp.source}.", ""]
-    lines += [tabulate(metric_table(report), METRIC_HEADERS, tablefmt="github", disable_numparse=True), ""]
-    if report.claims:
-        lines += [
-            "## Claims",
-            "",
-            tabulate(
-                claim_table(report),
-                ["claim", "metric", "test", "result", "why"],
-                tablefmt="github",
-                disable_numparse=True,
-            ),
-            "",
-        ]
-    vram = vram_table(report)
-    if vram:
-        lines += ["## VRAM (GiB)", "", tabulate(vram, VRAM_HEADERS, tablefmt="github", disable_numparse=True), ""]
-        lines += [f"- **{k}**: {v}" for k, v in MEASURES.items()] + [""]
-    if report.run.profiles:
-        lines += [
-            "## Random-init profile",
-            "",
-            tabulate(profile_table(report), PROFILE_HEADERS, tablefmt="github", disable_numparse=True),
-            "",
-        ]
+    for title, table in _sections(report, "github"):
+        lines += ([f"## {title}", ""] if title else []) + [table, ""]
+        if title == VRAM_TITLE:
+            lines += [f"- **{k}**: {v}" for k, v in MEASURES.items()] + [""]
     if exp is not None:
         lines += ["## Tolerances", "", exp.rationale.strip(), ""]
     prov = next((r.get("provenance") for r in report.run.results.values() if r.get("provenance")), None)
