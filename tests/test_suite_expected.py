@@ -141,3 +141,11 @@ def test_expected_file_errors_name_the_line(tmp_path):
     with pytest.raises(ConfigError, match=r"e.yaml:8: key 'claims\[0\]': claim names unknown cell 'zz'"):
         load_expected(p)
     assert load_yaml(p)["claims"][0]["better_than"] == "zz"
+
+
+def test_directions_agree_with_the_metrics_module():
+    from repro.metrics import HIGHER_IS_BETTER
+
+    exp = load_expected(ROOT / "expected" / "table3_zero_shot.yaml")
+    for metric, direction in exp.directions.items():
+        assert HIGHER_IS_BETTER[metric] == (direction == "higher"), metric
