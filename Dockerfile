@@ -34,7 +34,7 @@ ENV DEBIAN_FRONTEND=noninteractive \
     REPRO_GIT_COMMIT=${GIT_COMMIT}
 
 RUN apt-get update \
- && apt-get install -y --no-install-recommends python3 python3-venv ca-certificates git \
+ && apt-get install -y --no-install-recommends python3 python3-venv ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 
 # Ubuntu 24.04 images ship a user `ubuntu` with UID 1000; replace it by ours.
