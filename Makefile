@@ -6,8 +6,9 @@ STAMP   = $(VENV)/.installed
 # torch/torchvision are installed first, as a matched pair (other PyPI torchvision builds break).
 TORCH_PINS ?= torch==2.14.1 torchvision==0.29.1
 PYTEST_ARGS ?=
+SUITE_ARGS ?=
 
-.PHONY: install test test-slow demo bench clean
+.PHONY: install test test-slow demo bench clean smoke table2 table3 table4 table5 table7 table8 docker-build
 
 install: $(STAMP)
 
@@ -29,6 +30,30 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
+
+smoke: $(STAMP)
+	$(BIN)/repro suite smoke $(SUITE_ARGS)
+
+table2: $(STAMP)
+	$(BIN)/repro suite table2_matterport $(SUITE_ARGS)
+
+table3: $(STAMP)
+	$(BIN)/repro suite table3_zero_shot $(SUITE_ARGS)
+
+table4: $(STAMP)
+	$(BIN)/repro suite table4_structured3d $(SUITE_ARGS)
+
+table5: $(STAMP)
+	$(BIN)/repro suite table5_metric_ft $(SUITE_ARGS)
+
+table7: $(STAMP)
+	$(BIN)/repro suite table7_ratio $(SUITE_ARGS)
+
+table8: $(STAMP)
+	$(BIN)/repro suite table8_projection $(SUITE_ARGS)
+
+docker-build:
+	docker build --build-arg GIT_COMMIT=$$(git rev-parse HEAD) -t repro .
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

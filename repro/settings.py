@@ -1,0 +1,261 @@
+"""Typed settings of one training run and one evaluation, as YAML validates into them.
+
+One schema for ``repro train CONFIG``, ``repro eval`` and every suite cell, so a cell's resolved
+config *is* the training config: what the suite ran can be re-run by hand from ``resolved.yaml``.
+Defaults are the paper's (cube projection, ±45° rotation, paper masks, median alignment); every
+place where the released code differs is a named option here (``mask_mode``, ``protocol``,
+``crop_rows``, ``clamp``), recorded with each result.
+
+Schedule fields left empty take the student's published recipe (:data:`RECIPES`);
+:meth:`TrainSettings.resolved` fills them in so the stored config shows the numbers really used.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from repro.config import from_data, load_config
+
+DatasetName = Literal["matterport3d", "stanford2d3d", "structured3d", "spatialaudiogen", "folder"]
+Split = Literal["train", "val", "test", "all"]
+StudentName = Literal["unifuse", "bifusepp", "hohonet", "egformer", "equi"]
+LossName = Literal["affine_inv", "berhu", "metric"]
+Projection = Literal["cube", "tangent", "equirect_stitched"]
+MaskMode = Literal["paper", "released_code"]
+Protocol = Literal["median", "lsq_disparity_median", "none"]
+Optimizer = Literal["adam", "adamw"]
+
+#: Paper-table abbreviations (M, SF, ST, SP), used in row labels and reports.
+DATASET_ABBREV: dict[str, str] = {
+    "matterport3d": "M",
+    "stanford2d3d": "SF",
+    "structured3d": "ST",
+    "spatialaudiogen": "SP",
+    "folder": "F",
+}
+DEFAULT_TEACHER = "LiheYoung/depth-anything-large-hf"  # Depth Anything V1 ViT-L, the paper's teacher
+ORACLE_TEACHER = "oracle"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A student's published training recipe (issue 7): the labeled half of each batch."""
+
+    batch_size: int
+    optimizer: Optimizer
+    lr: float
+    epochs: int
+    betas: tuple[float, float] = (0.9, 0.999)
+    scheduler: Literal["constant", "poly"] = "constant"
+    poly_power: float = 0.9
+
+
+#: UniFuse (alibaba/UniFuse-Unidirectional-Fusion), BiFuse++ (fuenwang/BiFusev2),
+#: HoHoNet (sunset1995/HoHoNet), EGFormer (yuniw18/EGformer). ``equi`` follows UniFuse.
+RECIPES: dict[str, Recipe] = {
+    "unifuse": Recipe(batch_size=3, optimizer="adam", lr=1e-4, epochs=200),
+    "bifusepp": Recipe(batch_size=4, optimizer="adam", lr=3e-4, epochs=200),
+    "hohonet": Recipe(batch_size=2, optimizer="adam", lr=1e-4, epochs=60, scheduler="poly", poly_power=0.9),
+    "egformer": Recipe(batch_size=2, optimizer="adamw", lr=5e-5, epochs=200, betas=(0.5, 0.999)),
+    "equi": Recipe(batch_size=3, optimizer="adam", lr=1e-4, epochs=200),
+}
+
+
+@dataclass
+class DataRef:
+    """One dataset split, located under the data root."""
+
+    dataset: DatasetName
+    split: Split = "train"
+    root: str | None = None  # folder under the data root; default: the dataset name
+    masks: str | None = None  # sky/watermark mask folder under the data root; default: masks/<root>
+
+    def root_dir(self, data_root: Path) -> Path:
+        return Path(data_root) / (self.root or self.dataset)
+
+    def mask_dir(self, data_root: Path) -> Path:
+        return Path(data_root) / (self.masks or f"masks/{self.root or self.dataset}")
+
+    @property
+    def label(self) -> str:
+        """The paper's notation: ``M-all``, ``SF`` (test split implied), ``ST``..."""
+        abbrev = DATASET_ABBREV[self.dataset]
+        return f"{abbrev}-all" if self.split == "all" else abbrev
+
+
+@dataclass
+class StudentSpec:
+    name: StudentName
+    pretrained: bool = True  # ImageNet backbone weights (the published recipes start from them)
+    options: dict[str, Any] = field(default_factory=dict)  # passed to build_student(name, **options)
+
+
+@dataclass
+class TeacherSpec:
+    id: str = DEFAULT_TEACHER  # Hugging Face id, a local directory, or "oracle"
+    input_size: int = 518  # faces are resized to this (a multiple of 14) before the teacher
+    options: dict[str, Any] = field(default_factory=dict)  # e.g. the oracle's distortion and noise
+
+    @property
+    def is_oracle(self) -> bool:
+        return self.id == ORACLE_TEACHER
+
+
+@dataclass
+class MaskSpec:
+    """Offline sky/watermark masks of the unlabeled data (Grounded-SAM, paper §A.1)."""
+
+    backend: Literal["transformers", "grounded-sam", "ground_truth", "none"] = "transformers"
+    prompts: list[str] = field(default_factory=lambda: ["sky", "watermark"])
+    box_threshold: float = 0.3
+    text_threshold: float = 0.25
+    min_valid_fraction: float = 0.2  # images with less valid area are dropped
+
+
+@dataclass
+class DistillSpec:
+    """The pseudo-label path: how teacher and student meet (paper §3.1–3.2)."""
+
+    projection: Projection = "cube"
+    rotation_max_deg: float = 45.0  # each Euler angle uniform in ±max_deg; 0 = no rotation
+    face_size: int = 256
+    mask_mode: MaskMode = "paper"  # released_code: the sky mask is dropped as in the released loss
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.rotation_max_deg <= 180:
+            raise ValueError(f"rotation_max_deg must be in [0, 180], got {self.rotation_max_deg}")
+
+
+@dataclass
+class LossWeights:
+    gt: float = 0.5
+    pseudo: float = 0.5
+
+
+@dataclass
+class Schedule:
+    """Empty fields take the student's published recipe (:data:`RECIPES`)."""
+
+    epochs: int | None = None  # one epoch = one pass over the labeled data
+    steps: int | None = None  # if set, stop after this many optimizer steps (smoke / tiny runs)
+    batch_size: int | None = None  # labeled images per step; the pseudo half follows the ratio
+    lr: float | None = None
+    optimizer: Optimizer | None = None
+    checkpoint_every_steps: int | None = None
+    num_workers: int = 4
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "steps", "batch_size", "checkpoint_every_steps"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ValueError(f"{name} must be positive, got {value}")
+        if self.lr is not None and self.lr <= 0:
+            raise ValueError(f"lr must be positive, got {self.lr}")
+
+
+@dataclass
+class TrainSettings:
+    """Everything ``repro train`` needs for one run (issue 7)."""
+
+    student: StudentSpec
+    labeled: list[DataRef]
+    pseudo: list[DataRef] = field(default_factory=list)  # unlabeled, pseudo-labeled by the teacher
+    teacher: TeacherSpec = field(default_factory=TeacherSpec)
+    masks: MaskSpec = field(default_factory=MaskSpec)
+    distill: DistillSpec = field(default_factory=DistillSpec)
+    loss: LossName = "affine_inv"
+    loss_weights: LossWeights = field(default_factory=LossWeights)
+    ratio: str = "1:1"  # labeled : pseudo-labeled images per step (paper Table 7: 1:1, 1:2, 1:4)
+    schedule: Schedule = field(default_factory=Schedule)
+    input_size: tuple[int, int] = (512, 1024)
+    init_from: str | None = None  # a checkpoint path, or "cell:NAME" for another cell of the suite
+    seed: int = 0
+    precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU
+    augment: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.labeled:
+            raise ValueError("labeled: at least one labeled dataset is needed")
+        self.pseudo_per_labeled  # noqa: B018 - validates the ratio
+        if self.pseudo and self.loss != "affine_inv":
+            raise ValueError(f"pseudo labels are relative depth: loss '{self.loss}' needs pseudo: []")
+        if self.input_size[1] != 2 * self.input_size[0]:
+            raise ValueError(f"input_size must be equirectangular (W = 2H), got {list(self.input_size)}")
+
+    @property
+    def pseudo_per_labeled(self) -> int:
+        head, sep, tail = self.ratio.partition(":")
+        if sep != ":" or head.strip() != "1" or not tail.strip().isdigit() or int(tail) < 1:
+            raise ValueError(f"ratio must look like '1:N' with N >= 1, got {self.ratio!r}")
+        return int(tail)
+
+    @property
+    def init_cell(self) -> str | None:
+        """The suite cell whose checkpoint this run starts from, if any."""
+        if self.init_from and self.init_from.startswith("cell:"):
+            return self.init_from[len("cell:") :]
+        return None
+
+    def resolved(self) -> TrainSettings:
+        """A copy with every recipe default written out (what the trainer really uses)."""
+        recipe = RECIPES[self.student.name]
+        s = self.schedule
+        schedule = dataclasses.replace(
+            s,
+            epochs=s.epochs if s.epochs is not None else (None if s.steps is not None else recipe.epochs),
+            batch_size=s.batch_size or recipe.batch_size,
+            lr=s.lr or recipe.lr,
+            optimizer=s.optimizer or recipe.optimizer,
+        )
+        return dataclasses.replace(self, schedule=schedule)
+
+
+@dataclass
+class EvalSettings:
+    """One evaluation (issue 7 ``repro eval``); the protocol and crop are stored with the metrics."""
+
+    dataset: DataRef
+    protocol: Protocol = "median"  # paper: median alignment; released code: lsq_disparity_median
+    crop_rows: int = 0  # rows removed top and bottom, counted at H = 512 and scaled with the eval height
+    #                     (the released evaluator: 68 on Stanford2D3D)
+    min_depth: float = 0.0  # GT <= min_depth is invalid
+    max_depth: float = 10.0  # GT > max_depth is invalid
+    clamp: tuple[float, float] | None = None  # clamp predictions (the released evaluator: [0.1, 10])
+    rmse_log: Literal["ln", "released"] = "ln"  # RMSE of ln depth, or the released log10(x + 1) form
+    model: Literal["student", "teacher_equirect", "predictions"] = "student"
+    predictions: str | None = None  # model: predictions — folder of depth maps, one per test image
+    teacher: TeacherSpec | None = None  # model: teacher_equirect — default: the paper's teacher
+    input_size: tuple[int, int] | None = None  # default: the training size (512×1024)
+    metrics: list[str] = field(default_factory=lambda: ["abs_rel", "delta1", "delta2", "delta3"])
+
+    def __post_init__(self) -> None:
+        if self.model == "predictions" and not self.predictions:
+            raise ValueError("model 'predictions' needs predictions: FOLDER")
+        if self.model == "teacher_equirect" and self.teacher is None:
+            self.teacher = TeacherSpec()
+        if self.crop_rows < 0:
+            raise ValueError(f"crop_rows must be >= 0, got {self.crop_rows}")
+        if not 0 <= self.min_depth < self.max_depth:
+            raise ValueError(f"need 0 <= min_depth < max_depth, got {self.min_depth}, {self.max_depth}")
+
+
+@dataclass
+class TrainConfig:
+    """A standalone ``repro train CONFIG`` file: one run's settings and where it reads and writes.
+
+    ``include:`` works as everywhere (e.g. a suite's ``_defaults``); a suite cell's ``train:`` /
+    ``eval:`` sections can be pasted here unchanged.
+    """
+
+    train: TrainSettings
+    eval: EvalSettings | None = None  # evaluate the final checkpoint when given
+    output_dir: str = "runs/train"
+    data_root: str = "data"
+
+
+def load_train_config(path: str | Path) -> TrainConfig:
+    """Load and validate a training config; errors name file, line and key."""
+    return from_data(TrainConfig, load_config(path))

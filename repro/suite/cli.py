@@ -1,0 +1,253 @@
+"""`repro suite NAME | list | validate [NAME...] | report RUN_DIR`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from tabulate import tabulate
+
+from repro.cli import UserError
+from repro.config import ConfigError
+
+ACTIONS = ("list", "validate", "report")
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Run a paper-table suite cell by cell (masks → train → eval → diff against the paper), "
+        "or: `list` the suites, `validate [NAME...]` them, `report RUN_DIR` to rebuild a run's report."
+    )
+    parser.add_argument("target", metavar="NAME|list|validate|report", help="a suite name or alias, or an action")
+    parser.add_argument("args", nargs="*", metavar="ARG", help="validate: suite names; report: the run folder")
+    parser.add_argument("--cells", help="comma-separated cells to run (their init_from cells are added)")
+    parser.add_argument(
+        "--resume", action="store_true", help="continue interrupted/failed training from its last checkpoint"
+    )
+    parser.add_argument("--force", action="store_true", help="re-run cells even when their stored result is current")
+    parser.add_argument(
+        "--shard", help="run only shard i/n of the cells (0-based i; a cell stays with its init_from cell)"
+    )
+    parser.add_argument("--dry-run", action="store_true", help="print the plan and its estimated cost; run nothing")
+    parser.add_argument(
+        "--random-init",
+        action="store_true",
+        help="full-size steps with random weights per cell: VRAM and step time, no data needed",
+    )
+    parser.add_argument("--profile-steps", type=int, default=10, help="steps per cell for --random-init (default 10)")
+    parser.add_argument(
+        "--data-root", type=Path, default=None, help="dataset root (default: $REPRO_DATA_ROOT or ./data)"
+    )
+    parser.add_argument("--out", type=Path, default=None, help="output root (default: $REPRO_RUNS or ./runs)")
+    parser.add_argument(
+        "--scale", default=None, help="full (paper sizes) or tiny (synthetic data, small models); default: the suite's"
+    )
+    parser.add_argument(
+        "--variant",
+        default=None,
+        help="e.g. released_code: the released code's choices where it differs from the paper",
+    )
+    parser.add_argument("--device", default=None, help="cuda, cuda:1, cpu (default: CUDA when available)")
+    parser.add_argument(
+        "--budget-gib", type=float, default=24.0, help="VRAM budget per cell (default 24, RTX 4090; 0 = no check)"
+    )
+    parser.add_argument(
+        "--report-only", action="store_true", help="exit 0 even when cells fail or miss their tolerance"
+    )
+    parser.add_argument(
+        "--suites",
+        type=Path,
+        default=None,
+        help="suites folder (default: $REPRO_SUITES, ./suites, or the source tree's)",
+    )
+
+
+def _env_path(value: Path | None, var: str, default: str) -> Path:
+    import os
+
+    return value if value is not None else Path(os.environ.get(var) or default)
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    from repro.suite import schema
+
+    if args.target == "report":
+        return _report(args)
+    directory = schema.suites_dir(args.suites)
+    if args.target == "list":
+        return _list(directory)
+    if args.target == "validate":
+        return _validate(directory, args.args)
+    if args.args:
+        raise UserError(f"unexpected arguments after the suite name: {' '.join(args.args)}")
+    return _run_suite(directory, args)
+
+
+def _list(directory: Path) -> int:
+    from repro.suite.schema import iter_suite_files, load_suite
+
+    rows = []
+    for path in iter_suite_files(directory):
+        suite = load_suite(path)
+        kinds = [c.kind for c in suite.cells.values()]
+        rows.append(
+            [
+                suite.name,
+                ", ".join(suite.aliases),
+                suite.title,
+                kinds.count("train"),
+                kinds.count("eval_only"),
+                kinds.count("cited"),
+                "yes" if suite.expected_path else "no",
+            ]
+        )
+    print(tabulate(rows, ["suite", "aliases", "title", "train", "eval-only", "cited", "expected"], tablefmt="simple"))
+    return 0
+
+
+def _load(path: Path, scale: str | None = None, variant: str | None = None):  # type: ignore[no-untyped-def]
+    from repro.suite.expected import check_cells_match, load_expected
+    from repro.suite.schema import load_suite
+
+    suite = load_suite(path, scale=scale, variant=variant)
+    expected = None
+    if suite.expected_path is not None:
+        expected = load_expected(suite.expected_path)
+        check_cells_match(expected, list(suite.cells), path)
+    return suite, expected
+
+
+def _validate(directory: Path, names: list[str]) -> int:
+    """Every scale and variant of each suite, and its expected file; all errors, not just the first."""
+    from repro.config import load_config
+    from repro.suite.schema import find_suite, iter_suite_files
+
+    paths = [find_suite(n, directory) for n in names] if names else list(iter_suite_files(directory))
+    failures = 0
+    for path in paths:
+        raw = load_config(path) if path.is_file() else {}
+        combos = [(s, None) for s in ["full", *(raw.get("scales") or {})]] + [
+            (None, v) for v in (raw.get("variants") or {})
+        ]
+        try:
+            for scale, variant in combos:
+                suite, expected = _load(path, scale, variant)
+            note = "" if expected else " (no expected file)"
+            print(f"ok   {path}: {len(suite.cells)} cells, scales/variants checked: {len(combos)}{note}")
+        except ConfigError as exc:
+            failures += 1
+            print(f"FAIL {exc}")
+    return 1 if failures else 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from repro.suite.report import render_terminal, write_reports
+
+    if len(args.args) != 1:
+        raise UserError("usage: repro suite report RUN_DIR")
+    report = write_reports(Path(args.args[0]))
+    print(render_terminal(report), end="")
+    return 0 if report.passed or args.report_only else 1
+
+
+def _run_suite(directory: Path, args: argparse.Namespace) -> int:
+    from repro.suite.executor import ReproExecutor
+    from repro.suite.report import render_terminal, write_reports
+    from repro.suite.runner import RunOptions, SuiteRunner, parse_shard
+    from repro.suite.schema import find_suite
+
+    suite, expected = _load(find_suite(args.target, directory), args.scale, args.variant)
+    try:
+        shard = parse_shard(args.shard) if args.shard else None
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    options = RunOptions(
+        out=_env_path(args.out, "REPRO_RUNS", "runs"),
+        data_root=_env_path(args.data_root, "REPRO_DATA_ROOT", "data"),
+        cells=[c.strip() for c in args.cells.split(",") if c.strip()] if args.cells else None,
+        shard=shard,
+        resume=args.resume,
+        force=args.force,
+        device=args.device,
+        budget_gib=args.budget_gib,
+        profile_steps=args.profile_steps,
+    )
+    runner = SuiteRunner(suite, ReproExecutor(), options, expected)
+    selected = [c.name for c in runner.selected()]
+    if args.dry_run:
+        print(render_plan(runner))
+        return 0
+    logging.getLogger("repro").addHandler(logging.StreamHandler(sys.stderr))
+    logging.getLogger("repro").setLevel(logging.WARNING)
+    if args.random_init:
+        runner.write_suite_json()
+        runner.profile(progress=_say)
+    else:
+        runner.run(progress=_say)
+    report = write_reports(runner.run_dir)
+    print(render_terminal(report), end="")
+    _say(f"report: {runner.run_dir / 'report.md'} (also .txt, .json, .png)")
+    return 0 if report.passed_for(selected) or args.report_only else 1
+
+
+def render_plan(runner) -> str:  # type: ignore[no-untyped-def]
+    """The --dry-run table: what each cell trains on, how long, and whether it must run."""
+    rows = []
+    total_hours, unknown, runnable = 0.0, 0, 0
+    for item in runner.plan():
+        cell, cost = item["cell"], item["cost"]
+        t = cell.resolved().train
+        data = "—"
+        if t is not None:
+            data = " + ".join(r.label for r in t.labeled) + "".join(f", {r.label} (p)" for r in t.pseudo)
+        test = cell.eval.dataset.label if cell.eval else "—"
+        model = t.student.name if t else (cell.eval.model if cell.eval else "—")
+        hours = "—" if cost.gpu_hours is None else f"{cost.gpu_hours:.1f}"
+        if cell.kind != "cited":
+            runnable += 1
+            if cost.gpu_hours is None:
+                unknown += 1
+            else:
+                total_hours += cost.gpu_hours
+        state = item["state"] + (f"; missing data: {', '.join(item['missing_data'])}" if item["missing_data"] else "")
+        rows.append(
+            [
+                cell.name,
+                cell.kind,
+                model,
+                data,
+                test,
+                "—" if cost.steps is None else f"{cost.steps:,}",
+                "—" if not cost.teacher_images else f"{cost.teacher_images:,}",
+                hours,
+                state,
+            ]
+        )
+    table = tabulate(
+        rows,
+        ["cell", "kind", "model", "train data", "test", "steps/seed", "teacher images", "GPU-h", "state"],
+        tablefmt="simple",
+        disable_numparse=True,
+    )
+    suite = runner.suite
+    lines = [
+        f"{suite.title} — scale {suite.scale}" + (f", variant {suite.variant}" if suite.variant else ""),
+        f"outputs: {runner.run_dir}",
+        "",
+        table,
+        "",
+    ]
+    if unknown:
+        lines.append(
+            f"GPU time known for {runnable - unknown} of {runnable} cells ({total_hours:.1f} h); for the others run "
+            f"`repro suite {suite.name} --random-init` once on the target GPU to measure step times."
+        )
+    else:
+        lines.append(f"estimated GPU time: {total_hours:.1f} h (steps × step time measured by --random-init)")
+    return "\n".join(lines)

@@ -1,0 +1,90 @@
+"""What a cell will cost, for ``--dry-run``: counts from the schedule, time only from a measurement.
+
+Steps, images and teacher calls follow from the schedule and the datasets' published split sizes.
+GPU time is ``steps × step time``, and the step time comes only from a ``--random-init`` run on
+this machine (``profile.json``); without one the plan says so rather than guess.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from repro.settings import DataRef
+from repro.suite.schema import Cell, SynthSpec
+
+#: Published split sizes. Matterport3D and Stanford2D3D: the official splits used by UniFuse and
+#: the paper (issue 4). Structured3D: 21,835 panoramic rooms in 3,500 scenes (its paper; the
+#: per-split counts depend on the scene ranges). SpatialAudioGen: "344K" frames (paper Table 6).
+SPLIT_SIZES: dict[str, dict[str, int]] = {
+    "matterport3d": {"train": 7829, "val": 957, "test": 2014},
+    "stanford2d3d": {"train": 1000, "val": 40, "test": 373},
+    "structured3d": {"all": 21835},
+    "spatialaudiogen": {"all": 344000},
+}
+TEACHER_IMAGES = {"cube": 6, "equirect_stitched": 6, "tangent": 20}  # per panorama (tangent: level 0)
+
+
+def split_size(ref: DataRef, synthetic: SynthSpec | None = None) -> int | None:
+    """Images in ``ref``'s split, or None when the published size is not known."""
+    if synthetic is not None:
+        return synthetic.count * (3 if ref.split == "all" else 1)
+    sizes = SPLIT_SIZES.get(ref.dataset, {})
+    if ref.split in sizes:
+        return sizes[ref.split]
+    if ref.split == "all" and {"train", "val", "test"} <= sizes.keys():
+        return sizes["train"] + sizes["val"] + sizes["test"]
+    return None
+
+
+def _total(refs: list[DataRef], synthetic: SynthSpec | None) -> int | None:
+    sizes = [split_size(r, synthetic) for r in refs]
+    return None if any(s is None for s in sizes) else sum(sizes)  # type: ignore[arg-type]
+
+
+@dataclass
+class CellCost:
+    labeled_images: int | None = None
+    unlabeled_images: int | None = None  # to be masked once, then pseudo-labeled online
+    test_images: int | None = None
+    epochs: int | None = None
+    steps: int | None = None  # optimizer steps per seed
+    teacher_images: int | None = None  # teacher forward passes per seed
+    seeds: int = 1
+    step_time_s: float | None = None  # measured by --random-init on this machine
+    gpu_hours: float | None = None  # all seeds
+
+    @property
+    def time_source(self) -> str:
+        return "measured step time (--random-init)" if self.step_time_s is not None else "run --random-init to measure"
+
+
+def estimate(cell: Cell, step_time_s: float | None = None) -> CellCost:
+    """The cost of a resolved cell (``cell.resolved()``); ``step_time_s`` from a profile run."""
+    cost = CellCost(seeds=max(len(cell.seeds), 1))
+    if cell.eval is not None:
+        cost.test_images = split_size(cell.eval.dataset, cell.synthetic)
+    train = cell.train
+    if train is None:
+        return cost
+    cost.labeled_images = _total(train.labeled, cell.synthetic)
+    cost.unlabeled_images = _total(train.pseudo, cell.synthetic) if train.pseudo else 0
+    sched = train.schedule
+    batch = sched.batch_size or 1
+    cost.epochs = sched.epochs
+    if sched.steps is not None:
+        per_epoch = math.ceil(cost.labeled_images / batch) if cost.labeled_images else None
+        cost.steps = (
+            sched.steps if sched.epochs is None or per_epoch is None else min(sched.steps, sched.epochs * per_epoch)
+        )
+    elif sched.epochs is not None and cost.labeled_images is not None:
+        cost.steps = sched.epochs * math.ceil(cost.labeled_images / batch)
+    if cost.steps is not None and train.pseudo:
+        per_step = batch * train.pseudo_per_labeled * TEACHER_IMAGES[train.distill.projection]
+        cost.teacher_images = cost.steps * per_step
+    elif cost.steps is not None:
+        cost.teacher_images = 0
+    if step_time_s is not None and cost.steps is not None:
+        cost.step_time_s = step_time_s
+        cost.gpu_hours = cost.steps * step_time_s * cost.seeds / 3600
+    return cost

@@ -1,0 +1,488 @@
+"""Reports of a run, regenerated from what is on disk (``suite.json`` + each ``result.json``).
+
+Nothing here re-runs or re-reads a suite file: the expected numbers are the snapshot stored with
+the run, so ``repro suite report RUN_DIR`` gives the same verdicts on any machine, any time.
+Outputs: a terminal table (paper | measured | Δ | tolerance | result per metric and cell), the
+same as Markdown and JSON, and a PNG of paper vs measured.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tabulate import tabulate
+
+from repro.cli import UserError
+from repro.config import atomic_write_text, from_data, to_plain
+from repro.suite.expected import (
+    METRIC_LABELS,
+    Acceptance,
+    ClaimVerdict,
+    ExpectedFile,
+    MetricVerdict,
+    judge_cell,
+    judge_claims,
+    judge_metric,
+)
+from repro.suite.runner import read_json, write_json
+from repro.suite.vram import GIB, MEASURES, format_gib
+
+STAGES = ("data", "masks", "train", "eval", "profile")
+
+
+@dataclass
+class RunData:
+    run_dir: Path
+    suite: dict[str, Any]
+    results: dict[str, dict[str, Any]]
+    profiles: dict[str, dict[str, Any]]
+    expected: ExpectedFile | None
+
+
+def load_run(run_dir: str | Path) -> RunData:
+    run_dir = Path(run_dir)
+    suite = read_json(run_dir / "suite.json")
+    if suite is None:
+        raise UserError(f"{run_dir}: no suite.json — not a suite run folder (runs/<suite>)")
+    names = list(suite.get("cells", []))
+    results = {n: r for n in names if (r := read_json(run_dir / n / "result.json"))}
+    profiles = {n: p for n in names if (p := read_json(run_dir / n / "profile.json"))}
+    expected = None
+    if suite.get("expected"):
+        snapshot = dict(suite["expected"])
+        path = snapshot.pop("path", "")
+        expected = from_data(ExpectedFile, snapshot)
+        expected.path = path
+    return RunData(run_dir, suite, results, profiles, expected)
+
+
+@dataclass
+class CellRow:
+    cell: str
+    row: str
+    kind: str
+    status: str  # ok | failed | skipped | cited | interrupted | not run
+    verdicts: list[MetricVerdict] = field(default_factory=list)
+    error: str = ""
+    vram: dict[str, dict[str, Any]] = field(default_factory=dict)  # stage -> reading (max over seeds)
+    wall_time_s: float | None = None
+    reused: list[str] = field(default_factory=list)
+
+    @property
+    def over_budget(self) -> bool:
+        return any(r.get("over_budget") for r in self.vram.values())
+
+    @property
+    def failed(self) -> bool:
+        return self.status in ("failed", "interrupted") or any(v.failed for v in self.verdicts) or self.over_budget
+
+
+@dataclass
+class Report:
+    run: RunData
+    cells: list[CellRow]
+    claims: list[ClaimVerdict]
+
+    def passed_for(self, names: list[str] | None = None) -> bool:
+        """No failed cell, metric, claim or VRAM budget among ``names`` (default: all run cells)."""
+        chosen = set(names) if names is not None else {c.cell for c in self.cells}
+        if any(c.failed for c in self.cells if c.cell in chosen):
+            return False
+        for name, prof in self.run.profiles.items():  # --random-init: a failed or oversized cell fails
+            if name in chosen and (prof.get("status") != "ok" or (prof.get("vram") or {}).get("over_budget")):
+                return False
+        return not any(cv.failed for cv in self.claims if {cv.claim.cell, cv.claim.better_than} <= chosen)
+
+    @property
+    def passed(self) -> bool:
+        return self.passed_for()
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for c in self.cells:
+            out[c.status] = out.get(c.status, 0) + 1
+        judged = [v for c in self.cells for v in c.verdicts if v.status in ("pass", "fail")]
+        out["metrics_pass"] = sum(v.status == "pass" for v in judged)
+        out["metrics_judged"] = len(judged)
+        out["claims_pass"] = sum(cv.status == "pass" for cv in self.claims)
+        out["claims_judged"] = sum(cv.status != "not_evaluated" for cv in self.claims)
+        out["over_budget"] = sum(c.over_budget for c in self.cells)
+        return out
+
+
+def _vram_by_stage(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per stage, the largest reading over the cell and its seeds (by their peaks)."""
+    readings: list[dict[str, Any]] = []
+    for name, stage in (result.get("stages") or {}).items():
+        if "vram" in stage:
+            readings.append(stage["vram"] | {"stage": name})
+    for seed in result.get("seeds") or []:
+        for name, stage in (seed.get("stages") or {}).items():
+            if "vram" in stage:
+                readings.append(stage["vram"] | {"stage": name})
+    out: dict[str, dict[str, Any]] = {}
+    for r in readings:
+        best = out.get(r["stage"])
+        if best is None or (r.get("peak") or 0) > (best.get("peak") or 0):
+            out[r["stage"]] = r
+    return out
+
+
+def build_report(run: RunData) -> Report:
+    exp = run.expected
+    compare = run.suite.get("scale", "full") == "full"
+    cells: list[CellRow] = []
+    means: dict[str, dict[str, float]] = {}
+    for name in run.suite.get("cells", []):
+        res = run.results.get(name)
+        kind = run.suite.get("kinds", {}).get(name, "")
+        row = run.suite.get("rows", {}).get(name, "")
+        if res is None:
+            cells.append(CellRow(name, row, kind, "not run"))
+            continue
+        status = res["status"]
+        measured = res.get("metrics") or {}
+        verdicts: list[MetricVerdict] = []
+        if exp is not None and name in exp.cells and status in ("ok", "cited"):
+            verdicts = judge_cell(exp, name, measured if status == "ok" else None, compare=compare)
+        elif status == "ok":  # no expectation: show the numbers, judge only their sanity
+            verdicts = [
+                judge_metric(
+                    m, v, paper=None, tolerance=None, direction=None, mode="two_sided", acceptance=Acceptance()
+                )
+                for m, v in measured.items()
+            ]
+        if status == "ok":
+            means[name] = {m: sum(v) / len(v) for m, v in measured.items() if v}
+        err = res.get("error") or {}
+        reused = [s["train_reused_from"] for s in res.get("seeds") or [] if s.get("train_reused_from")]
+        cells.append(
+            CellRow(
+                name,
+                res.get("row", row),
+                res.get("kind", kind),
+                status,
+                verdicts,
+                error=f"{err.get('stage')}: {err.get('message')}" if err else "",
+                vram=_vram_by_stage(res),
+                wall_time_s=res.get("wall_time_s"),
+                reused=reused,
+            )
+        )
+    claims = judge_claims(exp, means, compare=compare) if exp is not None else []
+    return Report(run, cells, claims)
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def _num(x: float | None, digits: int = 3) -> str:
+    if x is None:
+        return "—"
+    if isinstance(x, float) and not math.isfinite(x):
+        return str(x)
+    return f"{x:.{digits}f}"
+
+
+def _measured(v: MetricVerdict) -> str:
+    if v.measured is None:
+        return "cited" if v.status == "cited" else "—"
+    text = _num(v.measured, 4)
+    if v.std is not None:
+        text += f" ± {v.std:.4f} (n={v.n})"
+    return text
+
+
+def _tolerance(v: MetricVerdict) -> str:
+    if v.bounds is not None:
+        return f"[{v.bounds[0]:g}, {v.bounds[1]:g}]"
+    return "—" if v.tolerance is None else f"±{v.tolerance:g}"
+
+
+_RESULT = {
+    "pass": "pass",
+    "fail": "FAIL",
+    "missing": "FAIL (missing)",
+    "not_compared": "not compared",
+    "not_reported": "not in paper",
+    "cited": "cited",
+}
+
+
+def metric_table(report: Report) -> list[list[str]]:
+    rows = []
+    for c in report.cells:
+        if not c.verdicts:
+            state = {"failed": "FAIL", "interrupted": "FAIL (interrupted)"}.get(c.status, c.status)
+            rows.append([c.cell, "", "", "", "", "", f"{state}" + (f": {c.error}" if c.error else "")])
+            continue
+        for i, v in enumerate(c.verdicts):
+            delta = "" if v.delta is None else f"{v.delta:+.4f}"
+            rows.append(
+                [
+                    c.cell if i == 0 else "",
+                    METRIC_LABELS.get(v.metric, v.metric),
+                    _num(v.paper),
+                    _measured(v),
+                    delta,
+                    _tolerance(v),
+                    _RESULT[v.status],
+                ]
+            )
+    return rows
+
+
+METRIC_HEADERS = ["cell", "metric", "paper", "measured", "Δ", "tolerance", "result"]
+
+
+def claim_table(report: Report) -> list[list[str]]:
+    out = []
+    for cv in report.claims:
+        c = cv.claim
+        status = {"pass": "pass", "fail": "FAIL", "not_evaluated": "not evaluated"}[cv.status]
+        out.append(
+            [f"{c.cell} better than {c.better_than}", METRIC_LABELS.get(c.metric, c.metric), cv.test, status, c.why]
+        )
+    return out
+
+
+def _measured_anything(r: dict[str, Any]) -> bool:
+    return any(r.get(k) for k in MEASURES)
+
+
+def vram_table(report: Report) -> list[list[str]]:
+    """One row per cell and stage; data preparation only when it touched the GPU."""
+    out = []
+    for c in report.cells:
+        for stage in STAGES:
+            r = c.vram.get(stage)
+            if r is None or (stage == "data" and not _measured_anything(r)):
+                continue
+            flag = {True: "OVER", False: "ok", None: "n/a"}[r.get("over_budget")]
+            out.append(
+                [
+                    c.cell,
+                    stage,
+                    format_gib(r.get("torch_peak_allocated")),
+                    format_gib(r.get("torch_peak_reserved")),
+                    format_gib(r.get("nvml_process_peak")),
+                    format_gib(r.get("nvml_device_peak")),
+                    f"{(r.get('budget') or 0) / GIB:g}",
+                    flag,
+                ]
+            )
+    return out
+
+
+VRAM_HEADERS = ["cell", "stage", "torch alloc", "torch reserved", "NVML process", "NVML device", "budget", "fits"]
+
+
+def profile_table(report: Report) -> list[list[str]]:
+    out = []
+    for name, p in report.run.profiles.items():
+        est = p.get("estimate") or {}
+        vr = p.get("vram") or {}
+        hours = est.get("gpu_hours")
+        out.append(
+            [
+                name,
+                p.get("status"),
+                _num(p.get("step_time_s"), 3),
+                str(est.get("steps") or "—"),
+                "—" if hours is None else f"{hours:.1f}",
+                format_gib(vr.get("peak")),
+                {True: "OVER", False: "ok", None: "n/a"}[vr.get("over_budget")],
+            ]
+        )
+    return out
+
+
+PROFILE_HEADERS = ["cell", "status", "step time (s)", "steps", "GPU-hours", "peak VRAM (GiB)", "fits"]
+
+
+def _summary(report: Report) -> str:
+    n = report.counts()
+    states = ", ".join(
+        f"{n[k]} {k}" for k in ("ok", "cited", "skipped", "failed", "interrupted", "not run") if n.get(k)
+    )
+    parts = [f"{len(report.cells)} cells: {states}"]
+    if n["metrics_judged"]:
+        parts.append(f"{n['metrics_pass']}/{n['metrics_judged']} metrics pass")
+    if n["claims_judged"]:
+        parts.append(f"{n['claims_pass']}/{n['claims_judged']} claims hold")
+    parts.append(f"{n['over_budget']} over the VRAM budget")
+    wall = sum(c.wall_time_s or 0.0 for c in report.cells)
+    parts.append(f"wall time {_duration(wall)} (sum over cells)")
+    verdict = "PASS" if report.passed else "FAIL"
+    return f"{'; '.join(parts)} — {verdict}"
+
+
+def _duration(seconds: float) -> str:
+    minutes, sec = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m{sec:02d}s" if hours else f"{minutes}m{sec:02d}s"
+
+
+def _header(report: Report) -> str:
+    s = report.run.suite
+    scale = s.get("scale", "full")
+    extra = f", variant {s['variant']}" if s.get("variant") else ""
+    note = " (paper numbers shown, not compared)" if scale != "full" else ""
+    return f"{s.get('title', s.get('suite'))} — scale {scale}{extra}{note}\n{report.run.run_dir}"
+
+
+CLAIM_HEADERS = ["claim", "metric", "test", "result", "why"]
+VRAM_TITLE = "VRAM (GiB; n/a = not measured: no GPU)"
+
+
+def _sections(report: Report, tablefmt: str) -> list[tuple[str, str]]:
+    """(title, table) of each part of the report, in order; the metric table has no title."""
+
+    def table(rows: list[list[str]], headers: list[str]) -> str:
+        return tabulate(rows, headers, tablefmt=tablefmt, disable_numparse=True)
+
+    out = [("", table(metric_table(report), METRIC_HEADERS))]
+    if report.claims:
+        out.append(("Claims", table(claim_table(report), CLAIM_HEADERS)))
+    vram = vram_table(report)
+    if vram:
+        out.append((VRAM_TITLE, table(vram, VRAM_HEADERS)))
+    if report.run.profiles:
+        out.append(("Random-init profile (full size)", table(profile_table(report), PROFILE_HEADERS)))
+    return out
+
+
+def render_terminal(report: Report) -> str:
+    parts = [_header(report)]
+    for title, table in _sections(report, "simple"):
+        parts += ["", title, table] if title else ["", table]
+    parts += ["", _summary(report)]
+    return "\n".join(parts) + "\n"
+
+
+def render_markdown(report: Report) -> str:
+    s = report.run.suite
+    exp = report.run.expected
+    variant = f" · variant `{s['variant']}`" if s.get("variant") else ""
+    lines = [
+        f"# {s.get('title', s.get('suite'))}",
+        "",
+        f"Run folder: `{report.run.run_dir}` · scale `{s.get('scale')}`{variant}",
+        "",
+    ]
+    if exp is not None:
+        lines += [f"Paper numbers: {exp.source}.", ""]
+    for title, table in _sections(report, "github"):
+        lines += ([f"## {title}", ""] if title else []) + [table, ""]
+        if title == VRAM_TITLE:
+            lines += [f"- **{k}**: {v}" for k, v in MEASURES.items()] + [""]
+    if exp is not None:
+        lines += ["## Tolerances", "", exp.rationale.strip(), ""]
+    prov = next((r.get("provenance") for r in report.run.results.values() if r.get("provenance")), None)
+    if prov:
+        gpus = ", ".join(f"{g['name']} (driver {g['driver']})" for g in prov.get("gpus") or []) or "none"
+        t = prov.get("torch") or {}
+        lines += [
+            "## Provenance (first cell; every result.json has its own)",
+            "",
+            f"- commit `{(prov.get('git') or {}).get('commit')}` (dirty: {(prov.get('git') or {}).get('dirty')}),"
+            f" code hash `{prov.get('code_hash')}`",
+            f"- torch {t.get('version')}, CUDA {t.get('cuda')}, cuDNN {t.get('cudnn')}; GPUs: {gpus}",
+            _container_line(prov.get("container") or {}),
+            "",
+        ]
+    lines += [f"**{_summary(report)}**", ""]
+    return "\n".join(lines)
+
+
+def _container_line(c: dict[str, Any]) -> str:
+    if not c.get("in_container"):
+        return "- container: no"
+    return f"- container: yes, image {c.get('image') or 'unknown'}, digest {c.get('image_digest') or 'unknown'}"
+
+
+def report_json(report: Report) -> dict[str, Any]:
+    return {
+        "schema": "repro.suite.report/1",
+        "suite": report.run.suite.get("suite"),
+        "scale": report.run.suite.get("scale"),
+        "variant": report.run.suite.get("variant"),
+        "passed": report.passed,
+        "counts": report.counts(),
+        "cells": [
+            {
+                "cell": c.cell,
+                "row": c.row,
+                "kind": c.kind,
+                "status": c.status,
+                "error": c.error or None,
+                "wall_time_s": c.wall_time_s,
+                "train_reused_from": c.reused,
+                "over_budget": c.over_budget,
+                "verdicts": to_plain(c.verdicts),
+                "vram": c.vram,
+            }
+            for c in report.cells
+        ],
+        "claims": [to_plain(cv) for cv in report.claims],
+        "profiles": report.run.profiles,
+    }
+
+
+def render_png(report: Report, path: Path) -> None:
+    """Paper vs measured per metric (one panel each); error bars are the std over seeds."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    metrics: list[str] = []
+    for c in report.cells:
+        for v in c.verdicts:
+            if v.metric not in metrics and (v.paper is not None or v.measured is not None):
+                metrics.append(v.metric)
+    fig, axes = plt.subplots(
+        1, max(len(metrics), 1), figsize=(4.2 * max(len(metrics), 1), 0.45 * len(report.cells) + 2), squeeze=False
+    )
+    for ax, metric in zip(axes[0], metrics, strict=False):
+        names, paper, measured, err = [], [], [], []
+        for c in report.cells:
+            v = next((v for v in c.verdicts if v.metric == metric), None)
+            if v is None or (v.paper is None and v.measured is None):
+                continue
+            names.append(c.cell)
+            paper.append(v.paper if v.paper is not None else math.nan)
+            measured.append(v.measured if v.measured is not None else math.nan)
+            err.append(v.std or 0.0)
+        y = range(len(names))
+        ax.barh([i - 0.2 for i in y], paper, height=0.4, label="paper", color="#9aa5b1")
+        ax.barh([i + 0.2 for i in y], measured, height=0.4, xerr=err, label="measured", color="#2f6db3")
+        ax.set_yticks(list(y), names, fontsize=8)
+        ax.invert_yaxis()
+        ax.set_title(METRIC_LABELS.get(metric, metric))
+    if not metrics:
+        axes[0][0].text(0.5, 0.5, "no metrics to plot", ha="center", va="center")
+        axes[0][0].set_axis_off()
+    else:
+        axes[0][0].legend(loc="lower right", fontsize=8)
+    fig.suptitle(report.run.suite.get("title", ""), fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    tmp.replace(path)
+
+
+def write_reports(run_dir: str | Path) -> Report:
+    """Build the report of a run folder and write report.{txt,md,json,png} beside its results."""
+    run = load_run(run_dir)
+    report = build_report(run)
+    atomic_write_text(run.run_dir / "report.txt", render_terminal(report))
+    atomic_write_text(run.run_dir / "report.md", render_markdown(report))
+    write_json(run.run_dir / "report.json", report_json(report))
+    render_png(report, run.run_dir / "report.png")
+    return report

@@ -1,0 +1,116 @@
+"""`repro suite ...` end to end through the CLI, with the real executor."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from repro.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+SUITES = ROOT / "suites"
+
+TINY_SUITE = """\
+suite: tiny_cli
+title: "CLI test suite"
+defaults:
+  train:
+    student: {name: unifuse}
+    labeled: [{dataset: matterport3d, split: train}]
+  eval:
+    dataset: {dataset: stanford2d3d, split: test}
+cells:
+  cited_row: {kind: cited, row: "cited"}
+  a_cell: {row: "a"}
+"""
+TINY_EXPECTED = """\
+source: "test"
+directions: {abs_rel: lower}
+tolerance: {abs_rel: 0.01}
+rationale: "test"
+cells:
+  cited_row: {row: "cited", metrics: {abs_rel: 0.1}}
+  a_cell: {row: "a", metrics: {abs_rel: 0.1}}
+"""
+
+
+def test_list_shows_every_paper_suite(capsys):
+    assert main(["suite", "list", "--suites", str(SUITES)]) == 0
+    out = capsys.readouterr().out
+    for name in (
+        "table2_matterport",
+        "table3_zero_shot",
+        "zero_shot",
+        "table4_structured3d",
+        "table5_metric_ft",
+        "table7_ratio",
+        "table8_projection",
+        "smoke",
+    ):
+        assert name in out
+
+
+def test_every_shipped_suite_validates(capsys):
+    assert main(["suite", "validate", "--suites", str(SUITES)]) == 0
+    assert "FAIL" not in capsys.readouterr().out
+
+
+def test_validate_names_file_line_and_key(tmp_path, capsys):
+    (tmp_path / "bad.yaml").write_text(TINY_SUITE.replace('  a_cell: {row: "a"}', "  a_cell:\n    trian: {}"))
+    assert main(["suite", "validate", "--suites", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "bad.yaml:12: key 'cells.a_cell.trian': unknown key (did you mean 'train'?)" in out
+
+
+@pytest.mark.parametrize("name", ["zero_shot", "table2_matterport", "table5_metric_ft", "smoke"])
+def test_dry_run_prints_plan(name, capsys, tmp_path):
+    assert main(["suite", name, "--dry-run", "--suites", str(SUITES), "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "steps/seed" in out and "--random-init" in out
+    assert not any(tmp_path.iterdir())  # a dry run writes nothing
+
+
+def test_unknown_suite_and_bad_shard_are_user_errors(capsys):
+    assert main(["suite", "no_such_suite", "--suites", str(SUITES)]) == 2
+    assert "no suite 'no_such_suite'" in capsys.readouterr().err
+    assert main(["suite", "smoke", "--shard", "2/2", "--suites", str(SUITES)]) == 2
+    assert "--shard must be i/n" in capsys.readouterr().err
+
+
+def test_missing_trainer_fails_the_cell_honestly_and_sets_exit_code(tmp_path, capsys, monkeypatch):
+    """No trainer installed (simulated): the cell fails with a message naming what is missing."""
+    monkeypatch.setitem(sys.modules, "repro.train", None)
+    (tmp_path / "suites").mkdir()
+    (tmp_path / "expected").mkdir()
+    (tmp_path / "suites" / "tiny_cli.yaml").write_text(TINY_SUITE)
+    (tmp_path / "expected" / "tiny_cli.yaml").write_text(TINY_EXPECTED)
+    for d in ("matterport3d", "stanford2d3d"):
+        (tmp_path / "data" / d).mkdir(parents=True)
+    args = [
+        "suite",
+        "tiny_cli",
+        "--suites",
+        str(tmp_path / "suites"),
+        "--out",
+        str(tmp_path / "runs"),
+        "--data-root",
+        str(tmp_path / "data"),
+    ]
+    assert main(args) == 1
+    out = capsys.readouterr().out
+    assert "FAIL: train: training needs repro.train.train, but repro.train is not in this installation" in out
+    result = json.loads((tmp_path / "runs" / "tiny_cli" / "a_cell" / "result.json").read_text())
+    assert result["status"] == "failed" and result["error"]["type"] == "StageUnavailable"
+    assert main([*args, "--report-only"]) == 0
+    capsys.readouterr()
+    assert main(["suite", "report", str(tmp_path / "runs" / "tiny_cli")]) == 1
+    assert "FAIL" in capsys.readouterr().out
+    assert (tmp_path / "runs" / "tiny_cli" / "report.png").is_file()
+
+
+def test_report_of_a_folder_without_a_run_is_a_user_error(tmp_path, capsys):
+    assert main(["suite", "report", str(tmp_path)]) == 2
+    assert "no suite.json" in capsys.readouterr().err
