@@ -1,8 +1,9 @@
 """Depth evaluation: AbsRel, SqRel, MAE, RMSE, RMSElog, log10, δ1–δ3 under named alignment protocols.
 
 Valid pixels: finite ground truth with ``min_depth < gt ≤ max_depth`` (0 and 10 m; paper appendix
-A.1, following UniFuse/BiFuse), optionally ANDed with a dataset mask. Metrics are computed per image (in float64)
-and averaged over images, so a dataset result does not depend on the evaluation batch size.
+A.1, following UniFuse/BiFuse), optionally ANDed with a dataset mask. Metrics are computed per
+image (in float64) and averaged over images, so a dataset result does not depend on the evaluation
+batch size.
 
 Paper vs released code (each difference is a named option; defaults follow the paper)
 -------------------------------------------------------------------------------------
