@@ -166,7 +166,8 @@ def test_invalid_ground_truth_is_ignored_and_nan_predictions_are_not():
     assert m["valid_pixels"] == 1 and m["abs_rel"] == 0.0
     empty = compute_metrics(pred, torch.zeros(2, 2), protocol="none")
     assert empty["valid_pixels"] == 0 and all(math.isnan(empty[k]) for k in METRIC_KEYS)
-    broken = compute_metrics(torch.tensor([[1.0, float("nan")], [4.0, 8.0]]), GT, protocol="none", pred_is_disparity=False)
+    nan_pred = torch.tensor([[1.0, float("nan")], [4.0, 8.0]])
+    broken = compute_metrics(nan_pred, GT, protocol="none", pred_is_disparity=False)
     assert math.isnan(broken["abs_rel"])
 
 
