@@ -17,6 +17,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("repro.demo", "write the randomly rotated cube faces of a built-in panorama as PNGs"),
     "suite": ("repro.suite.cli", "run a paper-table suite and diff it against the paper; list, validate, report"),
     "docker": ("repro.docker", "build the CUDA image, or run a repro command in it (Docker SDK)"),
+    "train": ("repro.train.cli", "train a student from a YAML config (resumable; torchrun for several GPUs)"),
+    "eval": ("repro.evaluate_cli", "evaluate a checkpoint on a test split: per-image CSV and aggregate JSON"),
+    "predict": ("repro.predict_cli", "depth PNG, colour preview and PLY point cloud for panoramas"),
 }
 
 

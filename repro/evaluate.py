@@ -1,0 +1,208 @@
+"""Evaluation: a checkpoint (or the teacher, or supplied predictions) on a test split, per image.
+
+Writes ``per_image.csv`` (every metric of every image) and ``metrics.json`` (the mean over images,
+with the protocol, crop, clamp and RMSElog definition they were computed under, the model and
+dataset, and whether a stand-in teacher was involved) and returns the aggregate. Metrics come
+from :mod:`repro.metrics`; the protocols and their sources are documented there.
+
+Models: ``student`` — a checkpoint written by ``repro train`` (it records the network), or a
+released one with ``student=`` naming the network; ``teacher_equirect`` — the teacher on whole
+panoramas (paper Table 3's "Depth Anything" row); ``predictions`` — depth maps supplied in a
+folder (one per test image, same file stem, ``.npy`` float depth or 16-bit ``.png`` millimetres).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from repro.cli import UserError
+from repro.config import atomic_write_text, to_plain
+from repro.metrics import MetricAccumulator, scaled_crop_rows
+from repro.settings import EvalSettings, StudentSpec
+
+DEFAULT_SIZE = (512, 1024)
+
+
+def load_model(
+    checkpoint: str | Path, student: StudentSpec | str | None = None, device: str | torch.device = "cpu"
+) -> tuple[nn.Module, dict[str, Any]]:
+    """A trained student in eval mode and its description (name, options, input size, output kind).
+
+    Our checkpoints describe their network; released ones need ``student`` (a name or a spec; their
+    input size is the published 512×1024 unless the spec's options say otherwise).
+    """
+    from repro.train import checkpoint as ckpt
+    from repro.train.build import build_student_from_meta
+
+    path = Path(checkpoint)
+    try:
+        state = ckpt.load(path)
+    except ckpt.CheckpointError:
+        state = None
+    if state is not None:
+        meta = dict(state["student"])
+        model = build_student_from_meta(meta)
+        model.load_state_dict(state["model"])
+    else:
+        if student is None:
+            raise UserError(f"{path} is not a repro checkpoint: say which network it holds (--student NAME)")
+        spec = StudentSpec(name=student) if isinstance(student, str) else student  # type: ignore[arg-type]
+        options = dict(spec.options)
+        size = [options.pop("height", DEFAULT_SIZE[0]), options.pop("width", DEFAULT_SIZE[1])]
+        metric = bool(options.pop("metric", False))
+        meta = {
+            "name": spec.name,
+            "options": options,
+            "input_size": size,
+            "metric": metric,
+            "output_kind": "depth" if metric else "disparity",
+        }
+        from repro.models import load_checkpoint
+
+        model = build_student_from_meta(meta)
+        load_checkpoint(model, path, strict=True)
+    return model.to(device).eval(), meta
+
+
+def _teacher_model(settings: EvalSettings, device: torch.device) -> tuple[nn.Module, dict[str, Any]]:
+    from repro.teacher import build_teacher_equirect
+
+    spec = settings.teacher
+    assert spec is not None
+    opts = {"input_size": spec.input_size, **spec.options}
+    model = build_teacher_equirect(spec.id, **opts).to(device).eval()
+    meta = {"name": f"teacher:{spec.id}", "output_kind": "disparity", "stand_in": model.is_stand_in,
+            "description": model.describe()}
+    return model, meta
+
+
+def _read_prediction(folder: Path, image_path: str, size: tuple[int, int]) -> torch.Tensor:
+    stem = Path(image_path).stem
+    for suffix in (".npy", ".png"):
+        candidate = folder / f"{stem}{suffix}"
+        if candidate.is_file():
+            break
+    else:
+        raise UserError(f"no prediction for {image_path}: expected {folder / stem}.npy or .png")
+    if suffix == ".npy":
+        depth = torch.from_numpy(np.load(candidate, allow_pickle=False).astype(np.float32))
+    else:
+        from PIL import Image
+
+        with Image.open(candidate) as im:
+            depth = torch.from_numpy(np.asarray(im).astype(np.float32) / 1000.0)
+    depth = depth.reshape(1, 1, *depth.shape[-2:])
+    if tuple(depth.shape[-2:]) != size:
+        depth = torch.nn.functional.interpolate(depth, size=size, mode="nearest")
+    return depth[0]
+
+
+def evaluate(
+    settings: EvalSettings,
+    *,
+    checkpoint: str | Path | None,
+    out_dir: str | Path,
+    data_root: str | Path,
+    device: str | torch.device | None = None,
+    student: StudentSpec | str | None = None,
+    batch_size: int = 1,
+    num_workers: int = 2,
+    progress: bool = True,
+) -> dict[str, float]:
+    """Score one model on ``settings.dataset``; write per-image CSV and aggregate JSON under ``out_dir``."""
+    from repro.data import build_dataset
+
+    started = time.time()
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    out_dir, data_root = Path(out_dir), Path(data_root)
+    model: nn.Module | None = None
+    if settings.model == "student":
+        if checkpoint is None:
+            raise UserError("evaluating a student needs a checkpoint")
+        model, meta = load_model(checkpoint, student, device)
+    elif settings.model == "teacher_equirect":
+        model, meta = _teacher_model(settings, device)
+    else:
+        meta = {"name": f"predictions:{settings.predictions}", "output_kind": "depth"}
+    size = tuple(settings.input_size or meta.get("input_size") or DEFAULT_SIZE)
+    dataset = build_dataset(settings.dataset, data_root, size=size, augment=False)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)
+    acc = MetricAccumulator(
+        settings.protocol,
+        pred_is_disparity=meta["output_kind"] == "disparity",
+        crop_rows=scaled_crop_rows(settings.crop_rows, size[0]),
+        rmse_log=settings.rmse_log,
+        clamp=settings.clamp,
+        min_depth=settings.min_depth,
+        max_depth=settings.max_depth,
+    )
+    from repro.train.objective import imagenet_normalize
+
+    stand_in = bool(meta.get("stand_in", False))
+    with torch.inference_mode():
+        for batch in tqdm(loader, desc="eval", unit="batch", disable=not progress, dynamic_ncols=True):
+            gt = batch["depth"]
+            if settings.model == "predictions":
+                pred = torch.stack([_read_prediction(data_root / str(settings.predictions), p, size) for p in batch["path"]])
+            elif settings.model == "teacher_equirect":
+                x = imagenet_normalize(batch["rgb"].to(device))
+                pred = model(x, depth=gt.to(device) if stand_in else None)  # type: ignore[misc]
+            else:
+                pred = model(imagenet_normalize(batch["rgb"].to(device)))  # type: ignore[misc]
+            acc.update(pred.float().cpu(), gt, names=[str(p) for p in batch["path"]])
+    result = acc.result()
+    acc.write_csv(out_dir / "per_image.csv")
+    report = {
+        "metrics": result,
+        "evaluation": acc.describe(),
+        "settings": to_plain(dataclasses.replace(settings, input_size=size)),
+        "dataset": {"name": settings.dataset.dataset, "split": settings.dataset.split,
+                    "root": str(settings.dataset.root_dir(data_root)), "images": len(dataset)},
+        "model": {**meta, "checkpoint": str(checkpoint) if checkpoint else None},
+        "stand_in_teacher": stand_in,
+        "device": str(device),
+        "seconds": time.time() - started,
+    }
+    atomic_write_text(out_dir / "metrics.json", json.dumps(report, indent=2, default=str))
+    return {k: float(v) for k, v in result.items()}
+
+
+def profile(settings: EvalSettings, *, steps: int = 5, device: str | torch.device | None = None) -> dict[str, float]:
+    """The suite's random-init dry run of an eval-only cell: forward passes of the (random) teacher."""
+    import statistics
+
+    if settings.model != "teacher_equirect":
+        raise UserError(f"eval model '{settings.model}' runs no network: there is nothing to profile")
+    from repro.train.build import build_teacher_from_spec
+    from repro.teacher import TeacherOnEquirect
+
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    assert settings.teacher is not None
+    if settings.teacher.is_oracle:
+        raise UserError("the oracle teacher has no network to profile")
+    model = TeacherOnEquirect(build_teacher_from_spec(settings.teacher, random_init=True)).to(device).eval()
+    h, w = settings.input_size or DEFAULT_SIZE
+    x = torch.randn(1, 3, h, w, device=device)
+    times = []
+    for i in range(steps + 1):
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        t0 = time.perf_counter()
+        model(x)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        if i:  # the first pass is warm-up
+            times.append(time.perf_counter() - t0)
+    out = {"step_time_s": statistics.median(times)}
+    if device.type == "cuda":
+        out["peak_allocated_gib"] = torch.cuda.max_memory_allocated(device) / 2**30
+    return out

@@ -1,0 +1,48 @@
+"""Training: joint labeled + pseudo-labeled steps, exact resume, DDP, and the suite's entry points.
+
+``train(settings, *, out_dir, data_root, ...) -> final checkpoint`` and ``profile(settings, ...)``
+are what ``repro train`` and the suite runner (:mod:`repro.suite.executor`) call.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from repro.settings import TrainSettings
+from repro.train.distributed import env_info, init, resolve_device, shutdown
+from repro.train.loop import Components, NonFiniteLossError, Trainer
+from repro.train.profile import profile
+
+
+def train(
+    settings: TrainSettings,
+    *,
+    out_dir: str | Path,
+    data_root: str | Path,
+    init_checkpoint: str | Path | None = None,
+    resume: bool = False,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+) -> Path:
+    """Train one configuration; checkpoints and logs go under ``out_dir``; returns ``final.pt``.
+
+    Under ``torchrun`` every process calls this; the process group is set up and torn down here.
+    ``resume`` continues from ``out_dir/checkpoints/last.pt`` when it exists (else starts fresh);
+    ``init_checkpoint`` (e.g. Table 5's relative-depth model) only sets the starting weights.
+    """
+    from repro.train.build import build_components
+
+    info = env_info()
+    dev = resolve_device(device, info)
+    created = init(dev, info)
+    try:
+        components = build_components(settings, data_root)
+        trainer = Trainer(settings, components, out_dir, device=dev, info=info, progress=progress)
+        return trainer.fit(resume=resume, init_checkpoint=init_checkpoint)
+    finally:
+        shutdown(created)
+
+
+__all__ = ["Components", "NonFiniteLossError", "Trainer", "profile", "train"]

@@ -1,0 +1,71 @@
+"""From settings to objects: datasets (``repro.data``), student (``repro.models``), teacher (``repro.teacher``).
+
+The only place the trainer touches the other packages' constructors, so the loop itself can be
+driven by any model and datasets that honour the contracts (the tests use tiny ones).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from repro.settings import DataRef, TeacherSpec, TrainSettings
+from repro.train.loop import Components, EpochConcat
+
+
+def student_meta(settings: TrainSettings) -> dict[str, Any]:
+    """Everything :func:`build_student_from_meta` needs, stored in every checkpoint."""
+    h, w = settings.input_size
+    return {
+        "name": settings.student.name,
+        "options": dict(settings.student.options),
+        "input_size": [int(h), int(w)],
+        "metric": settings.loss != "affine_inv",
+        "output_kind": "disparity" if settings.loss == "affine_inv" else "depth",
+    }
+
+
+def build_student_from_meta(meta: dict[str, Any], pretrained: bool = False) -> nn.Module:
+    """The network described by :func:`student_meta` (untrained, or with ImageNet backbones)."""
+    from repro.models import build_student
+
+    h, w = meta["input_size"]
+    return build_student(
+        meta["name"], height=int(h), width=int(w), pretrained=pretrained, metric=bool(meta["metric"]), **meta["options"]
+    )
+
+
+def build_teacher_from_spec(spec: TeacherSpec, **extra: Any) -> Any:
+    """``extra`` (e.g. ``random_init``) applies to Depth Anything only; the oracle has no weights."""
+    from repro.teacher import build_teacher
+
+    opts = {"input_size": spec.input_size, **spec.options}
+    if not spec.is_oracle:
+        opts.update(extra)
+    return build_teacher(spec.id, **opts)
+
+
+def _datasets(refs: list[DataRef], settings: TrainSettings, data_root: Path, masks: Any) -> torch.utils.data.Dataset:
+    from repro.data import build_dataset
+
+    parts = [
+        build_dataset(ref, data_root, size=tuple(settings.input_size), augment=settings.augment, masks=masks, seed=settings.seed)
+        for ref in refs
+    ]
+    return parts[0] if len(parts) == 1 else EpochConcat(parts)
+
+
+def build_components(settings: TrainSettings, data_root: str | Path) -> Components:
+    """Datasets, student (seeded initialisation) and teacher of a run."""
+    settings = settings.resolved()
+    data_root = Path(data_root)
+    labeled = _datasets(settings.labeled, settings, data_root, masks=None)
+    unlabeled = _datasets(settings.pseudo, settings, data_root, masks=settings.masks) if settings.pseudo else None
+    meta = student_meta(settings)
+    torch.manual_seed(settings.seed)  # the same initial weights on every rank and every rerun
+    model = build_student_from_meta(meta, pretrained=settings.student.pretrained)
+    teacher = build_teacher_from_spec(settings.teacher) if settings.pseudo else None
+    return Components(model=model, labeled=labeled, unlabeled=unlabeled, teacher=teacher, student=meta)

@@ -1,0 +1,59 @@
+"""`repro train CONFIG`: one training run from a YAML file (``repro.settings.TrainConfig``).
+
+Multi-GPU: ``torchrun --nproc_per_node N -m repro train CONFIG`` (the global batch stays the
+configured one; each process reads 1/N of it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", type=Path, help="training YAML (train:, optional eval:, output_dir:, data_root:)")
+    parser.add_argument("--resume", action="store_true", help="continue from OUTPUT_DIR/checkpoints/last.pt if present")
+    parser.add_argument("--output-dir", type=Path, help="override output_dir of the config")
+    parser.add_argument("--data-root", type=Path, help="override data_root of the config")
+    parser.add_argument("--init", type=Path, help="start from these weights (overrides train.init_from)")
+    parser.add_argument("--device", help="cpu, cuda, cuda:1 (default: CUDA when available)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar (logs are still written)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from repro.settings import load_train_config
+    from repro.train import train
+    from repro.train.distributed import env_info
+
+    config = load_train_config(args.config)
+    out_dir = args.output_dir or Path(config.output_dir)
+    data_root = args.data_root or Path(config.data_root)
+    init = args.init or (Path(config.train.init_from) if config.train.init_from else None)
+    if config.train.init_cell:
+        from repro.cli import UserError
+
+        raise UserError(f"{args.config}: init_from 'cell:...' only works inside a suite; give a checkpoint path")
+    checkpoint = train(
+        config.train,
+        out_dir=out_dir,
+        data_root=data_root,
+        init_checkpoint=init,
+        resume=args.resume,
+        device=args.device,
+        progress=not args.no_progress,
+    )
+    if not env_info().is_main:
+        return 0
+    print(f"checkpoint: {checkpoint}")
+    if config.eval is not None:
+        from repro.evaluate import evaluate
+
+        settings = config.eval
+        if settings.input_size is None:
+            import dataclasses
+
+            settings = dataclasses.replace(settings, input_size=config.train.input_size)
+        metrics = evaluate(settings, checkpoint=checkpoint, out_dir=out_dir / "eval", data_root=data_root, device=args.device)
+        print(json.dumps(metrics, indent=2))
+    return 0

@@ -1,0 +1,186 @@
+"""The training loop on tiny models and in-memory panoramas: order, resume, guard, recipes, configs."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from train_fixtures import RoomPanoramas, TinyStudent, load_model_state, one_thread, settings, state_equal
+
+from repro.config import ConfigError
+from repro.settings import load_train_config
+from repro.train import Components, NonFiniteLossError, Trainer
+from repro.train.checkpoint import CheckpointError
+from repro.train.logging import read_jsonl
+from repro.train.optim import build_optimizer, build_scheduler
+from repro.train.sampling import LABELED, Stream, StreamBatches
+
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+_ = one_thread  # the fixture is used through pytestmark
+
+
+def _trainer(tmp: Path, s=None, data=None, model=None, **kw) -> Trainer:
+    torch.manual_seed(0)
+    comps = Components(model=model or TinyStudent(), labeled=data or RoomPanoramas(4), student={"name": "tiny"})
+    return Trainer(s or settings(), comps, tmp, progress=False, **kw)
+
+
+# ----------------------------------------------------------------------------- data order
+
+
+def test_stream_is_a_function_of_the_step_and_shards_the_global_batch() -> None:
+    single = Stream(10, 4, seed=3, role=LABELED)
+    assert single.batches_per_epoch == 2  # the incomplete last batch is dropped
+    steps = list(zip(range(6), StreamBatches(single, 0)))
+    # each epoch is a permutation without repeats, and epochs differ
+    e0 = [i for _, b in steps[:2] for _, i in b]
+    e1 = [i for _, b in steps[2:4] for _, i in b]
+    assert len(set(e0)) == 8 and e0 != e1
+    # resuming the sampler at step 3 reads exactly what an uninterrupted one reads there
+    assert next(iter(StreamBatches(single, 3))) == steps[3][1]
+    # two ranks read contiguous halves of the same global batch
+    ranks = [Stream(10, 4, seed=3, role=LABELED, rank=r, world_size=2) for r in (0, 1)]
+    for step in range(6):
+        halves = [next(iter(StreamBatches(s, step))) for s in ranks]
+        assert halves[0] + halves[1] == steps[step][1]
+
+
+def test_stream_rejects_a_dataset_smaller_than_one_batch() -> None:
+    with pytest.raises(ValueError, match="labeled set has 3 images, fewer than one global batch of 4"):
+        Stream(3, 4, seed=0)
+
+
+# ----------------------------------------------------------------------------- learning
+
+
+def test_gt_only_training_overfits_four_panoramas(tmp_path: Path) -> None:
+    s = settings(schedule={"epochs": 60, "batch_size": 4, "lr": 3e-3})
+    trainer = _trainer(tmp_path, s)
+    final = trainer.fit()
+    steps = read_jsonl(tmp_path / "log" / "steps.jsonl")
+    assert len(steps) == 60 and final.name == "final.pt"
+    first = sum(r["loss"] for r in steps[:3]) / 3
+    last = sum(r["loss"] for r in steps[-3:]) / 3
+    assert last <= 0.5 * first, (first, last)
+    epochs = read_jsonl(tmp_path / "log" / "epochs.jsonl")
+    assert [e["epoch"] for e in epochs] == list(range(60))
+
+
+# ----------------------------------------------------------------------------- exact resume
+
+
+class Crash(Exception):
+    pass
+
+
+def _crash_at(step: int):
+    def callback(trainer: Trainer, done: int) -> None:
+        if done == step:
+            raise Crash(f"killed after step {done}")
+
+    return callback
+
+
+def test_killed_run_resumes_to_bit_identical_weights(tmp_path: Path) -> None:
+    # 5 images, batch 2: 2 steps per epoch, 7 steps bounded by `steps` (ends mid-epoch);
+    # checkpoints every 3 steps and every epoch; the crash at step 5 loses step 5 (last.pt at 4).
+    s = settings(schedule={"epochs": None, "steps": 7, "batch_size": 2, "checkpoint_every_steps": 3})
+    full = _trainer(tmp_path / "full", s, data=RoomPanoramas(5)).fit()
+
+    with pytest.raises(Crash):
+        _trainer(tmp_path / "cut", s, data=RoomPanoramas(5), callbacks=[_crash_at(5)]).fit()
+    assert torch.load(tmp_path / "cut/checkpoints/last.pt", weights_only=True)["step"] == 4
+    torch.manual_seed(123)  # the resumed process starts from a different global RNG state
+    resumed = _trainer(tmp_path / "cut", s, data=RoomPanoramas(5), model=TinyStudent()).fit(resume=True)
+
+    assert state_equal(load_model_state(full), load_model_state(resumed))
+    full_last = torch.load(tmp_path / "full/checkpoints/last.pt", weights_only=True)
+    cut_last = torch.load(tmp_path / "cut/checkpoints/last.pt", weights_only=True)
+    assert full_last["optimizer"]["state"][0]["step"] == cut_last["optimizer"]["state"][0]["step"] == 7
+    # the log reads like one uninterrupted run
+    assert [r["step"] for r in read_jsonl(tmp_path / "cut/log/steps.jsonl")] == list(range(7))
+    losses = [r["loss"] for r in read_jsonl(tmp_path / "full/log/steps.jsonl")]
+    assert losses == [r["loss"] for r in read_jsonl(tmp_path / "cut/log/steps.jsonl")]
+
+
+def test_resume_refuses_other_settings(tmp_path: Path) -> None:
+    s = settings(schedule={"epochs": 1, "batch_size": 2})
+    _trainer(tmp_path, s).fit()
+    other = settings(schedule={"epochs": 1, "batch_size": 2, "lr": 5e-4})
+    with pytest.raises(CheckpointError, match=r"schedule.lr: 0.001 in the checkpoint, 0.0005 now"):
+        _trainer(tmp_path, other).fit(resume=True)
+
+
+# ----------------------------------------------------------------------------- NaN guard
+
+
+class NaNAfter(TinyStudent):
+    """Outputs NaN on the calls listed in ``bad`` (0-based forward count)."""
+
+    def __init__(self, bad: set[int]) -> None:
+        super().__init__()
+        self.bad, self.calls = bad, 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = super().forward(x)
+        self.calls += 1
+        return out * float("nan") if self.calls - 1 in self.bad else out
+
+
+def test_nan_guard_skips_bad_steps_and_stops_after_too_many(tmp_path: Path) -> None:
+    s = settings(schedule={"epochs": 3, "batch_size": 2, "max_bad_steps": 3})
+    model = NaNAfter({1, 2})
+    _trainer(tmp_path / "skip", s, model=model).fit()
+    records = read_jsonl(tmp_path / "skip/log/steps.jsonl")
+    assert [r["skipped"] for r in records] == [False, True, True, False, False, False]
+    assert all(math.isfinite(p.sum().item()) for p in model.parameters())  # NaN never reached the weights
+    assert read_jsonl(tmp_path / "skip/log/epochs.jsonl")[0]["skipped"] == 1
+
+    with pytest.raises(NonFiniteLossError, match=r"3 consecutive steps had a NaN/inf loss or gradient .*room"):
+        _trainer(tmp_path / "stop", s, model=NaNAfter({1, 2, 3, 4})).fit()
+
+
+# ----------------------------------------------------------------------------- recipes and configs
+
+
+def test_published_recipes_build_the_published_optimizers() -> None:
+    model = TinyStudent()
+    ego = build_optimizer(model.parameters(), settings(student={"name": "egformer"}, schedule={"lr": None}))
+    assert isinstance(ego, torch.optim.AdamW)
+    group = ego.param_groups[0]
+    assert (group["lr"], group["betas"], group["weight_decay"]) == (5e-5, (0.5, 0.999), 0.01)
+    bif = build_optimizer(model.parameters(), settings(student={"name": "bifusepp"}, schedule={"lr": None}))
+    assert type(bif) is torch.optim.Adam and bif.param_groups[0]["lr"] == 3e-4
+    # HoHoNet: poly 0.9 over 60 epochs, constant within an epoch
+    hoho = settings(student={"name": "hohonet"}, schedule={"epochs": None, "lr": None})
+    assert hoho.resolved().schedule.epochs == 60 and hoho.resolved().schedule.batch_size == 2
+    opt = build_optimizer(model.parameters(), hoho)
+    sched = build_scheduler(opt, hoho, steps_per_epoch=10, total_steps=600)
+    lrs = []
+    for _ in range(25):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert lrs[0] == lrs[9] == pytest.approx(1e-4)
+    assert lrs[10] == pytest.approx(1e-4 * (1 - 1 / 60) ** 0.9) and lrs[20] == pytest.approx(1e-4 * (1 - 2 / 60) ** 0.9)
+
+
+def test_malformed_config_names_the_bad_key(tmp_path: Path) -> None:
+    cfg = tmp_path / "train.yaml"
+    cfg.write_text(
+        "train:\n  student: {name: unifuse}\n  labeled: [{dataset: matterport3d}]\n"
+        "  schedule:\n    epoch: 3\n"
+    )
+    with pytest.raises(ConfigError, match=r"train.yaml:5: key 'train.schedule.epoch': unknown key \(did you mean 'epochs'\?\)"):
+        load_train_config(cfg)
+    cfg.write_text("train:\n  student: {name: unifuse}\n  labeled: [{dataset: matterport3d}]\n  ratio: '2:1'\n")
+    with pytest.raises(ConfigError, match=r"ratio must look like '1:N'"):
+        load_train_config(cfg)
+
+    from repro.cli import main
+
+    cfg.write_text("train:\n  student: {name: unifuse}\n  labeled: [{dataset: matterport3d}]\n  distill: {projection: sphere}\n")
+    assert main(["train", str(cfg)]) == 2

@@ -1,0 +1,118 @@
+"""Tiny models and in-memory datasets for the trainer tests (also imported by the DDP worker script).
+
+They honour the project contracts (sample dict; ``forward`` on ImageNet-normalised RGB returning
+(B,1,H,W)) so the loop under test is the real one; only their size is toy.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from torch import nn
+
+from repro.config import from_data
+from repro.settings import TrainSettings
+
+
+class TinyStudent(nn.Module):
+    """Two 3×3 convolutions and a ``10·sigmoid`` head, like UniFuse's output; no BatchNorm."""
+
+    def __init__(self, width: int = 8) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(3, width, 3, padding=1), nn.ReLU(), nn.Conv2d(width, width, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(width, 1, 1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return 10.0 * torch.sigmoid(self.net(x))
+
+
+def room_depth(h: int, w: int, half: tuple[float, float, float]) -> torch.Tensor:
+    """Ray distance (1,H,W) inside an axis-aligned box room centred on the camera."""
+    from repro.geometry import equirect_directions
+
+    d = equirect_directions(h, w)
+    t = (torch.tensor(half) / d.abs().clamp_min(1e-6)).amin(-1)
+    return t[None]
+
+
+class RoomPanoramas(torch.utils.data.Dataset):
+    """Box rooms whose colour encodes depth (so a small conv net can learn it) plus texture noise.
+
+    ``set_epoch`` + a per-(epoch, index) yaw roll stand in for ``repro.data``'s augmentations, so
+    the resume test exercises the epoch plumbing.
+    """
+
+    def __init__(self, n: int = 4, h: int = 16, w: int = 32, seed: int = 0, augment: bool = True) -> None:
+        gen = torch.Generator().manual_seed(seed)
+        self.samples = []
+        for i in range(n):
+            half = tuple((1.5 + 2.5 * torch.rand(3, generator=gen)).tolist())
+            depth = room_depth(h, w, half)
+            shade = (depth / depth.max()).expand(3, h, w)
+            rgb = (0.8 * shade + 0.2 * torch.rand(3, h, w, generator=gen)).clamp(0, 1)
+            self.samples.append({"rgb": rgb, "depth": depth, "path": f"room{i}.png"})
+        self.epoch, self.seed, self.augment = 0, seed, augment
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        s = self.samples[index]
+        roll = 0
+        if self.augment:
+            gen = torch.Generator().manual_seed(self.seed * 1000 + self.epoch * 100 + index)
+            roll = int(torch.randint(0, s["rgb"].shape[-1], (), generator=gen))
+        rgb, depth = (torch.roll(s[k], roll, dims=-1) for k in ("rgb", "depth"))
+        return {"rgb": rgb, "rgb_noaug": rgb.clone(), "depth": depth, "valid": depth > 0, "path": s["path"]}
+
+
+def settings(**overrides: Any) -> TrainSettings:
+    """TrainSettings of a tiny CPU run (UniFuse's recipe names the optimizer; the model is injected)."""
+    raw: dict[str, Any] = {
+        "student": {"name": "unifuse", "pretrained": False},
+        "labeled": [{"dataset": "matterport3d"}],
+        "input_size": [16, 32],
+        "precision": "fp32",
+        "schedule": {"epochs": 2, "batch_size": 2, "lr": 1e-3, "num_workers": 0},
+    }
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(raw.get(key), dict):
+            raw[key] = {**raw[key], **value}
+        else:
+            raw[key] = value
+    return from_data(TrainSettings, raw)
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """Tiny tensors: one intra-op thread is fastest, and avoids OpenMP spin on a busy 2-core box."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def state_equal(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def max_abs_diff(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> float:
+    return max(float((a[k].double() - b[k].double()).abs().max()) for k in a)
+
+
+def load_model_state(path: Path) -> dict[str, torch.Tensor]:
+    return torch.load(path, map_location="cpu", weights_only=True)["model"]
+
+
+def finite(x: float) -> bool:
+    return math.isfinite(x)
