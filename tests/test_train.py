@@ -184,3 +184,33 @@ def test_malformed_config_names_the_bad_key(tmp_path: Path) -> None:
 
     cfg.write_text("train:\n  student: {name: unifuse}\n  labeled: [{dataset: matterport3d}]\n  distill: {projection: sphere}\n")
     assert main(["train", str(cfg)]) == 2
+
+
+# ----------------------------------------------------------------------------- DDP
+
+
+#: 2 gloo processes vs 1 process, same global batch, Adam, 6 steps: the only differences are float
+#: summation orders (per-rank loss means averaged by DDP's all-reduce instead of one mean).
+DDP_ATOL = 1e-5
+
+
+def test_two_process_gloo_ddp_matches_one_process(tmp_path: Path) -> None:
+    import json
+    import time
+
+    from train_fixtures import launch, max_abs_diff, run_worker
+
+    overrides = {"schedule": {"epochs": 3, "batch_size": 4, "lr": 1e-3, "num_workers": 0}}
+    run_worker(str(tmp_path / "single"), json.dumps(overrides), n_images=8)  # world size 1, in this process
+    t0 = time.time()
+    launch(2, tmp_path / "ddp", overrides, n_images=8)
+    print(f"2-process launch: {time.time() - t0:.1f} s")
+    single = load_model_state(tmp_path / "single/checkpoints/final.pt")
+    ddp = load_model_state(tmp_path / "ddp/checkpoints/final.pt")
+    diff = max_abs_diff(single, ddp)
+    assert diff <= DDP_ATOL, diff
+    assert max_abs_diff(single, TinyStudent().state_dict()) > 1e-3  # it did train
+    steps = read_jsonl(tmp_path / "ddp/log/steps.jsonl")
+    assert len(steps) == 6  # only rank 0 writes
+    single_losses = [r["loss"] for r in read_jsonl(tmp_path / "single/log/steps.jsonl")]
+    assert [r["loss"] for r in steps] == pytest.approx(single_losses, rel=1e-5)

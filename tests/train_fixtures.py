@@ -116,3 +116,73 @@ def load_model_state(path: Path) -> dict[str, torch.Tensor]:
 
 def finite(x: float) -> bool:
     return math.isfinite(x)
+
+
+def run_worker(out_dir: str, overrides_json: str, n_images: int) -> None:
+    """One process of a ``torchrun``-style launch (RANK/WORLD_SIZE/MASTER_* in the environment)."""
+    import json
+
+    from repro.train import Components, Trainer
+    from repro.train.distributed import env_info, init, shutdown
+
+    torch.set_num_threads(1)
+    info = env_info()
+    device = torch.device("cpu")
+    created = init(device, info)
+    try:
+        torch.manual_seed(0)
+        comps = Components(model=TinyStudent(), labeled=RoomPanoramas(n_images), student={"name": "tiny"})
+        Trainer(settings(**json.loads(overrides_json)), comps, out_dir, device=device, info=info, progress=False).fit()
+    finally:
+        shutdown(created)
+
+
+def launch(world_size: int, out_dir: Path, overrides: dict[str, Any], n_images: int, timeout: float = 180) -> None:
+    """Ranks 1.. as worker processes with the environment torchrun gives them; rank 0 in this process.
+
+    Running rank 0 here saves one interpreter start (importing torch and, through DDP,
+    torch._dynamo costs ~10 s on a busy 2-core machine; the training itself well under 1 s).
+    """
+    import json
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    here = Path(__file__).resolve().parent
+    code = (
+        f"import sys; sys.path[:0] = [{str(here)!r}, {str(here.parent)!r}]\n"
+        "from train_fixtures import run_worker\n"
+        f"run_worker({str(out_dir)!r}, {json.dumps(overrides)!r}, {n_images})\n"
+    )
+    common = {"WORLD_SIZE": str(world_size), "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}
+    procs = []
+    for rank in range(1, world_size):
+        env = {**os.environ, **common, "RANK": str(rank), "LOCAL_RANK": str(rank), "OMP_NUM_THREADS": "1"}
+        procs.append(subprocess.Popen([sys.executable, "-c", code], env=env, stderr=subprocess.PIPE, text=True))
+    saved = {k: os.environ.get(k) for k in (*common, "RANK", "LOCAL_RANK")}
+    os.environ.update({**common, "RANK": "0", "LOCAL_RANK": "0"})
+    errors = []
+    try:
+        run_worker(str(out_dir), json.dumps(overrides), n_images)
+    except Exception as exc:  # noqa: BLE001 - reported together with the workers' errors
+        errors.append(f"rank 0: {exc!r}")
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    for rank, proc in enumerate(procs, 1):
+        try:
+            _, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, err = proc.communicate()
+        if proc.returncode:
+            errors.append(f"rank {rank} exited {proc.returncode}:\n{err[-3000:]}")
+    if errors:
+        raise RuntimeError("\n".join(errors))
