@@ -1,0 +1,2 @@
+DEFAULT_DETECTOR_ID = "IDEA-Research/grounding-dino-tiny"
+DEFAULT_SEGMENTER_ID = "facebook/sam-vit-huge"
