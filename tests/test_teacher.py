@@ -205,3 +205,40 @@ def test_teacher_on_equirect_has_student_interface(tiny_model):
     dist = 1 + torch.rand(2, 1, 16, 32)
     assert torch.allclose(oracle(x, depth=dist), 1 / dist)
     assert oracle.is_stand_in
+
+
+def test_fetch_weights_resolves_names_and_refuses_offline(tmp_path, monkeypatch):
+    import argparse
+
+    import huggingface_hub
+
+    from repro.cli import UserError
+    from repro.teacher import fetch_cli
+    from repro.teacher.fetch import fetch_weights
+
+    calls = []
+
+    def fake_download(repo_id, **kwargs):
+        calls.append((repo_id, kwargs))
+        return str(kwargs["local_dir"] or tmp_path / "cache" / repo_id)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_download)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(RuntimeError, match="unset it"):
+        fetch_weights(["depth-anything-v2-small"])
+    parser = argparse.ArgumentParser()
+    fetch_cli.configure(parser)
+    with pytest.raises(UserError, match="HF_HUB_OFFLINE"):
+        fetch_cli.run(parser.parse_args([]))
+
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    paths = fetch_weights(["depth-anything-v2-small"], local_dir=tmp_path / "w")
+    assert calls[-1][0] == "depth-anything/Depth-Anything-V2-Small-hf"
+    assert paths == [tmp_path / "w" / "depth-anything--Depth-Anything-V2-Small-hf"]
+    assert "*.safetensors" in calls[-1][1]["allow_patterns"]
+    assert fetch_cli.run(parser.parse_args([])) == 0  # no ids: the teacher and both mask models
+    assert [c[0] for c in calls[-3:]] == [
+        "LiheYoung/depth-anything-large-hf",
+        "IDEA-Research/grounding-dino-tiny",
+        "facebook/sam-vit-huge",
+    ]

@@ -99,15 +99,18 @@ def _offline() -> bool:
 
 
 def missing_weights_message(model_id: str, cause: BaseException | None = None) -> str:
-    where = "offline (HF_HUB_OFFLINE=1)" if _offline() else "and could not be downloaded"
+    from huggingface_hub.constants import HF_HUB_CACHE
+
+    where = "and HF_HUB_OFFLINE is set" if _offline() else "and could not be downloaded"
     msg = (
-        f"weights of {model_id!r} are not in the Hugging Face cache ({os.environ.get('HF_HOME', '~/.cache/huggingface')}) "
-        f"{where}. Pre-fetch them where a network exists with `repro models fetch {model_id}` "
-        f"(Docker: `docker build --build-arg PREFETCH_MODELS=\"{model_id}\" ...`), or pass a local directory "
-        f"holding its config.json and model.safetensors instead of the id."
+        f"weights of {model_id!r} are not in the Hugging Face cache ({HF_HUB_CACHE}) {where}. "
+        f"Pre-fetch them where a network exists: `repro models fetch {model_id}` (with no ids it fetches every "
+        f"model the pipeline uses; Docker: --build-arg PREFETCH_MODELS=\"{model_id}\"), or pass a local folder "
+        f"holding the model's config.json and model.safetensors instead of the id."
     )
     if cause is not None:
-        msg += f" (cause: {type(cause).__name__}: {str(cause).splitlines()[0] if str(cause) else ''})"
+        first = str(cause).splitlines()[0] if str(cause) else ""
+        msg += f" [{type(cause).__name__}: {first}]"
     return msg
 
 
