@@ -27,6 +27,7 @@ from repro.masks import (
     read_mask,
 )
 from repro.masks.backends import caption, prompt_labels
+from repro.masks.random_init import random_detector, random_grounded_sam, random_processors, random_segmenter
 
 # ----------------------------------------------------------------------------- fixtures
 
@@ -80,48 +81,6 @@ def tree(root: Path) -> dict[str, bytes]:
 # ----------------------------------------------------------------------------- tiny transformers models
 
 
-VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", "sky", "watermark", "cat"]
-
-
-def tiny_processors(tmp_path: Path):
-    from transformers import BertTokenizer, GroundingDinoImageProcessor, GroundingDinoProcessor, SamImageProcessor, SamProcessor
-
-    (tmp_path / "vocab.txt").write_text("\n".join(VOCAB))
-    dino = GroundingDinoProcessor(
-        image_processor=GroundingDinoImageProcessor(size={"shortest_edge": 32, "longest_edge": 64}),
-        tokenizer=BertTokenizer(str(tmp_path / "vocab.txt")),
-    )
-    sam = SamProcessor(SamImageProcessor(size={"longest_edge": 64}, pad_size={"height": 64, "width": 64}))
-    return dino, sam
-
-
-def tiny_dino():
-    from transformers import BertConfig, GroundingDinoConfig, GroundingDinoForObjectDetection, SwinConfig
-
-    swin = SwinConfig(embed_dim=8, depths=[1, 1, 1, 1], num_heads=[1, 1, 1, 1], window_size=2, image_size=32, out_indices=[2, 3, 4])
-    bert = BertConfig(vocab_size=len(VOCAB), hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=16,
-                      max_position_embeddings=32)
-    config = GroundingDinoConfig(
-        backbone_config=swin, text_config=bert, num_queries=8, encoder_layers=1, decoder_layers=2, d_model=32,
-        encoder_ffn_dim=16, decoder_ffn_dim=16, encoder_attention_heads=2, decoder_attention_heads=2,
-        num_feature_levels=3, encoder_n_points=1, decoder_n_points=1, max_text_len=16,
-    )
-    return GroundingDinoForObjectDetection(config)
-
-
-def tiny_sam():
-    from transformers import SamConfig, SamMaskDecoderConfig, SamModel, SamPromptEncoderConfig, SamVisionConfig
-
-    config = SamConfig(
-        vision_config=SamVisionConfig(hidden_size=16, num_hidden_layers=1, num_attention_heads=1, output_channels=16,
-                                      image_size=64, patch_size=16, global_attn_indexes=[0], mlp_dim=32, num_pos_feats=8),
-        prompt_encoder_config=SamPromptEncoderConfig(hidden_size=16, image_size=64, patch_size=16),
-        mask_decoder_config=SamMaskDecoderConfig(hidden_size=16, num_hidden_layers=1, num_attention_heads=1, mlp_dim=16,
-                                                 iou_head_hidden_dim=16),
-    )
-    return SamModel(config)
-
-
 class FakeDino(torch.nn.Module):
     """Grounding DINO stand-in with known outputs: per query a box (cx, cy, w, h in [0, 1]) and token probabilities."""
 
@@ -146,15 +105,15 @@ class BoxFillSAM(TransformersGroundedSAM):
         return [fill_boxes(im.shape[:2], det.boxes) for im, det in zip(images, detections)]
 
 
-def fake_detector_backend(tmp_path, **kwargs) -> BoxFillSAM:
-    dino_proc, sam_proc = tiny_processors(tmp_path)
+def fake_detector_backend(**kwargs) -> BoxFillSAM:
+    dino_proc, sam_proc = random_processors("tiny")
     # caption "sky. watermark." -> [CLS] sky . watermark . [SEP]: "sky" at 1, "watermark" at 3
     queries = [
         ((0.25, 0.25, 0.5, 0.5), {1: 0.35}),  # sky, just above the box threshold: kept
         ((0.75, 0.75, 0.5, 0.5), {1: 0.29}),  # sky, just below: ignored
         ((0.75, 0.25, 0.5, 0.5), {3: 0.60, 1: 0.20}),  # watermark; "sky" under the text threshold
     ]
-    return BoxFillSAM(FakeDino(queries, n_tokens=6), dino_proc, tiny_sam(), sam_proc, device="cpu", **kwargs)
+    return BoxFillSAM(FakeDino(queries, n_tokens=6), dino_proc, random_segmenter(), sam_proc, device="cpu", **kwargs)
 
 
 # ----------------------------------------------------------------------------- tests: detection logic
@@ -166,9 +125,9 @@ def test_caption_and_labels():
     assert prompt_labels("", ["sky"]) == []
 
 
-def test_box_and_text_thresholds(tmp_path):
+def test_box_and_text_thresholds():
     image = np.zeros((40, 80, 3), dtype=np.uint8)
-    backend = fake_detector_backend(tmp_path)
+    backend = fake_detector_backend()
     det = backend.detect([image])[0]
     assert len(det.boxes) == 2  # 0.35 and 0.60 pass the box threshold 0.3, 0.29 does not
     assert torch.allclose(det.boxes[0], torch.tensor([0.0, 0.0, 40.0, 20.0]))  # top-left quarter, pixels
@@ -177,9 +136,9 @@ def test_box_and_text_thresholds(tmp_path):
     assert result.valid_fraction == pytest.approx(0.5)  # two quarters excluded
     assert result.labels == ["sky", "watermark"]
 
-    strict = fake_detector_backend(tmp_path, box_threshold=0.5)
+    strict = fake_detector_backend(box_threshold=0.5)
     assert strict([image])[0].valid_fraction == pytest.approx(0.75)  # only the watermark box
-    loose_text = fake_detector_backend(tmp_path, text_threshold=0.1)
+    loose_text = fake_detector_backend(text_threshold=0.1)
     det = loose_text.detect([image])[0]
     assert det.labels.count("sky") == 2  # the watermark box now also reads "sky"
     assert len(det.boxes) == 2  # the text threshold never removes boxes (Grounded-SAM semantics)
@@ -200,17 +159,16 @@ def test_union_and_drop_rule(tmp_path):
     assert not any(r.dropped for r in merge_manifest(tmp_path / "m2", min_valid_fraction=0.1).values())
 
 
-def test_tiny_random_models_end_to_end(tmp_path):
-    dino_proc, sam_proc = tiny_processors(tmp_path)
+def test_tiny_random_models_end_to_end():
     torch.manual_seed(0)
-    backend = TransformersGroundedSAM(tiny_dino(), dino_proc, tiny_sam(), sam_proc, box_threshold=0.0, device="cpu")
+    backend = random_grounded_sam("tiny", box_threshold=0.0, device="cpu")
     images = [np.random.default_rng(i).integers(0, 255, (24, 48, 3), dtype=np.uint8) for i in range(2)]
     dets = backend.detect(images)
     assert all(len(d.boxes) == 8 for d in dets)  # threshold 0: every query is a box
     results = backend(images)
     assert [r.valid.shape for r in results] == [(24, 48), (24, 48)]
     assert all(r.valid.dtype == bool for r in results)
-    none = TransformersGroundedSAM(tiny_dino(), dino_proc, tiny_sam(), sam_proc, box_threshold=1.0, device="cpu")
+    none = random_grounded_sam("tiny", box_threshold=1.0, device="cpu")
     assert none(images)[0].valid.all()  # nothing detected: everything valid
 
 
@@ -367,3 +325,12 @@ def test_grounded_sam_backend_with_mocked_groundingdino(tmp_path, monkeypatch):
     assert tuple(backend._detector_input(np.zeros((512, 600, 3), np.uint8)).shape) == (3, 800, 937)
     result = backend([image])[0]
     assert result.valid.shape == (40, 80) and result.labels == ["sky"]
+
+
+@pytest.mark.slow
+def test_real_size_random_models_match_the_checkpoints():
+    """The 'real' random builds have the default checkpoints' sizes (for benchmarks without weights)."""
+    sam = random_segmenter("real")
+    assert 630e6 < sum(p.numel() for p in sam.parameters()) < 650e6  # SAM ViT-H: 641M
+    dino = random_detector("real")
+    assert 165e6 < sum(p.numel() for p in dino.parameters()) < 180e6  # grounding-dino-tiny: 172M

@@ -102,7 +102,7 @@ class _Images(torch.utils.data.Dataset):
         rel = self.rels[i]
         try:
             with Image.open(self.root / rel) as im:
-                return rel, np.asarray(im.convert("RGB")), None
+                return rel, np.array(im.convert("RGB")), None
         except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:
             return rel, None, f"{type(exc).__name__}: {exc}"
 
