@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation, Dinov2Config
+from transformers import DepthAnythingForDepthEstimation
 
 from repro.teacher import (
     DepthAnythingTeacher,
@@ -19,26 +19,7 @@ from repro.teacher import (
 
 def tiny_depth_anything(seed: int = 0) -> DepthAnythingForDepthEstimation:
     torch.manual_seed(seed)
-    backbone = Dinov2Config(
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        image_size=518,
-        patch_size=14,
-        out_indices=[1, 2],
-        apply_layernorm=True,
-        reshape_hidden_states=False,
-    )
-    config = DepthAnythingConfig(
-        backbone_config=backbone,
-        reassemble_hidden_size=32,
-        neck_hidden_sizes=[16, 32],
-        reassemble_factors=[2, 1],
-        fusion_hidden_size=16,
-        head_hidden_size=8,
-    )
-    return DepthAnythingForDepthEstimation(config)
+    return DepthAnythingForDepthEstimation(depth_anything_config("tiny"))
 
 
 @pytest.fixture(scope="module")

@@ -70,9 +70,21 @@ def _size_and_version(model_id: str) -> tuple[str, str]:
 
 
 def depth_anything_config(name_or_id: str = DEFAULT_ID):
-    """A ``DepthAnythingConfig`` with the real architecture of ``name_or_id`` (no download)."""
+    """A ``DepthAnythingConfig`` with the real architecture of ``name_or_id`` (no download).
+
+    ``"tiny"`` is a toy of the same structure (2 ViT layers of width 32) for tests and CPU dry runs.
+    """
     from transformers import DepthAnythingConfig, Dinov2Config
 
+    if name_or_id == "tiny":
+        backbone = Dinov2Config(
+            hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, image_size=518,
+            patch_size=PATCH, out_indices=[1, 2], apply_layernorm=True, reshape_hidden_states=False,
+        )
+        return DepthAnythingConfig(
+            backbone_config=backbone, reassemble_hidden_size=32, neck_hidden_sizes=[16, 32], reassemble_factors=[2, 1],
+            fusion_hidden_size=16, head_hidden_size=8,
+        )
     size, version = _size_and_version(resolve_id(name_or_id))
     a = _ARCH[size]
     backbone = Dinov2Config(
