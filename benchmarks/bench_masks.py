@@ -19,10 +19,10 @@ import torch
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import parser, report  # noqa: E402
+from _common import parser, report
 
-from repro.masks import generate_masks  # noqa: E402
-from repro.masks.random_init import random_grounded_sam  # noqa: E402
+from repro.masks import generate_masks
+from repro.masks.random_init import random_grounded_sam
 
 
 def write_panoramas(root: Path, n: int, h: int) -> None:
@@ -68,8 +68,12 @@ def main() -> None:
         shutil.rmtree(images, ignore_errors=True)
     figures["speedup_batched"] = rows[1]["images/s"] / rows[0]["images/s"]
     where = torch.cuda.get_device_name(0) if cuda else f"CPU threads={torch.get_num_threads()}"
-    report(f"mask generation, {n} panoramas {h}x{2 * h}, {size} random Grounding DINO + SAM, {where}", rows, args.json,
-           figures=figures)
+    report(
+        f"mask generation, {n} panoramas {h}x{2 * h}, {size} random Grounding DINO + SAM, {where}",
+        rows,
+        args.json,
+        figures=figures,
+    )
 
 
 if __name__ == "__main__":

@@ -13,9 +13,9 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import parser, report, timeit  # noqa: E402
+from _common import parser, report, timeit
 
-from repro.teacher import DEPTH_ANYTHING_IDS, DepthAnythingTeacher  # noqa: E402
+from repro.teacher import DEPTH_ANYTHING_IDS, DepthAnythingTeacher
 
 
 def measure(teacher: DepthAnythingTeacher, faces: torch.Tensor, repeat: int, cuda: bool) -> dict[str, float]:
@@ -60,7 +60,12 @@ def main() -> None:
         if cuda:
             torch.cuda.empty_cache()
     where = torch.cuda.get_device_name(0) if cuda else f"CPU threads={torch.get_num_threads()}"
-    report(f"Depth Anything teacher on {faces_n} faces of {face_w}² -> {input_size}², {where}", rows, args.json, figures=figures)
+    report(
+        f"Depth Anything teacher on {faces_n} faces of {face_w}² -> {input_size}², {where}",
+        rows,
+        args.json,
+        figures=figures,
+    )
 
 
 if __name__ == "__main__":

@@ -71,7 +71,9 @@ def project(
     return out if mask is not None else (out, None)
 
 
-def project_depth(distance: torch.Tensor, face_size: int, projection: Projection, rotation: torch.Tensor | None) -> torch.Tensor:
+def project_depth(
+    distance: torch.Tensor, face_size: int, projection: Projection, rotation: torch.Tensor | None
+) -> torch.Tensor:
     """Ray distance (B,1,H,W), 0 = invalid -> planar depth per face (B,N,1,w,w), nearest sampling."""
     fn = equirect_depth_to_tangent if projection == "tangent" else equirect_depth_to_cube
     return fn(distance, face_size, rotation=rotation)
@@ -171,7 +173,9 @@ class PseudoLabeler:
             return None
         return random_rotation(batch, self.spec.rotation_max_deg, generator=self.generator, device=device)
 
-    def __call__(self, rgb: torch.Tensor, valid: torch.Tensor | None = None, depth: torch.Tensor | None = None) -> PseudoTargets:
+    def __call__(
+        self, rgb: torch.Tensor, valid: torch.Tensor | None = None, depth: torch.Tensor | None = None
+    ) -> PseudoTargets:
         return teacher_targets(
             self.teacher,
             rgb,

@@ -67,7 +67,9 @@ def test_equirect_stitched_is_the_misaligned_baseline(scene):
     """Fig. 4: faces stitched back keep their own [0, 1] scales, so even the true depth keeps a large
     loss (the cube variant's is ~0) and a wrong depth is barely worse: the failure the paper shows."""
     distance, rgb, rotation = scene
-    targets = teacher_targets(exact_oracle(), rgb, None, rotation, projection="equirect_stitched", face_size=FACE, depth=distance)
+    targets = teacher_targets(
+        exact_oracle(), rgb, None, rotation, projection="equirect_stitched", face_size=FACE, depth=distance
+    )
     assert targets.disparity.shape == (2, 1, H, W)
     true = pseudo_label_loss(1 / distance, targets)
     cube = teacher_targets(exact_oracle(), rgb, None, rotation, projection="cube", face_size=FACE, depth=distance)
@@ -161,7 +163,7 @@ def test_pseudo_labeler_rotation_switch_and_reproducibility(scene):
     distance, rgb, _ = scene
     off = PseudoLabeler(exact_oracle(), DistillSpec(rotation_max_deg=0, face_size=FACE))
     assert off(rgb, depth=distance).rotation is None
-    make = lambda: PseudoLabeler(exact_oracle(), DistillSpec(face_size=FACE), torch.Generator().manual_seed(3))  # noqa: E731
+    make = lambda: PseudoLabeler(exact_oracle(), DistillSpec(face_size=FACE), torch.Generator().manual_seed(3))
     a, b = make()(rgb, depth=distance), make()(rgb, depth=distance)
     assert a.rotation is not None and torch.equal(a.rotation, b.rotation) and torch.equal(a.disparity, b.disparity)
     angles_ok = torch.linalg.det(a.rotation).sub(1).abs().max() < 1e-5

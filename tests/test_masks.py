@@ -240,7 +240,9 @@ def test_finished_run_loads_no_model_and_stale_temps_go(tmp_path):
 
 
 def test_manifest_errors_name_file_and_line(tmp_path):
-    (tmp_path / "manifest.jsonl").write_text('{"image": "a.png", "mask": "a.png", "valid_fraction": 1, "dropped": false}\n{oops\n')
+    (tmp_path / "manifest.jsonl").write_text(
+        '{"image": "a.png", "mask": "a.png", "valid_fraction": 1, "dropped": false}\n{oops\n'
+    )
     with pytest.raises(ValueError, match=r"manifest.jsonl:2"):
         read_manifest(tmp_path)
 
@@ -305,16 +307,22 @@ def test_grounded_sam_backend_with_mocked_groundingdino(tmp_path, monkeypatch):
 
     inference = types.ModuleType("groundingdino.util.inference")
     inference.predict = predict
-    for name, module in {"groundingdino": types.ModuleType("groundingdino"),
-                         "groundingdino.util": types.ModuleType("groundingdino.util"),
-                         "groundingdino.util.inference": inference}.items():
+    for name, module in {
+        "groundingdino": types.ModuleType("groundingdino"),
+        "groundingdino.util": types.ModuleType("groundingdino.util"),
+        "groundingdino.util.inference": inference,
+    }.items():
         monkeypatch.setitem(sys.modules, name, module)
 
     torch.manual_seed(0)
     sam = Sam(
         image_encoder=ImageEncoderViT(img_size=64, patch_size=16, embed_dim=16, depth=1, num_heads=1, out_chans=16),
-        prompt_encoder=PromptEncoder(embed_dim=16, image_embedding_size=(4, 4), input_image_size=(64, 64), mask_in_chans=4),
-        mask_decoder=MaskDecoder(transformer_dim=16, transformer=TwoWayTransformer(depth=1, embedding_dim=16, mlp_dim=16, num_heads=1)),
+        prompt_encoder=PromptEncoder(
+            embed_dim=16, image_embedding_size=(4, 4), input_image_size=(64, 64), mask_in_chans=4
+        ),
+        mask_decoder=MaskDecoder(
+            transformer_dim=16, transformer=TwoWayTransformer(depth=1, embedding_dim=16, mlp_dim=16, num_heads=1)
+        ),
     )
     backend = OriginalGroundedSAM(torch.nn.Identity(), sam, device="cpu")
     image = np.zeros((40, 80, 3), dtype=np.uint8)

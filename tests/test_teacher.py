@@ -119,7 +119,12 @@ def test_real_architectures_are_known():
     assert cfg.backbone_config.hidden_size == 1024 and cfg.backbone_config.num_hidden_layers == 24
     assert list(cfg.backbone_config.out_indices) == [21, 22, 23, 24]
     assert list(depth_anything_config("depth-anything-v2-large").backbone_config.out_indices) == [5, 12, 18, 24]
-    assert list(depth_anything_config("depth-anything/Depth-Anything-V2-Small-hf").neck_hidden_sizes) == [48, 96, 192, 384]
+    assert list(depth_anything_config("depth-anything/Depth-Anything-V2-Small-hf").neck_hidden_sizes) == [
+        48,
+        96,
+        192,
+        384,
+    ]
     with pytest.raises(ValueError, match="small/base/large"):
         depth_anything_config("someone/depth-model")
 
@@ -164,7 +169,9 @@ def test_oracle_affine_distortion_is_removed_noise_is_not():
     affine = OracleTeacher(scale_range=(0.5, 2), shift_range=(0, 0.3), noise_std=0).predict_faces(None, depth)
     assert torch.allclose(affine, exact, atol=1e-5)
     raw = OracleTeacher(scale_range=(0.5, 2), shift_range=(0, 0.3), noise_std=0).raw_disparity(depth)
-    assert not torch.allclose(raw, OracleTeacher(scale_range=(1, 1), shift_range=(0, 0), noise_std=0).raw_disparity(depth))
+    assert not torch.allclose(
+        raw, OracleTeacher(scale_range=(1, 1), shift_range=(0, 0), noise_std=0).raw_disparity(depth)
+    )
     noisy = OracleTeacher(noise_std=0.05).predict_faces(None, depth)
     err = (noisy - exact)[depth > 0].abs().mean()
     assert 0.01 < err < 0.1

@@ -13,7 +13,15 @@ from repro.masks.backends import (
     build_backend,
 )
 from repro.masks.generate import GenerateSummary, ensure_masks, generate_masks, list_images, pending_images
-from repro.masks.manifest import MANIFEST, MaskRecord, mask_relpath, merge_manifest, read_manifest, read_mask, write_mask
+from repro.masks.manifest import (
+    MANIFEST,
+    MaskRecord,
+    mask_relpath,
+    merge_manifest,
+    read_manifest,
+    read_mask,
+    write_mask,
+)
 
 __all__ = [
     "DEFAULT_DETECTOR_ID",

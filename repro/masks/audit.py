@@ -101,7 +101,9 @@ def audit_masks(
     mask_root = Path(mask_root)
     records = list(read_manifest(mask_root).values())
     if not records:
-        raise FileNotFoundError(f"no masks at {mask_root} (no {mask_root / 'manifest.jsonl'}): run `repro masks generate`")
+        raise FileNotFoundError(
+            f"no masks at {mask_root} (no {mask_root / 'manifest.jsonl'}): run `repro masks generate`"
+        )
     valid = np.array([r.valid_fraction for r in records])
     labels = Counter(lab for r in records for lab in (r.labels or []))
     report = AuditReport(

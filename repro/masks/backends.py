@@ -183,7 +183,12 @@ class OriginalGroundedSAM(GroundedSAM):
 
     @classmethod
     def from_checkpoints(
-        cls, detector_config: str | Path, detector_checkpoint: str | Path, sam_checkpoint: str | Path, sam_type: str = "vit_h", **kwargs: Any
+        cls,
+        detector_config: str | Path,
+        detector_checkpoint: str | Path,
+        sam_checkpoint: str | Path,
+        sam_type: str = "vit_h",
+        **kwargs: Any,
     ) -> OriginalGroundedSAM:
         try:
             from groundingdino.util.inference import load_model
@@ -210,7 +215,7 @@ class OriginalGroundedSAM(GroundedSAM):
         h, w = image.shape[:2]
         short, long = min(h, w), max(h, w)
         if long / short * size > max_size:
-            size = int(round(max_size * short / long))
+            size = round(max_size * short / long)
         out_hw = [size, int(size * w / h)] if h <= w else [int(size * h / w), size]
         x = TF.resize(TF.to_tensor(image), out_hw, antialias=True)
         return TF.normalize(x, IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD)
@@ -258,7 +263,7 @@ def build_backend(
 ) -> GroundedSAM:
     """``transformers`` (opts: ``detector_id``, ``segmenter_id``, ``cache_dir``) or ``grounded-sam``
     (opts: ``detector_config``, ``detector_checkpoint``, ``sam_checkpoint``, ``sam_type``)."""
-    common = dict(prompts=prompts, box_threshold=box_threshold, text_threshold=text_threshold, device=device)
+    common = {"prompts": prompts, "box_threshold": box_threshold, "text_threshold": text_threshold, "device": device}
     if backend == "transformers":
         return TransformersGroundedSAM.from_pretrained(**opts, **common)
     if backend == "grounded-sam":

@@ -10,7 +10,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     gen = sub.add_parser("generate", help="mask every image under IMAGES that has no mask yet (resumable)")
     gen.add_argument("images", type=Path, help="image folder (searched recursively)")
-    gen.add_argument("--out", type=Path, required=True, help="mask root: PNGs at the images' relative paths + manifest.jsonl")
+    gen.add_argument(
+        "--out", type=Path, required=True, help="mask root: PNGs at the images' relative paths + manifest.jsonl"
+    )
     gen.add_argument("--backend", choices=["transformers", "grounded-sam"], default="transformers")
     gen.add_argument("--prompts", nargs="+", default=["sky", "watermark"])
     gen.add_argument("--box-threshold", type=float, default=0.3)

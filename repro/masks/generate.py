@@ -178,8 +178,9 @@ def generate_masks(
     return summary
 
 
-def ensure_masks(ref: Any, spec: Any, *, data_root: Path, images: Sequence[str] | None = None,
-                 device: str | None = None) -> GenerateSummary | None:
+def ensure_masks(
+    ref: Any, spec: Any, *, data_root: Path, images: Sequence[str] | None = None, device: str | None = None
+) -> GenerateSummary | None:
     """The suite's mask stage: make ``ref``'s masks exist under ``ref.mask_dir(data_root)``.
 
     ``spec`` is a :class:`repro.settings.MaskSpec`. Models are loaded only if some mask is missing,

@@ -98,7 +98,9 @@ def mask_record(
     image_rel: str | Path, valid: np.ndarray, min_valid_fraction: float = 0.2, labels: list[str] | None = None
 ) -> MaskRecord:
     fraction = float(valid.mean()) if valid.size else 0.0
-    return MaskRecord(Path(image_rel).as_posix(), mask_relpath(image_rel), fraction, fraction < min_valid_fraction, labels)
+    return MaskRecord(
+        Path(image_rel).as_posix(), mask_relpath(image_rel), fraction, fraction < min_valid_fraction, labels
+    )
 
 
 def read_manifest(mask_root: str | Path) -> dict[str, MaskRecord]:

@@ -18,7 +18,13 @@ VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", "sky", "watermark"]
 
 def random_processors(size: Size = "tiny") -> tuple[Any, Any]:
     """(Grounding DINO processor, SAM processor); ``real`` uses the checkpoints' image sizes."""
-    from transformers import BertTokenizer, GroundingDinoImageProcessor, GroundingDinoProcessor, SamImageProcessor, SamProcessor
+    from transformers import (
+        BertTokenizer,
+        GroundingDinoImageProcessor,
+        GroundingDinoProcessor,
+        SamImageProcessor,
+        SamProcessor,
+    )
 
     tokenizer = BertTokenizer(vocab={tok: i for i, tok in enumerate(VOCAB)})
     if size == "tiny":
@@ -34,15 +40,32 @@ def random_detector(size: Size = "tiny") -> Any:
 
     if size == "real":
         return GroundingDinoForObjectDetection(GroundingDinoConfig())  # Swin-T + BERT-base, 900 queries
-    swin = SwinConfig(embed_dim=8, depths=[1, 1, 1, 1], num_heads=[1, 1, 1, 1], window_size=2, image_size=32, out_indices=[2, 3, 4])
+    swin = SwinConfig(
+        embed_dim=8, depths=[1, 1, 1, 1], num_heads=[1, 1, 1, 1], window_size=2, image_size=32, out_indices=[2, 3, 4]
+    )
     bert = BertConfig(
-        vocab_size=len(VOCAB), hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=16,
+        vocab_size=len(VOCAB),
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=16,
         max_position_embeddings=32,
     )
     config = GroundingDinoConfig(
-        backbone_config=swin, text_config=bert, num_queries=8, encoder_layers=1, decoder_layers=2, d_model=32,
-        encoder_ffn_dim=16, decoder_ffn_dim=16, encoder_attention_heads=2, decoder_attention_heads=2,
-        num_feature_levels=3, encoder_n_points=1, decoder_n_points=1, max_text_len=16,
+        backbone_config=swin,
+        text_config=bert,
+        num_queries=8,
+        encoder_layers=1,
+        decoder_layers=2,
+        d_model=32,
+        encoder_ffn_dim=16,
+        decoder_ffn_dim=16,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        num_feature_levels=3,
+        encoder_n_points=1,
+        decoder_n_points=1,
+        max_text_len=16,
     )  # d_model: a multiple of 32 (GroupNorm); decoder_layers >= 2 (tied box heads)
     return GroundingDinoForObjectDetection(config)
 
@@ -52,14 +75,25 @@ def random_segmenter(size: Size = "tiny") -> Any:
 
     if size == "real":  # ViT-H, as facebook/sam-vit-huge
         vision = SamVisionConfig(
-            hidden_size=1280, num_hidden_layers=32, num_attention_heads=16, global_attn_indexes=[7, 15, 23, 31],
+            hidden_size=1280,
+            num_hidden_layers=32,
+            num_attention_heads=16,
+            global_attn_indexes=[7, 15, 23, 31],
             initializer_range=0.02,  # the config default 1e-10 gives denormals: slow on CPUs, meaningless for timing
         )
         return SamModel(SamConfig(vision_config=vision))
     config = SamConfig(
         vision_config=SamVisionConfig(
-            hidden_size=16, num_hidden_layers=1, num_attention_heads=1, output_channels=16, image_size=64, patch_size=16,
-            global_attn_indexes=[0], mlp_dim=32, num_pos_feats=8, initializer_range=0.02,
+            hidden_size=16,
+            num_hidden_layers=1,
+            num_attention_heads=1,
+            output_channels=16,
+            image_size=64,
+            patch_size=16,
+            global_attn_indexes=[0],
+            mlp_dim=32,
+            num_pos_feats=8,
+            initializer_range=0.02,
         ),
         prompt_encoder_config=SamPromptEncoderConfig(hidden_size=16, image_size=64, patch_size=16),
         mask_decoder_config=SamMaskDecoderConfig(

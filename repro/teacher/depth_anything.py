@@ -15,6 +15,7 @@ default ``"bilinear"`` is Depth Anything's own inference (``F.interpolate(..., "
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -41,14 +42,24 @@ DEPTH_ANYTHING_IDS: dict[str, str] = {
 }
 DEFAULT_ID = DEPTH_ANYTHING_IDS["depth-anything-v1-large"]  # the paper's teacher
 
+
 # Architecture of each size (DINOv2 backbone + DPT head), as the released checkpoints' configs
 # state them; used to build randomly initialised models of the real size (benchmarks, dry runs).
-_ARCH: dict[str, dict[str, Any]] = {
-    "small": dict(hidden=384, layers=12, heads=6, fusion=64, neck=[48, 96, 192, 384], v1=[9, 10, 11, 12], v2=[3, 6, 9, 12]),
-    "base": dict(hidden=768, layers=12, heads=12, fusion=128, neck=[96, 192, 384, 768], v1=[9, 10, 11, 12], v2=[3, 6, 9, 12]),
-    "large": dict(
-        hidden=1024, layers=24, heads=16, fusion=256, neck=[256, 512, 1024, 1024], v1=[21, 22, 23, 24], v2=[5, 12, 18, 24]
-    ),
+@dataclass(frozen=True)
+class _Arch:
+    hidden: int
+    layers: int
+    heads: int
+    fusion: int
+    neck: tuple[int, ...]
+    out_v1: tuple[int, ...]  # backbone layers feeding the DPT head, V1 and V2 checkpoints
+    out_v2: tuple[int, ...]
+
+
+_ARCH: dict[str, _Arch] = {
+    "small": _Arch(384, 12, 6, 64, (48, 96, 192, 384), (9, 10, 11, 12), (3, 6, 9, 12)),
+    "base": _Arch(768, 12, 12, 128, (96, 192, 384, 768), (9, 10, 11, 12), (3, 6, 9, 12)),
+    "large": _Arch(1024, 24, 16, 256, (256, 512, 1024, 1024), (21, 22, 23, 24), (5, 12, 18, 24)),
 }
 
 
@@ -78,36 +89,50 @@ def depth_anything_config(name_or_id: str = DEFAULT_ID):
 
     if name_or_id == "tiny":
         backbone = Dinov2Config(
-            hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, image_size=518,
-            patch_size=PATCH, out_indices=[1, 2], apply_layernorm=True, reshape_hidden_states=False,
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=64,
+            image_size=518,
+            patch_size=PATCH,
+            out_indices=[1, 2],
+            apply_layernorm=True,
+            reshape_hidden_states=False,
         )
         return DepthAnythingConfig(
-            backbone_config=backbone, reassemble_hidden_size=32, neck_hidden_sizes=[16, 32], reassemble_factors=[2, 1],
-            fusion_hidden_size=16, head_hidden_size=8,
+            backbone_config=backbone,
+            reassemble_hidden_size=32,
+            neck_hidden_sizes=[16, 32],
+            reassemble_factors=[2, 1],
+            fusion_hidden_size=16,
+            head_hidden_size=8,
         )
     size, version = _size_and_version(resolve_id(name_or_id))
     a = _ARCH[size]
     backbone = Dinov2Config(
-        hidden_size=a["hidden"],
-        num_hidden_layers=a["layers"],
-        num_attention_heads=a["heads"],
-        intermediate_size=4 * a["hidden"],
+        hidden_size=a.hidden,
+        num_hidden_layers=a.layers,
+        num_attention_heads=a.heads,
+        intermediate_size=4 * a.hidden,
         image_size=518,
         patch_size=PATCH,
-        out_indices=a[version],
+        out_indices=list(a.out_v2 if version == "v2" else a.out_v1),
         apply_layernorm=True,
         reshape_hidden_states=False,
     )
     return DepthAnythingConfig(
         backbone_config=backbone,
-        reassemble_hidden_size=a["hidden"],
-        neck_hidden_sizes=a["neck"],
-        fusion_hidden_size=a["fusion"],
+        reassemble_hidden_size=a.hidden,
+        neck_hidden_sizes=list(a.neck),
+        fusion_hidden_size=a.fusion,
     )
 
 
 def _offline() -> bool:
-    return any(os.environ.get(k, "").strip().lower() in ("1", "true", "yes", "on") for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+    return any(
+        os.environ.get(k, "").strip().lower() in ("1", "true", "yes", "on")
+        for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    )
 
 
 def missing_weights_message(model_id: str, cause: BaseException | None = None) -> str:
@@ -117,7 +142,7 @@ def missing_weights_message(model_id: str, cause: BaseException | None = None) -
     msg = (
         f"weights of {model_id!r} are not in the Hugging Face cache ({HF_HUB_CACHE}) {where}. "
         f"Pre-fetch them where a network exists: `repro models fetch {model_id}` (with no ids it fetches every "
-        f"model the pipeline uses; Docker: --build-arg PREFETCH_MODELS=\"{model_id}\"), or pass a local folder "
+        f'model the pipeline uses; Docker: --build-arg PREFETCH_MODELS="{model_id}"), or pass a local folder '
         f"holding the model's config.json and model.safetensors instead of the id."
     )
     if cause is not None:
@@ -153,7 +178,7 @@ def teacher_input_size(height: int, width: int, input_size: int) -> tuple[int, i
     scale = input_size / min(height, width)
 
     def fit(n: int) -> int:
-        return max(PATCH, int(round(n * scale / PATCH)) * PATCH)
+        return max(PATCH, round(n * scale / PATCH) * PATCH)
 
     return fit(height), fit(width)
 
@@ -197,7 +222,12 @@ class DepthAnythingTeacher(nn.Module):
 
     @classmethod
     def from_pretrained(
-        cls, name_or_id: str = DEFAULT_ID, *, cache_dir: str | Path | None = None, random_init: bool = False, **opts: Any
+        cls,
+        name_or_id: str = DEFAULT_ID,
+        *,
+        cache_dir: str | Path | None = None,
+        random_init: bool = False,
+        **opts: Any,
     ) -> DepthAnythingTeacher:
         """Load a released checkpoint (or, with ``random_init``, the same architecture untrained)."""
         from transformers import DepthAnythingForDepthEstimation

@@ -49,5 +49,3 @@ def fetch_weights(
         )
         paths.append(Path(path))
     return paths
-
-

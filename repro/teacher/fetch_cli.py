@@ -23,7 +23,9 @@ def run(args: argparse.Namespace) -> int:
     from repro.cli import UserError
 
     try:
-        paths = fetch_weights(args.ids or None, cache_dir=args.cache_dir, local_dir=args.local_dir, revision=args.revision)
+        paths = fetch_weights(
+            args.ids or None, cache_dir=args.cache_dir, local_dir=args.local_dir, revision=args.revision
+        )
     except (RuntimeError, OSError) as exc:  # offline, no network, unknown id
         raise UserError(str(exc)) from exc
     for path in paths:
