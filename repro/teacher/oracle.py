@@ -32,7 +32,6 @@ class OracleTeacher(nn.Module):
         noise_std: float = 0.01,
         seed: int = 0,
         input_size: int | None = None,
-        **_ignored: object,
     ) -> None:
         """``noise_std`` is a fraction of each face's true disparity range; ``input_size`` (the real
         teacher's resolution) is accepted so one teacher config serves both, and has no effect."""
