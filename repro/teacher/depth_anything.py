@@ -2,7 +2,7 @@
 
 The paper's teacher is Depth Anything V1 ViT-L. Faces are resized to 518 (a multiple of the
 ViT's 14-pixel patch), ImageNet-normalised from the *un-jittered* RGB, and run in chunks of at
-most ``chunk_size`` faces (all 6·B faces of a batch at once would not fit a 24 GB card at ViT-L).
+most ``chunk_size`` faces (the released code splits batches of more than 9 faces, for memory).
 The predicted relative disparity is resized back to the face size and min–max normalised to
 [0, 1] per face, as the released training code does.
 
