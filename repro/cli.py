@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("repro.train.cli", "train a student from a YAML config (resumable; torchrun for several GPUs)"),
     "eval": ("repro.evaluate_cli", "evaluate a checkpoint on a test split: per-image CSV and aggregate JSON"),
     "predict": ("repro.predict_cli", "depth PNG, colour preview and PLY point cloud for panoramas"),
+    "masks": ("repro.masks.cli", "generate Grounded-SAM sky/watermark masks (resumable, sharded) or audit them"),
 }
 
 
