@@ -7,11 +7,21 @@ from pathlib import Path
 
 import pytest
 import torch
-from train_fixtures import RoomPanoramas, TinyStudent, load_model_state, one_thread, settings, state_equal
+from train_fixtures import (
+    EXACT_ORACLE,
+    CountingTeacher,
+    RoomPanoramas,
+    TinyStudent,
+    components,
+    load_model_state,
+    one_thread,
+    settings,
+    state_equal,
+)
 
 from repro.config import ConfigError
 from repro.settings import load_train_config
-from repro.train import Components, NonFiniteLossError, Trainer
+from repro.train import NonFiniteLossError, Trainer
 from repro.train.checkpoint import CheckpointError
 from repro.train.logging import read_jsonl
 from repro.train.optim import build_optimizer, build_scheduler
@@ -22,10 +32,20 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 _ = one_thread  # the fixture is used through pytestmark
 
 
-def _trainer(tmp: Path, s=None, data=None, model=None, **kw) -> Trainer:
-    torch.manual_seed(0)
-    comps = Components(model=model or TinyStudent(), labeled=data or RoomPanoramas(4), student={"name": "tiny"})
+def _trainer(tmp: Path, s=None, n: int = 4, model=None, n_unlabeled=None, oracle=None, **kw) -> Trainer:
+    size = tuple(s.input_size) if s is not None else (16, 32)
+    comps = components(n, n_unlabeled, oracle, size, model=model)
     return Trainer(s or settings(), comps, tmp, progress=False, **kw)
+
+
+def _joint(**overrides) -> dict:
+    """Settings overrides of a joint run: pseudo-labeled rooms, the oracle teacher, 8-px faces."""
+    return {
+        "pseudo": [{"dataset": "structured3d", "split": "all"}],
+        "teacher": {"id": "oracle"},
+        "distill": {"face_size": 8},
+        **overrides,
+    }
 
 
 # ----------------------------------------------------------------------------- data order
@@ -57,16 +77,45 @@ def test_stream_rejects_a_dataset_smaller_than_one_batch() -> None:
 
 
 def test_gt_only_training_overfits_four_panoramas(tmp_path: Path) -> None:
-    s = settings(schedule={"epochs": 60, "batch_size": 4, "lr": 3e-3})
+    s = settings(schedule={"epochs": 30, "batch_size": 4, "lr": 1e-2})
     trainer = _trainer(tmp_path, s)
     final = trainer.fit()
     steps = read_jsonl(tmp_path / "log" / "steps.jsonl")
-    assert len(steps) == 60 and final.name == "final.pt"
+    assert len(steps) == 30 and final.name == "final.pt"
     first = sum(r["loss"] for r in steps[:3]) / 3
     last = sum(r["loss"] for r in steps[-3:]) / 3
     assert last <= 0.5 * first, (first, last)
     epochs = read_jsonl(tmp_path / "log" / "epochs.jsonl")
-    assert [e["epoch"] for e in epochs] == list(range(60))
+    assert [e["epoch"] for e in epochs] == list(range(30))
+
+
+@pytest.mark.parametrize("projection", ["cube", "tangent", "equirect_stitched"])
+@pytest.mark.parametrize("ratio", ["1:1", "1:2", "1:4"])
+def test_joint_training_runs_every_projection_and_ratio(tmp_path: Path, projection: str, ratio: str) -> None:
+    s = settings(schedule={"epochs": 1, "batch_size": 2}, **_joint(ratio=ratio, distill={"face_size": 8, "projection": projection}))
+    comps = components(4, 8)
+    teacher = comps.teacher = CountingTeacher(comps.teacher)
+    Trainer(s, comps, tmp_path, progress=False).fit()
+    steps = read_jsonl(tmp_path / "log" / "steps.jsonl")
+    assert len(steps) == 2
+    assert all(r["loss_pseudo"] > 0 and math.isfinite(r["loss_pseudo"]) for r in steps)
+    faces = 20 if projection == "tangent" else 6
+    n_unlabeled = 2 * int(ratio.split(":")[1])
+    assert teacher.calls == [n_unlabeled * faces] * 2  # unlabeled batch = ratio × labeled batch
+
+
+def test_joint_training_with_the_oracle_overfits(tmp_path: Path) -> None:
+    # labeled and unlabeled rooms, exact oracle: both terms must fall (16-px faces: at 8 px the
+    # nearest-sampled student faces are too coarse for the pseudo term to fall this far)
+    s = settings(
+        input_size=[32, 64], schedule={"epochs": 30, "batch_size": 4, "lr": 1e-2}, **_joint(distill={"face_size": 16})
+    )
+    _trainer(tmp_path, s, n=4, n_unlabeled=4, oracle=EXACT_ORACLE).fit()
+    steps = read_jsonl(tmp_path / "log" / "steps.jsonl")
+    for key in ("loss", "loss_pseudo"):
+        first = sum(r[key] for r in steps[:3]) / 3
+        last = sum(r[key] for r in steps[-3:]) / 3
+        assert last <= 0.5 * first, (key, first, last)
 
 
 # ----------------------------------------------------------------------------- exact resume
@@ -84,17 +133,22 @@ def _crash_at(step: int):
     return callback
 
 
-def test_killed_run_resumes_to_bit_identical_weights(tmp_path: Path) -> None:
+@pytest.mark.parametrize("joint", [False, True], ids=["gt_only", "joint_noisy_oracle"])
+def test_killed_run_resumes_to_bit_identical_weights(tmp_path: Path, joint: bool) -> None:
     # 5 images, batch 2: 2 steps per epoch, 7 steps bounded by `steps` (ends mid-epoch);
     # checkpoints every 3 steps and every epoch; the crash at step 5 loses step 5 (last.pt at 4).
-    s = settings(schedule={"epochs": None, "steps": 7, "batch_size": 2, "checkpoint_every_steps": 3})
-    full = _trainer(tmp_path / "full", s, data=RoomPanoramas(5)).fit()
+    # Joint: ratio 1:2 over 5 unlabeled rooms (the unlabeled stream cycles at another rate), random
+    # rotations and the oracle's random distortion + noise (a generator that must be restored).
+    extra = _joint(ratio="1:2") if joint else {}
+    s = settings(schedule={"epochs": None, "steps": 7, "batch_size": 2, "checkpoint_every_steps": 3}, **extra)
+    n_unl = 5 if joint else None
+    full = _trainer(tmp_path / "full", s, n=5, n_unlabeled=n_unl).fit()
 
     with pytest.raises(Crash):
-        _trainer(tmp_path / "cut", s, data=RoomPanoramas(5), callbacks=[_crash_at(5)]).fit()
+        _trainer(tmp_path / "cut", s, n=5, n_unlabeled=n_unl, callbacks=[_crash_at(5)]).fit()
     assert torch.load(tmp_path / "cut/checkpoints/last.pt", weights_only=True)["step"] == 4
-    torch.manual_seed(123)  # the resumed process starts from a different global RNG state
-    resumed = _trainer(tmp_path / "cut", s, data=RoomPanoramas(5), model=TinyStudent()).fit(resume=True)
+    torch.manual_seed(123)  # the resumed process starts from another global RNG state
+    resumed = _trainer(tmp_path / "cut", s, n=5, n_unlabeled=n_unl).fit(resume=True)
 
     assert state_equal(load_model_state(full), load_model_state(resumed))
     full_last = torch.load(tmp_path / "full/checkpoints/last.pt", weights_only=True)
@@ -195,22 +249,22 @@ DDP_ATOL = 1e-5
 
 
 def test_two_process_gloo_ddp_matches_one_process(tmp_path: Path) -> None:
+    """Joint run (labeled 4 + unlabeled 4 per global step, exact oracle, random rotations)."""
     import json
-    import time
 
     from train_fixtures import launch, max_abs_diff, run_worker
 
-    overrides = {"schedule": {"epochs": 3, "batch_size": 4, "lr": 1e-3, "num_workers": 0}}
-    run_worker(str(tmp_path / "single"), json.dumps(overrides), n_images=8)  # world size 1, in this process
-    t0 = time.time()
-    launch(2, tmp_path / "ddp", overrides, n_images=8)
-    print(f"2-process launch: {time.time() - t0:.1f} s")
+    overrides = {"schedule": {"epochs": 3, "batch_size": 4, "lr": 1e-3, "num_workers": 0}, **_joint()}
+    run_worker(str(tmp_path / "single"), json.dumps(overrides), n_images=8, n_unlabeled=8)  # in this process
+    launch(2, tmp_path / "ddp", overrides, n_images=8, n_unlabeled=8)
     single = load_model_state(tmp_path / "single/checkpoints/final.pt")
     ddp = load_model_state(tmp_path / "ddp/checkpoints/final.pt")
     diff = max_abs_diff(single, ddp)
+    print(f"DDP vs single: max |Δw| = {diff:.3g}")
     assert diff <= DDP_ATOL, diff
     assert max_abs_diff(single, TinyStudent().state_dict()) > 1e-3  # it did train
     steps = read_jsonl(tmp_path / "ddp/log/steps.jsonl")
-    assert len(steps) == 6  # only rank 0 writes
-    single_losses = [r["loss"] for r in read_jsonl(tmp_path / "single/log/steps.jsonl")]
-    assert [r["loss"] for r in steps] == pytest.approx(single_losses, rel=1e-5)
+    assert len(steps) == 6  # only rank 0 writes, once per step
+    single_steps = read_jsonl(tmp_path / "single/log/steps.jsonl")
+    for key in ("loss_gt", "loss_pseudo"):
+        assert [r[key] for r in steps] == pytest.approx([r[key] for r in single_steps], rel=1e-5)

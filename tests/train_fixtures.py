@@ -76,6 +76,48 @@ class RoomPanoramas(torch.utils.data.Dataset):
         return {"rgb": rgb, "rgb_noaug": rgb.clone(), "depth": depth, "valid": depth > 0, "path": s["path"]}
 
 
+#: an oracle without distortion or noise: the exact face disparity (for equivalence tests)
+EXACT_ORACLE = {"scale_range": [1.0, 1.0], "shift_range": [0.0, 0.0], "noise_std": 0.0}
+
+
+class CountingTeacher(nn.Module):
+    """Wraps a teacher and records how many faces each call received."""
+
+    def __init__(self, teacher: Any) -> None:
+        super().__init__()
+        self.teacher, self.calls = teacher, []
+        self.is_stand_in = getattr(teacher, "is_stand_in", False)
+
+    def predict_faces(self, faces: torch.Tensor, depth: torch.Tensor | None = None) -> torch.Tensor:
+        self.calls.append(faces.shape[0])
+        return self.teacher.predict_faces(faces, depth=depth)
+
+
+def components(
+    n_labeled: int = 4,
+    n_unlabeled: int | None = None,
+    oracle: dict[str, Any] | None = None,
+    size: tuple[int, int] = (16, 32),
+    **kw: Any,
+):
+    """A tiny student (seeded), labeled rooms and, with ``n_unlabeled``, other rooms + the oracle teacher."""
+    from repro.teacher import build_teacher
+    from repro.train import Components
+
+    torch.manual_seed(0)
+    unlabeled = teacher = None
+    if n_unlabeled is not None:
+        unlabeled = RoomPanoramas(n_unlabeled, *size, seed=1)
+        teacher = build_teacher("oracle", **(oracle if oracle is not None else {}))
+    return Components(
+        model=kw.pop("model", None) or TinyStudent(),
+        labeled=RoomPanoramas(n_labeled, *size),
+        unlabeled=unlabeled,
+        teacher=teacher,
+        student={"name": "tiny"},
+    )
+
+
 def settings(**overrides: Any) -> TrainSettings:
     """TrainSettings of a tiny CPU run (UniFuse's recipe names the optimizer; the model is injected)."""
     raw: dict[str, Any] = {
@@ -118,11 +160,11 @@ def finite(x: float) -> bool:
     return math.isfinite(x)
 
 
-def run_worker(out_dir: str, overrides_json: str, n_images: int) -> None:
+def run_worker(out_dir: str, overrides_json: str, n_images: int, n_unlabeled: int | None = None) -> None:
     """One process of a ``torchrun``-style launch (RANK/WORLD_SIZE/MASTER_* in the environment)."""
     import json
 
-    from repro.train import Components, Trainer
+    from repro.train import Trainer
     from repro.train.distributed import env_info, init, shutdown
 
     torch.set_num_threads(1)
@@ -130,14 +172,20 @@ def run_worker(out_dir: str, overrides_json: str, n_images: int) -> None:
     device = torch.device("cpu")
     created = init(device, info)
     try:
-        torch.manual_seed(0)
-        comps = Components(model=TinyStudent(), labeled=RoomPanoramas(n_images), student={"name": "tiny"})
+        comps = components(n_images, n_unlabeled, EXACT_ORACLE)
         Trainer(settings(**json.loads(overrides_json)), comps, out_dir, device=device, info=info, progress=False).fit()
     finally:
         shutdown(created)
 
 
-def launch(world_size: int, out_dir: Path, overrides: dict[str, Any], n_images: int, timeout: float = 180) -> None:
+def launch(
+    world_size: int,
+    out_dir: Path,
+    overrides: dict[str, Any],
+    n_images: int,
+    n_unlabeled: int | None = None,
+    timeout: float = 180,
+) -> None:
     """Ranks 1.. as worker processes with the environment torchrun gives them; rank 0 in this process.
 
     Running rank 0 here saves one interpreter start (importing torch and, through DDP,
@@ -156,7 +204,7 @@ def launch(world_size: int, out_dir: Path, overrides: dict[str, Any], n_images: 
     code = (
         f"import sys; sys.path[:0] = [{str(here)!r}, {str(here.parent)!r}]\n"
         "from train_fixtures import run_worker\n"
-        f"run_worker({str(out_dir)!r}, {json.dumps(overrides)!r}, {n_images})\n"
+        f"run_worker({str(out_dir)!r}, {json.dumps(overrides)!r}, {n_images}, {n_unlabeled})\n"
     )
     common = {"WORLD_SIZE": str(world_size), "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}
     procs = []
@@ -167,7 +215,7 @@ def launch(world_size: int, out_dir: Path, overrides: dict[str, Any], n_images: 
     os.environ.update({**common, "RANK": "0", "LOCAL_RANK": "0"})
     errors = []
     try:
-        run_worker(str(out_dir), json.dumps(overrides), n_images)
+        run_worker(str(out_dir), json.dumps(overrides), n_images, n_unlabeled)
     except Exception as exc:  # noqa: BLE001 - reported together with the workers' errors
         errors.append(f"rank 0: {exc!r}")
     finally:
