@@ -1,0 +1,168 @@
+"""Training step with the pseudo-label branch vs a GT-only step, per student, same run, with a breakdown.
+
+Both steps are the trainer's own (:class:`repro.train.profile.StepRunner`: one forward of the
+labeled (+ unlabeled) batch, losses, backward, optimizer) on random tensors with randomly
+initialised weights. The pseudo step adds the unlabeled half (ratio 1:1): rotate + project the RGB,
+mask and depth to cube faces, run the teacher on 6·B faces, bring the student's prediction to the
+faces, per-face loss. GT-only and pseudo steps alternate so a shared machine slows both alike.
+
+CUDA: the paper's sizes (512×1024, published batch per student, faces 256², Depth Anything V1
+ViT-L at 518, bf16 autocast). CPU: 64×128 (BiFuse++ 128×256, its minimum), faces 32², a random
+ViT-S teacher at 56 — the ratio then says little about a GPU, the breakdown still shows the shape.
+
+Sections: ``teacher_projection`` (rotate + project RGB/mask/depth), ``teacher_inference``
+(Depth Anything on the faces), ``student_forward`` (the whole concatenated batch),
+``student_to_faces`` (student disparity → distance → planar face disparity), ``losses`` (the rest
+of the loss), ``backward``, ``optimizer``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import statistics
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import parser, report  # noqa: E402
+
+import repro.distill as distill  # noqa: E402
+from repro.config import from_data  # noqa: E402
+from repro.settings import RECIPES, TrainSettings  # noqa: E402
+from repro.train.objective import SectionTimer  # noqa: E402
+from repro.train.profile import StepRunner  # noqa: E402
+
+STUDENTS = ("unifuse", "bifusepp", "hohonet", "egformer")
+CPU_SIZE = {"bifusepp": (128, 256)}  # its smallest input (pooling pyramid); the others run at 64×128
+SECTIONS = (
+    "teacher_projection",
+    "teacher_inference",
+    "student_forward",
+    "student_to_faces",
+    "losses",
+    "backward",
+    "optimizer",
+)
+
+
+class TimedTeacher(torch.nn.Module):
+    """The teacher with its ``predict_faces`` timed as ``teacher_inference``."""
+
+    def __init__(self, teacher: Any, timer: SectionTimer) -> None:
+        super().__init__()
+        self.teacher, self.timer = teacher, timer
+        self.is_stand_in = getattr(teacher, "is_stand_in", False)
+
+    def predict_faces(self, faces: torch.Tensor, depth: torch.Tensor | None = None) -> torch.Tensor:
+        with self.timer("teacher_inference"):
+            return self.teacher.predict_faces(faces, depth=depth)
+
+
+@contextlib.contextmanager
+def timed_student_faces(timer: SectionTimer) -> Iterator[None]:
+    """Time ``repro.distill.student_faces`` (looked up at call time by ``pseudo_label_loss``)."""
+    original = distill.student_faces
+
+    def timed(pred: torch.Tensor, targets: Any) -> torch.Tensor:
+        with timer("student_to_faces"):
+            return original(pred, targets)
+
+    distill.student_faces = timed
+    try:
+        yield
+    finally:
+        distill.student_faces = original
+
+
+def settings_for(student: str, cuda: bool, teacher_id: str, teacher_size: int) -> TrainSettings:
+    h, w = (512, 1024) if cuda else CPU_SIZE.get(student, (64, 128))
+    return from_data(
+        TrainSettings,
+        {
+            "student": {"name": student, "pretrained": False},
+            "labeled": [{"dataset": "matterport3d"}],
+            "pseudo": [{"dataset": "structured3d", "split": "all"}],
+            "teacher": {"id": teacher_id, "input_size": teacher_size},
+            "distill": {"face_size": h // 2},
+            "input_size": [h, w],
+            "precision": "auto",
+            "schedule": {"batch_size": RECIPES[student].batch_size if cuda else 1},
+        },
+    )
+
+
+def breakdown(timer: SectionTimer, steps: int) -> dict[str, float]:
+    """Per-step seconds of each section (``teacher`` and ``loss`` minus their timed parts)."""
+    t = {k: v / steps for k, v in timer.totals.items()}
+    out = {
+        "teacher_projection": t.get("teacher", 0.0) - t.get("teacher_inference", 0.0),
+        "teacher_inference": t.get("teacher_inference", 0.0),
+        "student_forward": t.get("student_forward", 0.0),
+        "student_to_faces": t.get("student_to_faces", 0.0),
+        "losses": t.get("loss", 0.0) - t.get("student_to_faces", 0.0),
+        "backward": t.get("backward", 0.0),
+        "optimizer": t.get("optimizer", 0.0),
+    }
+    return out
+
+
+def measure(student: str, device: torch.device, args: Any) -> dict[str, Any]:
+    cuda = device.type == "cuda"
+    teacher_id = "LiheYoung/depth-anything-large-hf" if cuda else "LiheYoung/depth-anything-small-hf"
+    s = settings_for(student, cuda, teacher_id, 518 if cuda else 56)
+    torch.manual_seed(0)
+    pseudo = StepRunner(s, device)
+    pseudo.teacher = TimedTeacher(pseudo.teacher, pseudo.timer)
+    pseudo.objective.teacher = pseudo.teacher
+    gt = StepRunner(dataclasses.replace(s, pseudo=[]), device, model=pseudo.model)
+    steps = 3 if args.quick else 10
+    times: dict[str, list[float]] = {"gt": [], "pseudo": []}
+    with timed_student_faces(pseudo.timer):
+        for runner in (gt, pseudo):  # warm-up: kernels, allocator, autocast caches
+            runner.step()
+        gt.timer.reset()
+        pseudo.timer.reset()
+        if cuda:
+            torch.cuda.reset_peak_memory_stats(device)
+        for _ in range(steps):
+            times["gt"].append(gt.step())
+            times["pseudo"].append(pseudo.step())
+    gt_s, pseudo_s = statistics.median(times["gt"]), statistics.median(times["pseudo"])
+    h, w = s.input_size
+    row: dict[str, Any] = {
+        "student": student,
+        "size": f"{h}x{w}",
+        "batch": f"{s.schedule.batch_size}+{s.schedule.batch_size}",
+        "gt_step_s": gt_s,
+        "pseudo_step_s": pseudo_s,
+        "ratio": pseudo_s / gt_s,
+    }
+    row.update({f"{k}_s": v for k, v in breakdown(pseudo.timer, steps).items()})
+    if cuda:
+        row["peak_gib"] = torch.cuda.max_memory_allocated(device) / 2**30
+    return row
+
+
+def main() -> None:
+    p = parser(__doc__.splitlines()[0])
+    p.add_argument("--students", nargs="+", default=list(STUDENTS), choices=STUDENTS)
+    args = p.parse_args()
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    rows = [measure(name, device, args) for name in args.students]
+    figures = {f"{r['student']}_pseudo_vs_gt_step": r["ratio"] for r in rows}
+    for r in rows:
+        total = sum(r[f"{k}_s"] for k in SECTIONS)
+        top = max(SECTIONS, key=lambda k: r[f"{k}_s"])
+        figures[f"{r['student']}_largest_section"] = f"{top} ({r[f'{top}_s'] / total:.0%} of the timed pseudo step)"
+    where = torch.cuda.get_device_name(0) if device.type == "cuda" else f"CPU threads={torch.get_num_threads()}"
+    report(f"Training step, pseudo-label branch vs GT only ({where}; goal on GPU: ratio <= 1.5)", rows, args.json,
+           figures=figures)
+
+
+if __name__ == "__main__":
+    main()
