@@ -151,8 +151,12 @@ def measure(student: str, device: torch.device, args: Any) -> dict[str, Any]:
 def main() -> None:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--students", nargs="+", default=list(STUDENTS), choices=STUDENTS)
+    p.add_argument("--threads", type=int, default=1,
+                   help="CPU threads (default 1: OpenMP spinning makes more threads slower on a shared machine)")
     args = p.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.type == "cpu" and args.threads:
+        torch.set_num_threads(args.threads)
     rows = [measure(name, device, args) for name in args.students]
     figures = {f"{r['student']}_pseudo_vs_gt_step": r["ratio"] for r in rows}
     for r in rows:

@@ -49,7 +49,7 @@ def load_model(
     except ckpt.CheckpointError:
         state = None
     if state is not None:
-        meta = dict(state["student"])
+        meta = {**state["student"], "trained_with_teacher": state.get("teacher")}
         model = build_student_from_meta(meta)
         model.load_state_dict(state["model"])
     else:
@@ -147,7 +147,8 @@ def evaluate(
     )
     from repro.train.objective import imagenet_normalize
 
-    stand_in = bool(meta.get("stand_in", False))
+    # a stand-in (oracle) teacher, in training or as the evaluated model, is recorded with the result
+    stand_in = bool(meta.get("stand_in") or (meta.get("trained_with_teacher") or {}).get("stand_in"))
     with torch.inference_mode():
         for batch in tqdm(loader, desc="eval", unit="batch", disable=not progress, dynamic_ncols=True):
             gt = batch["depth"]
