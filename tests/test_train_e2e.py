@@ -123,6 +123,7 @@ def test_metric_fine_tuning_starts_from_the_relative_model(trained: Path, data_r
         "loss": "berhu",
         "input_size": [H, 2 * H],
         "precision": "fp32",
+        "seed": 1,  # another initialisation than the relative model's: loading it must show
         "schedule": {"epochs": 1, "batch_size": 2, "num_workers": 0},
     })
     relative = trained / "checkpoints/final.pt"
@@ -131,13 +132,9 @@ def test_metric_fine_tuning_starts_from_the_relative_model(trained: Path, data_r
     ft = torch.load(final, weights_only=True)
     assert ft["student"]["output_kind"] == "depth" and ft["step"] == 1  # 2 train images, batch 2: one step
     rel = torch.load(relative, weights_only=True)["model"]
-    fresh = train(settings, out_dir=tmp_path / "scratch", data_root=data_root, device="cpu", progress=False)
-    fresh_w = torch.load(fresh, weights_only=True)["model"]
-
-    def dist(a: dict, b: dict) -> float:
-        return sum(float((a[k].float() - b[k].float()).norm()) for k in a if a[k].is_floating_point())
-
-    assert dist(ft["model"], rel) < 0.1 * dist(fresh_w, rel)
+    weights = [k for k in rel if rel[k].is_floating_point() and "running_" not in k]
+    # one Adam step moves each weight by at most lr (1e-4, the recipe's) from the relative model
+    assert max(float((ft["model"][k] - rel[k]).abs().max()) for k in weights) <= 1.001e-4
     metrics = evaluate(EvalSettings(dataset=DataRef("stanford2d3d", "test"), protocol="none"),
                        checkpoint=final, out_dir=tmp_path / "eval", data_root=data_root, device="cpu", num_workers=0,
                        progress=False)
