@@ -43,6 +43,7 @@ __all__ = [
     "ConfigError",
     "ConfigList",
     "Location",
+    "atomic_write_bytes",
     "atomic_write_text",
     "config_hash",
     "deep_merge",
@@ -477,12 +478,17 @@ def dump_yaml(obj: Any) -> str:
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     """Write ``text`` so that readers see either the old file or the whole new one, never half."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes | memoryview) -> None:
+    """Temp file in the same folder, fsync, rename over ``path``: a crash leaves the old file whole."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)

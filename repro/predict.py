@@ -14,6 +14,7 @@ For each input panorama ``NAME.*`` under ``out_dir``:
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from repro.cli import UserError
-from repro.config import atomic_write_text
+from repro.config import atomic_write_bytes, atomic_write_text
 from repro.geometry import equirect_directions
 
 RELATIVE_FLOOR = 1e-3  # disparity floor as a fraction of the map's maximum (depth range ≤ 1000:1)
@@ -71,11 +72,7 @@ def write_ply(path: Path, points: np.ndarray, colors: np.ndarray) -> None:
     vertex = np.empty(n, dtype=[("xyz", "<f4", 3), ("rgb", "u1", 3)])
     vertex["xyz"] = points
     vertex["rgb"] = colors
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(header.encode("ascii"))
-        fh.write(vertex.tobytes())
-    tmp.replace(path)
+    atomic_write_bytes(path, header.encode("ascii") + vertex.tobytes())
 
 
 def point_cloud(depth: torch.Tensor, rgb: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
@@ -89,9 +86,9 @@ def point_cloud(depth: torch.Tensor, rgb: torch.Tensor) -> tuple[np.ndarray, np.
 
 
 def _save_png(array: np.ndarray, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    Image.fromarray(array).save(tmp)
-    tmp.replace(path)
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    atomic_write_bytes(path, buffer.getbuffer())
 
 
 def predict(

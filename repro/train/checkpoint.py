@@ -15,10 +15,10 @@ optimizer state).
 
 from __future__ import annotations
 
+import io
 import os
 import pickle
 import random
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from repro.cli import UserError
+from repro.config import atomic_write_bytes
 
 FORMAT = "repro-train-v1"
 LAST, FINAL = "last.pt", "final.pt"
@@ -95,20 +96,11 @@ def _from_primitive(obj: Any) -> Any:
 
 
 def atomic_save(obj: Any, path: str | os.PathLike[str]) -> Path:
-    """``torch.save`` to a temporary file beside ``path``, fsync, rename over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(obj, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """``torch.save`` to memory, then an atomic write (temp file, fsync, rename over ``path``)."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    atomic_write_bytes(path, buffer.getbuffer())
+    return Path(path)
 
 
 def load(path: str | os.PathLike[str]) -> dict[str, Any]:
