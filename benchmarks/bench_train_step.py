@@ -29,13 +29,13 @@ from typing import Any
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import parser, report  # noqa: E402
+from _common import parser, report
 
-import repro.distill as distill  # noqa: E402
-from repro.config import from_data  # noqa: E402
-from repro.settings import RECIPES, TrainSettings  # noqa: E402
-from repro.train.objective import SectionTimer  # noqa: E402
-from repro.train.profile import StepRunner  # noqa: E402
+from repro import distill
+from repro.config import from_data
+from repro.settings import RECIPES, TrainSettings
+from repro.train.objective import SectionTimer
+from repro.train.profile import StepRunner
 
 STUDENTS = ("unifuse", "bifusepp", "hohonet", "egformer")
 CPU_SIZE = {"bifusepp": (128, 256)}  # its smallest input (pooling pyramid); the others run at 64×128
@@ -151,8 +151,12 @@ def measure(student: str, device: torch.device, args: Any) -> dict[str, Any]:
 def main() -> None:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--students", nargs="+", default=list(STUDENTS), choices=STUDENTS)
-    p.add_argument("--threads", type=int, default=1,
-                   help="CPU threads (default 1: OpenMP spinning makes more threads slower on a shared machine)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="CPU threads (default 1: OpenMP spinning makes more threads slower on a shared machine)",
+    )
     args = p.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device.type == "cpu" and args.threads:
@@ -164,8 +168,12 @@ def main() -> None:
         top = max(SECTIONS, key=lambda k: r[f"{k}_s"])
         figures[f"{r['student']}_largest_section"] = f"{top} ({r[f'{top}_s'] / total:.0%} of the timed pseudo step)"
     where = torch.cuda.get_device_name(0) if device.type == "cuda" else f"CPU threads={torch.get_num_threads()}"
-    report(f"Training step, pseudo-label branch vs GT only ({where}; goal on GPU: ratio <= 1.5)", rows, args.json,
-           figures=figures)
+    report(
+        f"Training step, pseudo-label branch vs GT only ({where}; goal on GPU: ratio <= 1.5)",
+        rows,
+        args.json,
+        figures=figures,
+    )
 
 
 if __name__ == "__main__":

@@ -80,8 +80,12 @@ def _teacher_model(settings: EvalSettings, device: torch.device) -> tuple[nn.Mod
     assert spec is not None
     opts = {"input_size": spec.input_size, **spec.options}
     model = build_teacher_equirect(spec.id, **opts).to(device).eval()
-    meta = {"name": f"teacher:{spec.id}", "output_kind": "disparity", "stand_in": model.is_stand_in,
-            "description": model.describe()}
+    meta = {
+        "name": f"teacher:{spec.id}",
+        "output_kind": "disparity",
+        "stand_in": model.is_stand_in,
+        "description": model.describe(),
+    }
     return model, meta
 
 
@@ -153,7 +157,9 @@ def evaluate(
         for batch in tqdm(loader, desc="eval", unit="batch", disable=not progress, dynamic_ncols=True):
             gt = batch["depth"]
             if settings.model == "predictions":
-                pred = torch.stack([_read_prediction(data_root / str(settings.predictions), p, size) for p in batch["path"]])
+                pred = torch.stack(
+                    [_read_prediction(data_root / str(settings.predictions), p, size) for p in batch["path"]]
+                )
             elif settings.model == "teacher_equirect":
                 x = imagenet_normalize(batch["rgb"].to(device))
                 pred = model(x, depth=gt.to(device) if stand_in else None)  # type: ignore[misc]
@@ -166,8 +172,12 @@ def evaluate(
         "metrics": result,
         "evaluation": acc.describe(),
         "settings": to_plain(dataclasses.replace(settings, input_size=size)),
-        "dataset": {"name": settings.dataset.dataset, "split": settings.dataset.split,
-                    "root": str(settings.dataset.root_dir(data_root)), "images": len(dataset)},
+        "dataset": {
+            "name": settings.dataset.dataset,
+            "split": settings.dataset.split,
+            "root": str(settings.dataset.root_dir(data_root)),
+            "images": len(dataset),
+        },
         "model": {**meta, "checkpoint": str(checkpoint) if checkpoint else None},
         "stand_in_teacher": stand_in,
         "device": str(device),
@@ -183,8 +193,8 @@ def profile(settings: EvalSettings, *, steps: int = 5, device: str | torch.devic
 
     if settings.model != "teacher_equirect":
         raise UserError(f"eval model '{settings.model}' runs no network: there is nothing to profile")
-    from repro.train.build import build_teacher_from_spec
     from repro.teacher import TeacherOnEquirect
+    from repro.train.build import build_teacher_from_spec
 
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     assert settings.teacher is not None

@@ -15,19 +15,33 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", required=True, choices=typing.get_args(DatasetName), help="dataset layout")
     parser.add_argument("--root", type=Path, required=True, help="the dataset's folder")
     parser.add_argument("--split", default="test", help="split to evaluate (default: test)")
-    parser.add_argument("--protocol", default="median", choices=typing.get_args(Protocol),
-                        help="median (paper), lsq_disparity_median (released code), none (metric)")
-    parser.add_argument("--crop-rows", type=int, default=0,
-                        help="rows dropped top and bottom, counted at H=512 (released Stanford2D3D: 68)")
-    parser.add_argument("--clamp", type=float, nargs=2, metavar=("LO", "HI"), help="clamp prediction and GT after alignment")
+    parser.add_argument(
+        "--protocol",
+        default="median",
+        choices=typing.get_args(Protocol),
+        help="median (paper), lsq_disparity_median (released code), none (metric)",
+    )
+    parser.add_argument(
+        "--crop-rows",
+        type=int,
+        default=0,
+        help="rows dropped top and bottom, counted at H=512 (released Stanford2D3D: 68)",
+    )
+    parser.add_argument(
+        "--clamp", type=float, nargs=2, metavar=("LO", "HI"), help="clamp prediction and GT after alignment"
+    )
     parser.add_argument("--rmse-log", default="ln", choices=["ln", "released"], help="RMSElog definition")
     parser.add_argument("--min-depth", type=float, default=0.0)
     parser.add_argument("--max-depth", type=float, default=10.0)
     parser.add_argument("--model", default="student", choices=["student", "teacher_equirect", "predictions"])
     parser.add_argument("--teacher", help="teacher id for --model teacher_equirect (default: the paper's)")
     parser.add_argument("--predictions", type=Path, help="folder of depth maps for --model predictions")
-    parser.add_argument("--student", help="network of a released checkpoint (unifuse, bifusepp, hohonet, egformer, equi)")
-    parser.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"), help="evaluation size (default: the model's)")
+    parser.add_argument(
+        "--student", help="network of a released checkpoint (unifuse, bifusepp, hohonet, egformer, equi)"
+    )
+    parser.add_argument(
+        "--input-size", type=int, nargs=2, metavar=("H", "W"), help="evaluation size (default: the model's)"
+    )
     parser.add_argument("--out", type=Path, default=Path("runs/eval"), help="output folder (default: runs/eval)")
     parser.add_argument("--batch-size", type=int, default=1)
     parser.add_argument("--num-workers", type=int, default=2)

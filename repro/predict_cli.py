@@ -8,8 +8,12 @@ from pathlib import Path
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("panoramas", nargs="+", type=Path, help="equirectangular images (2:1)")
-    parser.add_argument("--checkpoint", type=Path, required=True, help="a `repro train` checkpoint, or a released one with --student")
-    parser.add_argument("--student", help="network of a released checkpoint (unifuse, bifusepp, hohonet, egformer, equi)")
+    parser.add_argument(
+        "--checkpoint", type=Path, required=True, help="a `repro train` checkpoint, or a released one with --student"
+    )
+    parser.add_argument(
+        "--student", help="network of a released checkpoint (unifuse, bifusepp, hohonet, egformer, equi)"
+    )
     parser.add_argument("--out", type=Path, default=Path("out/predict"), help="output folder (default: out/predict)")
     parser.add_argument("--device", help="cpu, cuda, cuda:1 (default: CUDA when available)")
 
@@ -17,7 +21,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from repro.predict import predict
 
-    records = predict(args.panoramas, checkpoint=args.checkpoint, out_dir=args.out, student=args.student, device=args.device)
+    records = predict(
+        args.panoramas, checkpoint=args.checkpoint, out_dir=args.out, student=args.student, device=args.device
+    )
     for record in records:
         print(f"{record['image']}: {record['depth_png']}, {record['preview_png']}, {record['ply']}")
     return 0

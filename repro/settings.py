@@ -76,9 +76,7 @@ RECIPES: dict[str, Recipe] = {
     "unifuse": Recipe(batch_size=3, optimizer="adam", lr=1e-4, epochs=200),
     "bifusepp": Recipe(batch_size=4, optimizer="adam", lr=3e-4, epochs=200),
     "hohonet": Recipe(batch_size=2, optimizer="adam", lr=1e-4, epochs=60, scheduler="poly", poly_power=0.9),
-    "egformer": Recipe(
-        batch_size=2, optimizer="adamw", lr=5e-5, epochs=200, betas=(0.5, 0.999), weight_decay=0.01
-    ),
+    "egformer": Recipe(batch_size=2, optimizer="adamw", lr=5e-5, epochs=200, betas=(0.5, 0.999), weight_decay=0.01),
     "equi": Recipe(batch_size=3, optimizer="adam", lr=1e-4, epochs=200),
 }
 

@@ -10,7 +10,6 @@ import torch
 from train_fixtures import (
     EXACT_ORACLE,
     CountingTeacher,
-    RoomPanoramas,
     TinyStudent,
     components,
     load_model_state,
@@ -26,7 +25,6 @@ from repro.train.checkpoint import CheckpointError
 from repro.train.logging import read_jsonl
 from repro.train.optim import build_optimizer, build_scheduler
 from repro.train.sampling import LABELED, Stream, StreamBatches
-
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 _ = one_thread  # the fixture is used through pytestmark
@@ -92,7 +90,10 @@ def test_gt_only_training_overfits_four_panoramas(tmp_path: Path) -> None:
 @pytest.mark.parametrize("projection", ["cube", "tangent", "equirect_stitched"])
 @pytest.mark.parametrize("ratio", ["1:1", "1:2", "1:4"])
 def test_joint_training_runs_every_projection_and_ratio(tmp_path: Path, projection: str, ratio: str) -> None:
-    s = settings(schedule={"epochs": 1, "batch_size": 2}, **_joint(ratio=ratio, distill={"face_size": 8, "projection": projection}))
+    s = settings(
+        schedule={"epochs": 1, "batch_size": 2},
+        **_joint(ratio=ratio, distill={"face_size": 8, "projection": projection}),
+    )
     comps = components(4, 8)
     teacher = comps.teacher = CountingTeacher(comps.teacher)
     Trainer(s, comps, tmp_path, progress=False).fit()
@@ -225,10 +226,11 @@ def test_published_recipes_build_the_published_optimizers() -> None:
 def test_malformed_config_names_the_bad_key(tmp_path: Path) -> None:
     cfg = tmp_path / "train.yaml"
     cfg.write_text(
-        "train:\n  student: {name: unifuse}\n  labeled: [{dataset: matterport3d}]\n"
-        "  schedule:\n    epoch: 3\n"
+        "train:\n  student: {name: unifuse}\n  labeled: [{dataset: matterport3d}]\n  schedule:\n    epoch: 3\n"
     )
-    with pytest.raises(ConfigError, match=r"train.yaml:5: key 'train.schedule.epoch': unknown key \(did you mean 'epochs'\?\)"):
+    with pytest.raises(
+        ConfigError, match=r"train.yaml:5: key 'train.schedule.epoch': unknown key \(did you mean 'epochs'\?\)"
+    ):
         load_train_config(cfg)
     cfg.write_text("train:\n  student: {name: unifuse}\n  labeled: [{dataset: matterport3d}]\n  ratio: '2:1'\n")
     with pytest.raises(ConfigError, match=r"ratio must look like '1:N'"):
@@ -236,7 +238,9 @@ def test_malformed_config_names_the_bad_key(tmp_path: Path) -> None:
 
     from repro.cli import main
 
-    cfg.write_text("train:\n  student: {name: unifuse}\n  labeled: [{dataset: matterport3d}]\n  distill: {projection: sphere}\n")
+    cfg.write_text(
+        "train:\n  student: {name: unifuse}\n  labeled: [{dataset: matterport3d}]\n  distill: {projection: sphere}\n"
+    )
     assert main(["train", str(cfg)]) == 2
 
 

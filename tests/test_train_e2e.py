@@ -44,8 +44,9 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     root = tmp_path_factory.mktemp("data")
     for name, style in (("matterport3d", "a"), ("structured3d", "a"), ("stanford2d3d", "b")):
-        write_dataset(name, root / name, mask_root=root / "masks" / name, count=2, height=H, seed=0, style=style,
-                      progress=False)
+        write_dataset(
+            name, root / name, mask_root=root / "masks" / name, count=2, height=H, seed=0, style=style, progress=False
+        )
     return root
 
 
@@ -65,7 +66,7 @@ def test_train_then_eval_from_the_config(trained: Path) -> None:
     assert state["teacher"]["stand_in"] is True  # the oracle: every result must say so
     report = json.loads((trained / "eval" / "metrics.json").read_text())
     assert report["evaluation"]["protocol"] == "median" and report["stand_in_teacher"] is True
-    rows = list(csv.DictReader(open(trained / "eval" / "per_image.csv")))
+    rows = list(csv.DictReader((trained / "eval" / "per_image.csv").read_text().splitlines()))
     assert len(rows) == report["dataset"]["images"] == 2  # the synthetic test split
     mean = sum(float(r["abs_rel"]) for r in rows) / len(rows)
     assert report["metrics"]["abs_rel"] == pytest.approx(mean)
@@ -74,9 +75,28 @@ def test_train_then_eval_from_the_config(trained: Path) -> None:
 
 def test_eval_cli_records_protocol_and_crop(trained: Path, data_root: Path, tmp_path: Path) -> None:
     argv = [
-        "eval", "--checkpoint", str(trained / "checkpoints/final.pt"), "--dataset", "stanford2d3d",
-        "--root", str(data_root / "stanford2d3d"), "--split", "test", "--protocol", "lsq_disparity_median",
-        "--crop-rows", "68", "--clamp", "0.1", "10", "--out", str(tmp_path), "--device", "cpu", "--num-workers", "0",
+        "eval",
+        "--checkpoint",
+        str(trained / "checkpoints/final.pt"),
+        "--dataset",
+        "stanford2d3d",
+        "--root",
+        str(data_root / "stanford2d3d"),
+        "--split",
+        "test",
+        "--protocol",
+        "lsq_disparity_median",
+        "--crop-rows",
+        "68",
+        "--clamp",
+        "0.1",
+        "10",
+        "--out",
+        str(tmp_path),
+        "--device",
+        "cpu",
+        "--num-workers",
+        "0",
     ]
     assert main(argv) == 0
     report = json.loads((tmp_path / "metrics.json").read_text())
@@ -88,8 +108,21 @@ def test_eval_cli_records_protocol_and_crop(trained: Path, data_root: Path, tmp_
 
 def test_predict_writes_valid_png_and_ply(trained: Path, data_root: Path, tmp_path: Path) -> None:
     pano = next((data_root / "stanford2d3d").rglob("*_rgb.png"))
-    assert main(["predict", str(pano), "--checkpoint", str(trained / "checkpoints/final.pt"), "--out", str(tmp_path),
-                 "--device", "cpu"]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                str(pano),
+                "--checkpoint",
+                str(trained / "checkpoints/final.pt"),
+                "--out",
+                str(tmp_path),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     meta = json.loads((tmp_path / f"{pano.stem}.json").read_text())
     with Image.open(meta["depth_png"]) as im:
         assert im.mode in ("I;16", "I;16B", "I;16L", "I") and im.size == (2 * H, H)
@@ -117,27 +150,37 @@ def test_metric_fine_tuning_starts_from_the_relative_model(trained: Path, data_r
     from repro.settings import DataRef, EvalSettings, TrainSettings
     from repro.train import train
 
-    settings = from_data(TrainSettings, {
-        "student": {"name": "equi", "pretrained": False},
-        "labeled": [{"dataset": "stanford2d3d", "split": "train"}],
-        "loss": "berhu",
-        "input_size": [H, 2 * H],
-        "precision": "fp32",
-        "seed": 1,  # another initialisation than the relative model's: loading it must show
-        "schedule": {"epochs": 1, "batch_size": 2, "num_workers": 0},
-    })
+    settings = from_data(
+        TrainSettings,
+        {
+            "student": {"name": "equi", "pretrained": False},
+            "labeled": [{"dataset": "stanford2d3d", "split": "train"}],
+            "loss": "berhu",
+            "input_size": [H, 2 * H],
+            "precision": "fp32",
+            "seed": 1,  # another initialisation than the relative model's: loading it must show
+            "schedule": {"epochs": 1, "batch_size": 2, "num_workers": 0},
+        },
+    )
     relative = trained / "checkpoints/final.pt"
-    final = train(settings, out_dir=tmp_path / "ft", data_root=data_root, init_checkpoint=relative, device="cpu",
-                  progress=False)
+    final = train(
+        settings, out_dir=tmp_path / "ft", data_root=data_root, init_checkpoint=relative, device="cpu", progress=False
+    )
     ft = torch.load(final, weights_only=True)
     assert ft["student"]["output_kind"] == "depth" and ft["step"] == 1  # 2 train images, batch 2: one step
     rel = torch.load(relative, weights_only=True)["model"]
     weights = [k for k in rel if rel[k].is_floating_point() and "running_" not in k]
     # one Adam step moves each weight by at most lr (1e-4, the recipe's) from the relative model
     assert max(float((ft["model"][k] - rel[k]).abs().max()) for k in weights) <= 1.001e-4
-    metrics = evaluate(EvalSettings(dataset=DataRef("stanford2d3d", "test"), protocol="none"),
-                       checkpoint=final, out_dir=tmp_path / "eval", data_root=data_root, device="cpu", num_workers=0,
-                       progress=False)
+    metrics = evaluate(
+        EvalSettings(dataset=DataRef("stanford2d3d", "test"), protocol="none"),
+        checkpoint=final,
+        out_dir=tmp_path / "eval",
+        data_root=data_root,
+        device="cpu",
+        num_workers=0,
+        progress=False,
+    )
     report = json.loads((tmp_path / "eval/metrics.json").read_text())
     assert report["evaluation"]["protocol"] == "none" and report["evaluation"]["pred_is_disparity"] is False
     assert math.isfinite(metrics["mae"]) and metrics["mae"] > 0

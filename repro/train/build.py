@@ -52,7 +52,9 @@ def _datasets(refs: list[DataRef], settings: TrainSettings, data_root: Path, mas
     from repro.data import build_dataset
 
     parts = [
-        build_dataset(ref, data_root, size=tuple(settings.input_size), augment=settings.augment, masks=masks, seed=settings.seed)
+        build_dataset(
+            ref, data_root, size=tuple(settings.input_size), augment=settings.augment, masks=masks, seed=settings.seed
+        )
         for ref in refs
     ]
     return parts[0] if len(parts) == 1 else EpochConcat(parts)

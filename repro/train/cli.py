@@ -54,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
             import dataclasses
 
             settings = dataclasses.replace(settings, input_size=config.train.input_size)
-        metrics = evaluate(settings, checkpoint=checkpoint, out_dir=out_dir / "eval", data_root=data_root, device=args.device)
+        metrics = evaluate(
+            settings, checkpoint=checkpoint, out_dir=out_dir / "eval", data_root=data_root, device=args.device
+        )
         print(json.dumps(metrics, indent=2))
     return 0

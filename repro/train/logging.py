@@ -70,7 +70,9 @@ class TrainLog:
         self.enabled = enabled
         resume = start_step if start_step > 0 else None
         self.steps = JsonlLog(out_dir / "log" / "steps.jsonl", "step", resume) if enabled else None
-        self.epochs = JsonlLog(out_dir / "log" / "epochs.jsonl", "epoch", start_epoch if resume else None) if enabled else None
+        self.epochs = (
+            JsonlLog(out_dir / "log" / "epochs.jsonl", "epoch", start_epoch if resume else None) if enabled else None
+        )
         self.bar = tqdm(
             total=total_steps,
             initial=start_step,

@@ -33,7 +33,6 @@ from repro.train.distributed import (
     barrier,
     broadcast_object,
     gather_objects,
-    unwrap,
     wrap_model,
 )
 from repro.train.logging import TrainLog
@@ -279,7 +278,9 @@ class Trainer:
         plan, sched = self.plan, self.settings.schedule
         pin = self.device.type == "cuda"
         workers = int(sched.num_workers)
-        labeled = iter(stream_loader(self.components.labeled, plan.labeled, self.step, num_workers=workers, pin_memory=pin))
+        labeled = iter(
+            stream_loader(self.components.labeled, plan.labeled, self.step, num_workers=workers, pin_memory=pin)
+        )
         unlabeled = None
         if plan.unlabeled is not None:
             unlabeled = iter(

@@ -145,7 +145,9 @@ class JointObjective:
         )
 
     def forward_student(self, model: nn.Module, rgb: torch.Tensor) -> torch.Tensor:
-        with torch.autocast(rgb.device.type, dtype=self.autocast_dtype or torch.bfloat16, enabled=self.autocast_dtype is not None):
+        with torch.autocast(
+            rgb.device.type, dtype=self.autocast_dtype or torch.bfloat16, enabled=self.autocast_dtype is not None
+        ):
             pred = model(imagenet_normalize(rgb))
         return pred.float()
 

@@ -59,13 +59,17 @@ class StepRunner:
         self.teacher = teacher.to(device) if isinstance(teacher, nn.Module) and self.pseudo else teacher
         self.timer = SectionTimer(enabled=True, device=device)
         dtype = torch.bfloat16 if device.type == "cuda" and self.settings.precision != "fp32" else None
-        self.objective = JointObjective(self.settings, self.teacher if self.pseudo else None, autocast_dtype=dtype, timer=self.timer)
+        self.objective = JointObjective(
+            self.settings, self.teacher if self.pseudo else None, autocast_dtype=dtype, timer=self.timer
+        )
         self.optimizer = build_optimizer(self.model.parameters(), self.settings)
         gen = torch.Generator().manual_seed(self.settings.seed)
         b = int(self.settings.schedule.batch_size)  # type: ignore[arg-type]
         size = tuple(self.settings.input_size)
         self.labeled = random_batch(b, size, device, gen)  # type: ignore[arg-type]
-        self.unlabeled = random_batch(b * self.settings.pseudo_per_labeled, size, device, gen, b) if self.pseudo else None  # type: ignore[arg-type]
+        self.unlabeled = (
+            random_batch(b * self.settings.pseudo_per_labeled, size, device, gen, b) if self.pseudo else None
+        )  # type: ignore[arg-type]
 
     def step(self) -> float:
         """One optimizer step; returns its wall time in seconds."""
