@@ -165,6 +165,8 @@ class PanoramaDataset(torch.utils.data.Dataset):
         self.seed = int(seed)
         self.epoch = 0
         self.mask_root = Path(mask_root) if mask_root is not None else None
+        if self.mask_root is not None and not self.mask_root.is_dir():
+            raise DataError(f"{self.name}: mask folder {self.mask_root} does not exist (run the mask stage first)")
         entries = self.list_entries(split, Path(split_file) if split_file is not None else None)
         if self.mask_root is not None:
             manifest = read_manifest(self.mask_root)
