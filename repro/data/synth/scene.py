@@ -134,11 +134,11 @@ class Scene:
         """JSON-able description (stored beside synthetic datasets, handy in test failures)."""
 
         def lst(t: torch.Tensor | None) -> Any:
-            return None if t is None else [[round(float(v), 4) for v in row] for row in t.reshape(len(t), -1)]
+            return None if t is None else [[round(float(v), 4) for v in row] for row in t.tolist()]
 
         return {
             "style": self.style,
-            "room": lst(self.room[None])[0],
+            "room": lst(self.room[None])[0],  # lo xyz, hi xyz
             "boxes": lst(self.boxes),
             "cylinders": lst(self.cylinders),
             "lights": lst(self.lights),
