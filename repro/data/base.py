@@ -140,6 +140,7 @@ class PanoramaDataset(torch.utils.data.Dataset):
     depth_scale: ClassVar[float] = 1000.0
     depth_invalid: ClassVar[int | None] = None
     splits: ClassVar[tuple[str, ...]] = ("train", "val", "test", "all")
+    sources: list[Path]  # the split lists read (empty when the layout was scanned)
 
     def __init__(
         self,
@@ -165,6 +166,7 @@ class PanoramaDataset(torch.utils.data.Dataset):
         self.seed = int(seed)
         self.epoch = 0
         self.mask_root = Path(mask_root) if mask_root is not None else None
+        self.sources = []
         if self.mask_root is not None and not self.mask_root.is_dir():
             raise DataError(f"{self.name}: mask folder {self.mask_root} does not exist (run the mask stage first)")
         entries = self.list_entries(split, Path(split_file) if split_file is not None else None)
@@ -253,9 +255,12 @@ class ListedDataset(PanoramaDataset):
 
     def list_entries(self, split: str, split_file: Path | None) -> list[Entry]:
         if split_file is not None:
-            return read_split_file(split_file, self.root, self.list_fields)
+            lists = [split_file]
+        else:
+            lists = [self.split_list(s) for s in (("train", "val", "test") if split == "all" else (split,))]
+        self.sources = lists
         out: dict[str, Entry] = {}
-        for part in ("train", "val", "test") if split == "all" else (split,):
-            for entry in read_split_file(self.split_list(part), self.root, self.list_fields):
+        for path in lists:
+            for entry in read_split_file(path, self.root, self.list_fields):
                 out.setdefault(entry.rgb, entry)
         return list(out.values())

@@ -50,6 +50,7 @@ class ImageFolder(PanoramaDataset):
     def list_entries(self, split: str, split_file: Path | None) -> list[Entry]:
         listed = self.root / f"{self.name}_{split}.txt"
         if split_file is not None or listed.is_file():
+            self.sources = [split_file or listed]
             return read_split_file(split_file or listed, self.root, fields=(1, 2))
         if split not in ("train", "all"):
             raise DataError(f"{self.name}: split '{split}' needs a list file {listed}")

@@ -32,6 +32,7 @@ class Structured3D(PanoramaDataset):
 
     def list_entries(self, split: str, split_file: Path | None) -> list[Entry]:
         if split_file is not None:
+            self.sources = [split_file]
             return read_split_file(split_file, self.root)
         base = self.root
         if not any(_SCENE.match(p.name) for p in base.iterdir()) and (base / "Structured3D").is_dir():
