@@ -21,7 +21,9 @@ def test_synth_then_verify(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     root = tmp_path / "stanford2d3d"
     assert len((root / "stanford2d3d_test.txt").read_text().splitlines()) == 2
     assert main(args) == 0 and "already there" in capsys.readouterr().out
-    rc = main(["data", "verify", "--dataset", "stanford2d3d", str(root), "--masks", str(tmp_path / "masks/stanford2d3d")])
+    rc = main(
+        ["data", "verify", "--dataset", "stanford2d3d", str(root), "--masks", str(tmp_path / "masks/stanford2d3d")]
+    )
     out = capsys.readouterr().out
     assert rc == 0 and "OK" in out and "own list" in out
 
@@ -34,7 +36,10 @@ def test_synth_then_verify(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
 
 def test_verify_flags_an_implausible_depth_scale(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Matterport-style depth (x4000) read as Stanford2D3D (/512) has an 8x too large median."""
-    assert main(["data", "synth", "--out", str(tmp_path), "--count", "2", "--height", "8", "--dataset", "matterport3d"]) == 0
+    assert (
+        main(["data", "synth", "--out", str(tmp_path), "--count", "2", "--height", "8", "--dataset", "matterport3d"])
+        == 0
+    )
     root = tmp_path / "matterport3d"
     for split in ("train", "val", "test"):
         (root / f"stanford2d3d_{split}.txt").write_text((root / f"matterport3d_{split}.txt").read_text())
@@ -44,7 +49,10 @@ def test_verify_flags_an_implausible_depth_scale(tmp_path: Path, capsys: pytest.
 
 def test_synth_refuses_a_real_dataset_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "matterport3d").mkdir()
-    assert main(["data", "synth", "--out", str(tmp_path), "--dataset", "matterport3d", "--count", "1", "--height", "8"]) == 2
+    assert (
+        main(["data", "synth", "--out", str(tmp_path), "--dataset", "matterport3d", "--count", "1", "--height", "8"])
+        == 2
+    )
     assert "is not synthetic data" in capsys.readouterr().err
 
 

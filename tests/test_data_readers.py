@@ -9,7 +9,15 @@ import pytest
 import torch
 from PIL import Image
 
-from repro.data import DataError, ImageFolder, Matterport3D, SpatialAudioGen, Stanford2D3D, Structured3D, build_dataset
+from repro.data import (
+    DataError,
+    ImageFolder,
+    Matterport3D,
+    SpatialAudioGen,
+    Stanford2D3D,
+    Structured3D,
+    build_dataset,
+)
 from repro.data.base import SPLITS_DIR
 from repro.data.manifest import read_manifest, write_manifest, write_mask
 from repro.data.transforms import IMAGENET_MEAN, IMAGENET_STD, imagenet_normalize
@@ -114,9 +122,7 @@ def test_resize_bicubic_rgb_nearest_depth(tmp_path: Path) -> None:
 # -- official split lists -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("name", "counts"), [("matterport3d", (7829, 957, 2014)), ("stanford2d3d", (1000, 40, 373))]
-)
+@pytest.mark.parametrize(("name", "counts"), [("matterport3d", (7829, 957, 2014)), ("stanford2d3d", (1000, 40, 373))])
 def test_official_split_counts(tmp_path: Path, name: str, counts: tuple[int, int, int]) -> None:
     cls = {"matterport3d": Matterport3D, "stanford2d3d": Stanford2D3D}[name]
     sizes = tuple(len(cls(tmp_path, s)) for s in ("train", "val", "test"))
@@ -236,7 +242,7 @@ def test_no_augmentation_returns_identical_rgb_views(tmp_path: Path) -> None:
     _stanford(tmp_path, 1)
     s = Stanford2D3D(tmp_path, "train", size=(H, W))[0]
     assert torch.equal(s["rgb"], s["rgb_noaug"])
-    row, col = _decode_positions(s["rgb"])
+    _, col = _decode_positions(s["rgb"])
     assert torch.equal(col[0], torch.arange(W, dtype=col.dtype))
 
 
@@ -269,7 +275,9 @@ def test_unlabeled_reader_uses_masks_and_skips_dropped(tmp_path: Path) -> None:
 
 
 def test_manifest_bad_line_names_file_and_line(tmp_path: Path) -> None:
-    (tmp_path / "manifest.jsonl").write_text('{"image": "a.jpg", "mask": "a.png", "valid_fraction": 1, "dropped": false}\n{oops\n')
+    (tmp_path / "manifest.jsonl").write_text(
+        '{"image": "a.jpg", "mask": "a.png", "valid_fraction": 1, "dropped": false}\n{oops\n'
+    )
     with pytest.raises(ValueError, match=r"manifest\.jsonl:2"):
         read_manifest(tmp_path)
 

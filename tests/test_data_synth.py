@@ -74,7 +74,11 @@ def test_furniture_depth_matches_ray_marching() -> None:
     lo, hi = scene.room[:3].numpy(), scene.room[3:].numpy()
     outside = np.any((p < lo) | (p > hi), axis=-1)
     in_box = np.all((p >= box[:3]) & (p <= box[3:]), axis=-1)
-    in_cyl = ((p[..., 0] - cyl[0]) ** 2 + (p[..., 2] - cyl[1]) ** 2 <= cyl[2] ** 2) & (p[..., 1] >= cyl[3]) & (p[..., 1] <= cyl[4])
+    in_cyl = (
+        ((p[..., 0] - cyl[0]) ** 2 + (p[..., 2] - cyl[1]) ** 2 <= cyl[2] ** 2)
+        & (p[..., 1] >= cyl[3])
+        & (p[..., 1] <= cyl[4])
+    )
     first = np.argmax(outside | in_box | in_cyl, axis=1)
     marched = t[first]
     got = distance.reshape(-1).numpy()

@@ -20,7 +20,13 @@ import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 
 from repro.data.manifest import mask_relpath, read_manifest
-from repro.data.transforms import AugmentConfig, apply_color, apply_geometric, sample_generator, sample_params
+from repro.data.transforms import (
+    AugmentConfig,
+    apply_color,
+    apply_geometric,
+    sample_generator,
+    sample_params,
+)
 
 DEPTH_MODES = ("I;16", "I;16B", "I;16L", "I")  # 16-bit PNGs (Pillow may open them as 32-bit "I")
 _READ_ERRORS = (OSError, UnidentifiedImageError, ValueError, SyntaxError, Image.DecompressionBombError)
@@ -223,7 +229,11 @@ class PanoramaDataset(torch.utils.data.Dataset):
         rgb = resize_rgb(raw["rgb"], self.size)
         depth = resize_nearest(raw["depth"], self.size) if raw["depth"] is not None else torch.zeros(1, h, w)
         if self.mask_root is not None or not self.labeled:
-            valid = resize_nearest(raw["mask"], self.size) if raw["mask"] is not None else torch.ones(1, h, w, dtype=torch.bool)
+            valid = (
+                resize_nearest(raw["mask"], self.size)
+                if raw["mask"] is not None
+                else torch.ones(1, h, w, dtype=torch.bool)
+            )
         else:
             valid = (depth > 0) & (depth <= self.max_depth) & torch.isfinite(depth)
         rgb_aug = rgb

@@ -18,11 +18,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
     synth = sub.add_parser("synth", help="write procedural synthetic panoramas in the datasets' real layouts")
     synth.add_argument("--out", type=Path, default=Path("data"), help="data root (datasets go to OUT/<name>)")
-    synth.add_argument("--dataset", action="append", choices=sorted(DATASETS), help=f"repeatable; default: {' '.join(SYNTH_DEFAULT)}")
+    synth.add_argument(
+        "--dataset", action="append", choices=sorted(DATASETS), help=f"repeatable; default: {' '.join(SYNTH_DEFAULT)}"
+    )
     synth.add_argument("--count", type=int, default=8, help="panoramas per split")
     synth.add_argument("--height", type=int, default=256, help="panorama height (width = 2 x height)")
     synth.add_argument("--seed", type=int, default=0)
-    synth.add_argument("--style", choices=["a", "b"], help="visual style for all datasets (default: a, b for stanford2d3d/folder)")
+    synth.add_argument(
+        "--style", choices=["a", "b"], help="visual style for all datasets (default: a, b for stanford2d3d/folder)"
+    )
     synth.add_argument("--sky-fraction", type=float, default=0.25, help="fraction of panoramas open to the sky")
     synth.add_argument("--watermark-fraction", type=float, default=0.25, help="fraction with a watermark")
     synth.add_argument("--force", action="store_true", help="replace synthetic data already there")
@@ -46,7 +50,10 @@ def _list() -> int:
     rows = []
     for name, cls in DATASETS.items():
         if (SPLITS_DIR / f"{name}_train.txt").is_file():
-            counts = [sum(1 for ln in open(SPLITS_DIR / f"{name}_{s}.txt") if ln.strip()) for s in ("train", "val", "test")]
+            counts = [
+                sum(1 for ln in (SPLITS_DIR / f"{name}_{s}.txt").read_text().splitlines() if ln.strip())
+                for s in ("train", "val", "test")
+            ]
             splits = " / ".join(map(str, counts)) + " (UniFuse lists)"
         elif name == "structured3d":
             splits = "scenes " + " / ".join(f"{r.start}-{r.stop - 1}" for r in SCENE_RANGES.values())
@@ -55,7 +62,14 @@ def _list() -> int:
         depth = "none (unlabeled)" if not cls.labeled else f"uint16 / {cls.depth_scale:g}"
         if cls.depth_invalid is not None:
             depth += f", {cls.depth_invalid} = invalid"
-        rows.append({"dataset": name, "depth": depth, "splits train / val / test": splits, "synthetic style": DEFAULT_STYLES[name]})
+        rows.append(
+            {
+                "dataset": name,
+                "depth": depth,
+                "splits train / val / test": splits,
+                "synthetic style": DEFAULT_STYLES[name],
+            }
+        )
     print(tabulate(rows, headers="keys"))
     return 0
 
@@ -80,8 +94,14 @@ def _synth(args: argparse.Namespace) -> int:
         start = time.perf_counter()
         try:
             write_dataset(
-                name, root, mask_root=masks, count=args.count, height=args.height, seed=args.seed,
-                style=args.style or DEFAULT_STYLES[name], options=options,
+                name,
+                root,
+                mask_root=masks,
+                count=args.count,
+                height=args.height,
+                seed=args.seed,
+                style=args.style or DEFAULT_STYLES[name],
+                options=options,
             )
         except (ValueError, FileExistsError) as exc:
             raise UserError(str(exc)) from None

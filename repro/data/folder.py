@@ -13,7 +13,15 @@ from pathlib import Path
 
 from PIL import Image
 
-from repro.data.base import _READ_ERRORS, DEPTH_MODES, DataError, Entry, PanoramaDataset, inside_root, read_split_file
+from repro.data.base import (
+    _READ_ERRORS,
+    DEPTH_MODES,
+    DataError,
+    Entry,
+    PanoramaDataset,
+    inside_root,
+    read_split_file,
+)
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 DEPTH_DIR = ".depth"

@@ -14,12 +14,12 @@ from typing import Literal
 
 from repro.data.base import DataError, Entry, PanoramaDataset, read_split_file
 
-SCENE_RANGES: dict[str, range] = {"train": range(0, 3000), "val": range(3000, 3250), "test": range(3250, 3500)}
+SCENE_RANGES: dict[str, range] = {"train": range(3000), "val": range(3000, 3250), "test": range(3250, 3500)}
 _SCENE = re.compile(r"scene_(\d{5})$")
 
 
 def scene_range(split: str) -> range:
-    return range(0, 3500) if split == "all" else SCENE_RANGES[split]
+    return range(3500) if split == "all" else SCENE_RANGES[split]
 
 
 class Structured3D(PanoramaDataset):

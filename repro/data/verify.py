@@ -18,7 +18,13 @@ import numpy as np
 from tqdm import tqdm
 
 from repro.data import DataError, dataset_class
-from repro.data.base import SPLITS_DIR, PanoramaDataset, inside_root, read_depth, read_rgb
+from repro.data.base import (
+    SPLITS_DIR,
+    PanoramaDataset,
+    inside_root,
+    read_depth,
+    read_rgb,
+)
 from repro.data.manifest import mask_relpath, read_manifest
 
 #: Official sizes of the lists the paper's protocol uses (UniFuse's lists, shipped in splits/).
@@ -136,8 +142,10 @@ def verify_dataset(
             report.problems.append(str(exc))
             continue
         summary.images = len(ds)
-        summary.source = "official list" if any(p.parent == SPLITS_DIR for p in ds.sources) else (
-            "own list" if ds.sources else "scanned"
+        summary.source = (
+            "official list"
+            if any(p.parent == SPLITS_DIR for p in ds.sources)
+            else ("own list" if ds.sources else "scanned")
         )
         if summary.source != "official list":
             summary.expected = None  # the root's own list (e.g. synthetic): no official size to match
@@ -146,8 +154,10 @@ def verify_dataset(
         indices = range(len(ds)) if limit is None else range(min(limit, len(ds)))
         missing_masks = 0
         with ThreadPoolExecutor(max(1, workers)) as pool:
-            results = pool.map(lambda i: _check(ds, i), indices)
-            for stats, problem in tqdm(results, total=len(indices), desc=f"verify {name}/{split}", disable=not progress):
+            results = pool.map(_check, [ds] * len(indices), indices)
+            for stats, problem in tqdm(
+                results, total=len(indices), desc=f"verify {name}/{split}", disable=not progress
+            ):
                 if problem is not None:
                     report.problems.append(problem)
                     continue

@@ -5,10 +5,21 @@
 * :func:`ensure_synthetic` — the suite's data stage for synthetic cells.
 """
 
-from repro.data.synth.layouts import LAYOUTS, SynthOptions, ensure_synthetic, read_marker, write_dataset
+from repro.data.synth.layouts import (
+    LAYOUTS,
+    SynthOptions,
+    ensure_synthetic,
+    read_marker,
+    write_dataset,
+)
 from repro.data.synth.render import render
 from repro.data.synth.scene import STYLES, Scene, sample_scene
-from repro.data.synth.world import Panorama, add_watermark, panorama_generator, render_panorama
+from repro.data.synth.world import (
+    Panorama,
+    add_watermark,
+    panorama_generator,
+    render_panorama,
+)
 
 __all__ = [
     "LAYOUTS",

@@ -13,8 +13,9 @@ in temporary folders and renamed into place: an interrupted run leaves nothing h
 
 from __future__ import annotations
 
-import io
+import contextlib
 import json
+import multiprocessing
 import os
 import shutil
 import tempfile
@@ -133,50 +134,81 @@ def _save(path: Path, array: np.ndarray, quality: int) -> None:
         image.save(path, compress_level=3)
 
 
-def _write_into(
-    dataset: str,
-    root: Path,
-    masks: Path,
-    *,
-    count: int,
-    height: int,
-    seed: int,
-    style: str,
-    options: SynthOptions,
-    progress: bool,
-) -> None:
-    layout, reader = LAYOUTS[dataset], DATASETS[dataset]
-    keys = (zlib.crc32(dataset.encode()), zlib.crc32(style.lower().encode()))
-    mask_entries: list[MaskEntry] = []
-    scenes: list[str] = []
-    bar = tqdm(total=count * len(layout.splits), desc=f"synth {dataset}", unit="pano", disable=not progress)
-    for split_no, split in enumerate(layout.splits):
-        lines = []
-        for i in range(count):
-            g = panorama_generator(seed, *keys, split_no, i)
-            rgb_rel, depth_rel = layout.paths(split, i, g)
-            sky = float(torch.rand((), generator=g)) < options.sky_fraction
-            mark = float(torch.rand((), generator=g)) < options.watermark_fraction
-            pano = render_panorama(style=style, height=height, sky=sky, watermark=mark, generator=g)
-            rgb8 = (pano.rgb.permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8)
-            _save(root / rgb_rel, rgb8, options.jpeg_quality)
-            if depth_rel is None:  # unlabeled layouts: exact depth in the sidecar, millimetres
-                depth_path = root / DEPTH_DIR / Path(rgb_rel).with_suffix(".png")
-                raw = encode_depth(pano.distance, reader.depth_scale, None)
-            else:
-                depth_path = root / depth_rel
-                raw = encode_depth(pano.distance, reader.depth_scale, reader.depth_invalid)
-            _save(depth_path, raw, options.jpeg_quality)
-            entry = write_mask(masks, rgb_rel, pano.valid.squeeze(0).numpy(), options.min_valid_fraction)
-            mask_entries.append(entry)
-            scenes.append(json.dumps({"image": rgb_rel, "sky": sky, "watermark": mark, **pano.scene.to_dict()}))
-            lines.append(f"{rgb_rel} {depth_rel}" if depth_rel else rgb_rel)
+@dataclass(frozen=True)
+class _Job:
+    """Everything one panorama needs (picklable: jobs run in worker processes)."""
+
+    dataset: str
+    root: Path
+    masks: Path
+    split_no: int
+    index: int
+    height: int
+    seed: int
+    style: str
+    options: SynthOptions
+
+
+def _make_one(job: _Job) -> tuple[MaskEntry, str, str]:
+    """Render and write one panorama; returns its mask entry, scene line and split-list line."""
+    layout, reader = LAYOUTS[job.dataset], DATASETS[job.dataset]
+    keys = (zlib.crc32(job.dataset.encode()), zlib.crc32(job.style.lower().encode()))
+    g = panorama_generator(job.seed, *keys, job.split_no, job.index)
+    rgb_rel, depth_rel = layout.paths(layout.splits[job.split_no], job.index, g)
+    sky = float(torch.rand((), generator=g)) < job.options.sky_fraction
+    mark = float(torch.rand((), generator=g)) < job.options.watermark_fraction
+    pano = render_panorama(style=job.style, height=job.height, sky=sky, watermark=mark, generator=g)
+    rgb8 = (pano.rgb.permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8)
+    _save(job.root / rgb_rel, rgb8, job.options.jpeg_quality)
+    if depth_rel is None:  # unlabeled layouts: exact depth in the sidecar, millimetres
+        depth_path = job.root / DEPTH_DIR / Path(rgb_rel).with_suffix(".png")
+        raw = encode_depth(pano.distance, reader.depth_scale, None)
+    else:
+        depth_path = job.root / depth_rel
+        raw = encode_depth(pano.distance, reader.depth_scale, reader.depth_invalid)
+    _save(depth_path, raw, job.options.jpeg_quality)
+    entry = write_mask(job.masks, rgb_rel, pano.valid.squeeze(0).numpy(), job.options.min_valid_fraction)
+    scene = json.dumps({"image": rgb_rel, "sky": sky, "watermark": mark, **pano.scene.to_dict()})
+    return entry, scene, f"{rgb_rel} {depth_rel}" if depth_rel else rgb_rel
+
+
+def _single_thread() -> None:
+    torch.set_num_threads(1)
+
+
+def _write_into(dataset: str, root: Path, masks: Path, *, count: int, workers: int, progress: bool, **job: Any) -> None:
+    """All panoramas of ``dataset``; with ``workers`` > 1 in single-threaded processes (panoramas are
+    independent, and on shared or small machines this beats intra-op threads by far). Results come
+    back in order, so the output does not depend on ``workers``."""
+    layout = LAYOUTS[dataset]
+    jobs = [_Job(dataset, root, masks, s, i, **job) for s in range(len(layout.splits)) for i in range(count)]
+    bar = tqdm(total=len(jobs), desc=f"synth {dataset}", unit="pano", disable=not progress)
+    results = []
+    with contextlib.ExitStack() as stack:
+        if workers > 1 and len(jobs) > 1:
+            ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+            pool = stack.enter_context(ctx.Pool(min(workers, len(jobs)), initializer=_single_thread))
+            made = pool.imap(_make_one, jobs)
+        else:
+            made = map(_make_one, jobs)
+        for result in made:
+            results.append(result)
             bar.update(1)
-        if layout.list_files:
-            (root / f"{dataset}_{split}.txt").write_text("\n".join(lines) + "\n")
     bar.close()
-    write_manifest(masks, mask_entries)
-    (root / SCENES).write_text("\n".join(scenes) + "\n")
+    for split_no, split in enumerate(layout.splits):
+        if layout.list_files:
+            lines = [line for (_, _, line), j in zip(results, jobs) if j.split_no == split_no]
+            (root / f"{dataset}_{split}.txt").write_text("\n".join(lines) + "\n")
+    write_manifest(masks, [entry for entry, _, _ in results])
+    (root / SCENES).write_text("\n".join(scene for _, scene, _ in results) + "\n")
+
+
+def default_workers() -> int:
+    """One process per core the scheduler gives us."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def _marker(dataset: str, count: int, height: int, seed: int, style: str, options: SynthOptions) -> dict[str, Any]:
@@ -211,10 +243,12 @@ def write_dataset(
     seed: int = 0,
     style: str = "a",
     options: dict[str, Any] | SynthOptions | None = None,
+    workers: int | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Generate ``dataset`` (``count`` panoramas per split, ``height`` × 2·``height``) under ``root``,
-    its true masks under ``mask_root`` (default: ``<root>/../masks/<root name>``). Returns the marker."""
+    its true masks under ``mask_root`` (default: ``<root>/../masks/<root name>``). ``workers``
+    processes render in parallel (default: one per available core). Returns the marker."""
     if dataset not in LAYOUTS:
         raise ValueError(f"no synthetic layout for dataset '{dataset}' (choose from {', '.join(LAYOUTS)})")
     if count < 1 or height < 4:
@@ -228,7 +262,18 @@ def write_dataset(
     tmp_root = Path(tempfile.mkdtemp(dir=root.parent, prefix=f".{root.name}.tmp-"))
     tmp_masks = Path(tempfile.mkdtemp(dir=masks.parent, prefix=f".{masks.name}.tmp-"))
     try:
-        _write_into(dataset, tmp_root, tmp_masks, count=count, height=height, seed=seed, style=style, options=opts, progress=progress)
+        _write_into(
+            dataset,
+            tmp_root,
+            tmp_masks,
+            count=count,
+            workers=workers or default_workers(),
+            progress=progress,
+            height=height,
+            seed=seed,
+            style=style,
+            options=opts,
+        )
         for folder in (tmp_root, tmp_masks):
             (folder / MARKER).write_text(json.dumps(marker, indent=2) + "\n")
         _replace_dir(tmp_masks, masks)  # masks first: a root without its masks is never visible

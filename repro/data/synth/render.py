@@ -134,7 +134,10 @@ def render(
     """Ray cast ``scene`` -> (rgb (3,H,W) in [0,1], distance (1,H,W) metres with 0 = sky, sky (1,H,W))."""
     d = equirect_directions(height, width, device=device, dtype=torch.float32).reshape(-1, 3)
     n = len(d)
-    s = {k: getattr(scene, k).to(device) for k in ("room", "boxes", "cylinders", "colors", "patterns", "scales", "lights")}
+    s = {
+        k: getattr(scene, k).to(device)
+        for k in ("room", "boxes", "cylinders", "colors", "patterns", "scales", "lights")
+    }
     origin = torch.zeros_like(d)
 
     t_room, face = intersect_room(d, s["room"])

@@ -223,7 +223,11 @@ def sample_scene(style: str | Style, generator: torch.Generator, sky: bool = Fal
 
     lights = []
     for _ in range(_i(g, *st.lights)):
-        pos = [_u(g, float(lo[0]) + 0.3, float(hi[0]) - 0.3), float(hi[1]) - 0.25, _u(g, float(lo[2]) + 0.3, float(hi[2]) - 0.3)]
+        pos = [
+            _u(g, float(lo[0]) + 0.3, float(hi[0]) - 0.3),
+            float(hi[1]) - 0.25,
+            _u(g, float(lo[2]) + 0.3, float(hi[2]) - 0.3),
+        ]
         power = _u(g, *st.light_power)
         lights.append(pos + [c * power for c in st.light_rgb])
 

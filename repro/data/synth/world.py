@@ -52,7 +52,9 @@ def add_watermark(rgb: torch.Tensor, generator: torch.Generator) -> tuple[torch.
     out = rgb.clone()
     patch = out[:, top : top + bh, left : left + bw]
     blended = patch * (1 - alpha) + color * alpha
-    out[:, top : top + bh, left : left + bw] = torch.where(stamp.bool(), blended, patch * (1 - 0.25 * alpha) + 0.25 * alpha * color)
+    out[:, top : top + bh, left : left + bw] = torch.where(
+        stamp.bool(), blended, patch * (1 - 0.25 * alpha) + 0.25 * alpha * color
+    )
     mask = torch.zeros(1, h, w, dtype=torch.bool)
     mask[:, top : top + bh, left : left + bw] = True
     return out, mask
