@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import parser, report
 
 from repro.data.synth import panorama_generator, render, sample_scene, write_dataset
+from repro.data.synth.layouts import default_workers
 from repro.geometry import equirect_directions
 
 
@@ -65,10 +66,13 @@ def main() -> None:
     per_pano = total / written
 
     scenes = [sample_scene("a", panorama_generator(0, i)) for i in range(4)]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as in write_dataset's worker processes
     t0 = time.perf_counter()
     for s in scenes:
         render(s, height, width)
     render_only = (time.perf_counter() - t0) / len(scenes)
+    torch.set_num_threads(threads)
 
     rays = equirect_directions(height, width).reshape(-1, 3)
     sample = rays[torch.randperm(len(rays), generator=torch.Generator().manual_seed(0))[:2000]].tolist()
@@ -79,7 +83,7 @@ def main() -> None:
     rows = [
         {"what": f"write_dataset, {written} panoramas", "s total": total, "s/panorama": per_pano, "vs ours": 1.0},
         {
-            "what": "render only (rgb+depth+shadows)",
+            "what": "render only, 1 process (rgb+depth+shadows)",
             "s total": render_only * written,
             "s/panorama": render_only,
             "vs ours": render_only / per_pano,

@@ -141,8 +141,10 @@ def _digest(root: Path) -> str:
 
 
 def test_write_dataset_is_deterministic(tmp_path: Path) -> None:
-    for run in ("one", "two"):
-        write_dataset("stanford2d3d", tmp_path / run / "sf", count=1, height=8, seed=5, style="b", progress=False)
+    for run, workers in (("one", 1), ("two", 2)):  # same files whether or not worker processes render
+        write_dataset(
+            "stanford2d3d", tmp_path / run / "sf", count=1, height=8, seed=5, style="b", workers=workers, progress=False
+        )
     assert _digest(tmp_path / "one") == _digest(tmp_path / "two")
 
 

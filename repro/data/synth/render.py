@@ -89,18 +89,37 @@ def value_noise(u: torch.Tensor, v: torch.Tensor, seed: torch.Tensor) -> torch.T
     return (h00 * (1 - fu) + h10 * fu) * (1 - fv) + (h01 * (1 - fu) + h11 * fu) * fv
 
 
+def _checker(u: torch.Tensor, v: torch.Tensor, seed: torch.Tensor) -> torch.Tensor:
+    return torch.remainder(torch.floor(u) + torch.floor(v), 2)
+
+
+def _planks(u: torch.Tensor, v: torch.Tensor, seed: torch.Tensor) -> torch.Tensor:
+    """Boards one period wide, 4 long, rows staggered, each with its own shade and grain."""
+    iu = torch.floor(u)
+    board = torch.floor(v * 0.25) + torch.remainder(iu, 2) * 0.5
+    return 0.6 * _hash(iu, board, seed) + 0.4 * value_noise(u * 8, v * 0.5, seed)
+
+
+def _noise(u: torch.Tensor, v: torch.Tensor, seed: torch.Tensor) -> torch.Tensor:
+    return 0.65 * value_noise(u * 2, v * 2, seed) + 0.35 * value_noise(u * 7, v * 7, seed + 1)
+
+
+def _grid(u: torch.Tensor, v: torch.Tensor, seed: torch.Tensor) -> torch.Tensor:
+    """Thin lines between ceiling tiles."""
+    return (((u - torch.floor(u)) < 0.04) | ((v - torch.floor(v)) < 0.04)).float()
+
+
+_PATTERNS = {CHECKER: _checker, PLANKS: _planks, NOISE: _noise, GRID: _grid}
+
+
 def _pattern(kind: torch.Tensor, u: torch.Tensor, v: torch.Tensor, seed: torch.Tensor) -> torch.Tensor:
-    """Mixing weight in [0, 1] between a surface's two colours, per texture kind."""
-    iu, iv = torch.floor(u), torch.floor(v)
-    checker = torch.remainder(iu + iv, 2)
-    plank = torch.floor(v * 0.25)  # planks 4 periods long, staggered rows
-    planks = 0.6 * _hash(iu, plank + torch.remainder(iu, 2) * 0.5, seed) + 0.4 * value_noise(u * 8, v * 0.5, seed)
-    noise = 0.65 * value_noise(u * 2, v * 2, seed) + 0.35 * value_noise(u * 7, v * 7, seed + 1)
-    fu, fv = u - iu, v - iv
-    grid = ((fu < 0.04) | (fv < 0.04)).float()
+    """Mixing weight in [0, 1] between a surface's two colours; each texture is evaluated only on
+    the pixels that show it (plain surfaces cost nothing)."""
     out = torch.zeros_like(u)
-    for k, pat in ((CHECKER, checker), (PLANKS, planks), (NOISE, noise), (GRID, grid)):
-        out = torch.where(kind == k, pat, out)
+    for k, fn in _PATTERNS.items():
+        idx = (kind == k).nonzero()[:, 0]
+        if len(idx):
+            out[idx] = fn(u[idx], v[idx], seed[idx])
     return out
 
 
