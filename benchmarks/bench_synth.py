@@ -102,7 +102,7 @@ def main() -> None:
         "speedup_vs_naive_depth_only": naive / per_pano,
     }
     report(
-        f"synthetic panoramas {height}x{width}, CPU threads={torch.get_num_threads()}", rows, args.json, figures=figures
+        f"synthetic panoramas {height}x{width}, {default_workers()} worker processes", rows, args.json, figures=figures
     )
 
 
