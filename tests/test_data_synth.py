@@ -87,6 +87,21 @@ def test_furniture_depth_matches_ray_marching() -> None:
     assert (marched < 3.0).sum() > 10  # the furniture is really in view
 
 
+def test_furniture_casts_shadows() -> None:
+    """Light at z = 2.45 above a low box (z 1.6-2.0): the floor at z ~ 1.5 in front of it is in its
+    shadow, the floor at z ~ 1.0 is not. Same scene without the box as the reference."""
+    box = [-0.3, -1.5, 1.6, 0.3, -1.0, 2.0]
+    with_box, without = _scene(boxes=[box]), _scene()
+    for scene in (with_box, without):
+        scene.lights = torch.tensor([[0.0, 1.0, 2.45, 3.0, 3.0, 3.0]])
+    rgb_box, depth_box, _ = render(with_box, 64, 128)
+    rgb_ref, _, _ = render(without, 64, 128)
+    shade, lit = (slice(47, 49), slice(63, 65)), (slice(51, 53), slice(63, 65))  # floor z ~ 1.5 / z ~ 1.0
+    assert depth_box[0][shade].max() < 2.2  # floor seen directly (not the box, not the far wall)
+    assert float(rgb_box[:, shade[0], shade[1]].mean()) < 0.8 * float(rgb_ref[:, shade[0], shade[1]].mean())
+    assert torch.allclose(rgb_box[:, lit[0], lit[1]], rgb_ref[:, lit[0], lit[1]])
+
+
 def test_sky_opening_has_no_depth_and_a_true_mask() -> None:
     scene = _scene(opening=[-10.0, 10.0, -10.0, 10.0])  # courtyard: no ceiling
     rgb, distance, sky = render(scene, 16, 32)
