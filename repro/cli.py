@@ -15,9 +15,10 @@ from collections.abc import Sequence
 # name -> (module, one-line help). Add a line here when a new subcommand lands.
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("repro.demo", "write the randomly rotated cube faces of a built-in panorama as PNGs"),
+    "data": ("repro.data.cli", "list datasets, write synthetic ones in the real layouts, verify a download"),
+    "masks": ("repro.masks.cli", "generate Grounded-SAM sky/watermark masks (resumable, sharded) or audit them"),
     "suite": ("repro.suite.cli", "run a paper-table suite and diff it against the paper; list, validate, report"),
     "docker": ("repro.docker", "build the CUDA image, or run a repro command in it (Docker SDK)"),
-    "masks": ("repro.masks.cli", "generate Grounded-SAM sky/watermark masks (resumable, sharded) or audit them"),
 }
 
 
