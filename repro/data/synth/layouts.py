@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from repro.data import DATASETS
 from repro.data.folder import DEPTH_DIR
-from repro.data.manifest import MaskEntry, write_manifest, write_mask
+from repro.data.manifest import MaskRecord, write_manifest, write_mask
 from repro.data.structured3d import SCENE_RANGES
 from repro.data.synth.world import panorama_generator, render_panorama
 
@@ -149,7 +149,7 @@ class _Job:
     options: SynthOptions
 
 
-def _make_one(job: _Job) -> tuple[MaskEntry, str, str]:
+def _make_one(job: _Job) -> tuple[MaskRecord, str, str]:
     """Render and write one panorama; returns its mask entry, scene line and split-list line."""
     layout, reader = LAYOUTS[job.dataset], DATASETS[job.dataset]
     keys = (zlib.crc32(job.dataset.encode()), zlib.crc32(job.style.lower().encode()))
