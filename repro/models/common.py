@@ -21,11 +21,6 @@ from repro.cli import UserError
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
-#: What a network's first layer sees, given the ImageNet-normalised tensor ``forward`` receives.
-#: ``imagenet``: that tensor as is. ``unit``: RGB in [0, 1] (normalisation undone), as EGformer was
-#: published. ``double``: normalised a second time, as the Depth Anywhere code feeds HoHoNet.
-InputNorm = Literal["imagenet", "unit", "double"]
-
 OutputKind = Literal["disparity", "depth"]
 
 
@@ -60,19 +55,6 @@ class Student(nn.Module):
 def check_divisible(name: str, height: int, multiple: int) -> None:
     if height % multiple:
         raise ValueError(f"{name}: input height must be a multiple of {multiple}, got {height}")
-
-
-def adapt_input(x: torch.Tensor, mode: InputNorm) -> torch.Tensor:
-    """Map the ImageNet-normalised input to what a network was trained on (see :data:`InputNorm`)."""
-    if mode == "imagenet":
-        return x
-    mean = x.new_tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
-    std = x.new_tensor(IMAGENET_STD).view(1, 3, 1, 1)
-    if mode == "unit":
-        return x * std + mean
-    if mode == "double":
-        return (x - mean) / std
-    raise ValueError(f"input_norm must be 'imagenet', 'unit' or 'double', got {mode!r}")
 
 
 # --------------------------------------------------------------------------------------------
