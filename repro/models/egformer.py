@@ -337,8 +337,8 @@ class EGFormer(Student):
         def size(level: int) -> tuple[int, int]:  # token grid at 1/2**level of the input
             return height // 2**level, width // 2**level
 
-        dpr = torch.linspace(0, DROP_PATH_RATE, 18).tolist()
-        pano_dpr = torch.linspace(0, DROP_PATH_RATE, 8).tolist()
+        dpr = torch.linspace(0, DROP_PATH_RATE, 18, device="cpu").tolist()
+        pano_dpr = torch.linspace(0, DROP_PATH_RATE, 8, device="cpu").tolist()
         pano_dpr = {0: pano_dpr[0:2], 1: pano_dpr[2:4], 6: pano_dpr[::-1][4:6], 7: pano_dpr[::-1][6:8]}
 
         def stage(index: int, level: int, dim: int) -> nn.ModuleList:
