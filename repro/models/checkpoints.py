@@ -64,7 +64,7 @@ class LoadReport:
             shown = ", ".join(str(i) for i in items[:limit])
             return shown + (f", … (+{len(items) - limit})" if len(items) > limit else "")
 
-        lines = [f"{self.path}: {self.layout}, {len(self.loaded)} tensors loaded"]
+        lines = [f"{self.path}: {self.layout}, {len(self.loaded)} tensors match the model"]
         if self.prefix:
             lines.append(f"  stripped prefix {self.prefix!r}")
         for name in ("missing", "unexpected", "mismatched", "derived", "defaulted"):
@@ -161,11 +161,11 @@ def load_checkpoint(model: nn.Module, path: str | os.PathLike, strict: bool = Tr
         if key not in usable and key not in mismatched:
             (report.defaulted if key.endswith("num_batches_tracked") else report.missing).append(key)
 
+    report.loaded = sorted(usable)
     if strict and not report.complete:
         hint = _size_hint(model, extras)
-        raise CheckpointError(f"checkpoint does not match {type(model).__name__}:\n{report.summary()}{hint}")
+        raise CheckpointError(f"checkpoint does not match {type(model).__name__} (nothing loaded):\n{report.summary()}{hint}")
     model.load_state_dict(usable, strict=False)
-    report.loaded = sorted(usable)
     return report
 
 
