@@ -57,7 +57,15 @@ def test_raw_state_dict(trained, tmp_path) -> None:
 
 def test_unifuse_model_pth_with_settings_entries(trained, tmp_path) -> None:
     state = dict(trained.state_dict())
-    settings = {"layers": 18, "height": 64, "width": 128, "dataset": "matterport3d", "net": "Equi", "fusion": "cee", "se_in_fusion": True}
+    settings = {
+        "layers": 18,
+        "height": 64,
+        "width": 128,
+        "dataset": "matterport3d",
+        "net": "Equi",
+        "fusion": "cee",
+        "se_in_fusion": True,
+    }
     torch.save({**state, **settings}, tmp_path / "model.pth")
     model = fresh()
     report = load_checkpoint(model, tmp_path / "model.pth")
@@ -69,7 +77,9 @@ def test_unifuse_model_pth_with_settings_entries(trained, tmp_path) -> None:
 def test_depth_anywhere_container_with_optimizer_and_namespace(trained, tmp_path) -> None:
     optim = torch.optim.Adam([p for p in trained.parameters() if p.requires_grad], lr=1e-4)
     settings = argparse.Namespace(lr=1e-4, h=512, w=1024, device=torch.device("cpu"), rgb_mean=[0.485, 0.456, 0.406])
-    torch.save({"model": trained.state_dict(), "optim": optim.state_dict(), "settings": settings}, tmp_path / "ckpt_3.pth")
+    torch.save(
+        {"model": trained.state_dict(), "optim": optim.state_dict(), "settings": settings}, tmp_path / "ckpt_3.pth"
+    )
     model = fresh()
     report = load_checkpoint(model, tmp_path / "ckpt_3.pth")
     assert report.complete and report.layout == "container['model']"
@@ -95,7 +105,11 @@ def test_missing_and_unexpected_keys_are_reported(trained, tmp_path) -> None:
     with pytest.raises(CheckpointError) as err:
         load_checkpoint(fresh(), tmp_path / "bad.pth")
     message = str(err.value)
-    for expected in ("missing (1): equi_decoder.10.conv.weight", "unexpected (1): equi_decoder.99.conv.weight", "equi_encoder.conv1.weight"):
+    for expected in (
+        "missing (1): equi_decoder.10.conv.weight",
+        "unexpected (1): equi_decoder.99.conv.weight",
+        "equi_encoder.conv1.weight",
+    ):
         assert expected in message
 
     model = fresh()
@@ -111,12 +125,16 @@ def test_missing_and_unexpected_keys_are_reported(trained, tmp_path) -> None:
 def test_size_mismatch_names_the_trained_size(tmp_path) -> None:
     unifuse = build_student("unifuse", **SMALL)
     torch.save({**unifuse.state_dict(), "height": 64, "width": 128}, tmp_path / "model.pth")
-    with pytest.raises(CheckpointError, match=r"(?s)projectors.0.sample_grid.*trained at 64×128, the model built for 128×256"):
+    with pytest.raises(
+        CheckpointError, match=r"(?s)projectors.0.sample_grid.*trained at 64×128, the model built for 128×256"
+    ):
         load_checkpoint(build_student("unifuse", layers=18, height=128, width=256), tmp_path / "model.pth")
 
 
 def test_old_checkpoints_without_batchnorm_counters(trained, tmp_path) -> None:
-    torch.save({k: v for k, v in trained.state_dict().items() if not k.endswith("num_batches_tracked")}, tmp_path / "old.pth")
+    torch.save(
+        {k: v for k, v in trained.state_dict().items() if not k.endswith("num_batches_tracked")}, tmp_path / "old.pth"
+    )
     report = load_checkpoint(fresh(), tmp_path / "old.pth")
     assert report.complete and report.defaulted and all(k.endswith("num_batches_tracked") for k in report.defaulted)
 
@@ -127,7 +145,9 @@ def test_bifusepp_release_with_projection_tables_under_five_prefixes(tmp_path) -
     model = build_student("bifusepp", layers=18, height=128, width=256).eval()
     published = json.loads((MANIFESTS / "bifusepp_resnet34.json").read_text())["state_dict"]
     # the published key names; tiny tensors keep the file small (their content is never read)
-    tables = {k: torch.zeros(1, dtype=getattr(torch, v["dtype"])) for k, v in published.items() if ".ce." in k or ".CE." in k}
+    tables = {
+        k: torch.zeros(1, dtype=getattr(torch, v["dtype"])) for k, v in published.items() if ".ce." in k or ".CE." in k
+    }
     torch.save({**model.state_dict(), **tables}, tmp_path / "BiFuseV2.pth")
     target = build_student("bifusepp", layers=18, height=128, width=256).eval()
     report = load_checkpoint(target, tmp_path / "BiFuseV2.pth")
@@ -161,7 +181,13 @@ def test_models_list_cli(capsys) -> None:
 
     assert main(["models", "list"]) == 0
     out = capsys.readouterr().out
-    for name, count in [("unifuse", "30,787,058"), ("bifusepp", "52,487,905"), ("hohonet", "49,466,433"), ("egformer", "15,388,711"), ("equi", "14,327,218")]:
+    for name, count in [
+        ("unifuse", "30,787,058"),
+        ("bifusepp", "52,487,905"),
+        ("hohonet", "49,466,433"),
+        ("egformer", "15,388,711"),
+        ("equi", "14,327,218"),
+    ]:
         line = next(line for line in out.splitlines() if line.startswith(name))
         assert count in line and "512x1024" in line
     assert main(["models", "list", "--json"]) == 0

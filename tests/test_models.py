@@ -59,7 +59,9 @@ def test_state_dict_matches_published_manifest(manifest: str) -> None:
     assert sorted(set(expected) - set(ours)) == []
     assert sorted(set(ours) - set(expected)) == []
     assert {k: list(v.shape) for k, v in ours.items()} == {k: v["shape"] for k, v in expected.items()}
-    assert {k: str(v.dtype).removeprefix("torch.") for k, v in ours.items()} == {k: v["dtype"] for k, v in expected.items()}
+    assert {k: str(v.dtype).removeprefix("torch.") for k, v in ours.items()} == {
+        k: v["dtype"] for k, v in expected.items()
+    }
     assert list(ours) == list(expected), "state_dict order differs from the published model"
 
 

@@ -43,8 +43,8 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
 from repro.geometry import CUBE_FACES, cube_rotations
 from repro.geometry.perspective import perspective_rays
@@ -83,7 +83,7 @@ class BiFuseProjection:
 
     def e2c(self, equi: torch.Tensor) -> torch.Tensor:
         """Panoramas (B,C,h,2h) -> faces (B*6, C, h/2, h/2), batch-major, in BiFuse's face order."""
-        b, c, h, w = equi.shape
+        h, w = equi.shape[-2:]
         rays = self._cached(("e2c", h, equi.device), lambda: self._e2c_rays(h // 2, h, w, equi.device))
         return sample_equirect(equi, rays).transpose(1, 2).flatten(0, 1)
 

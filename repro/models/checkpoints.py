@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn as nn
+from torch import nn
 
 from repro.cli import UserError
 
@@ -164,7 +164,9 @@ def load_checkpoint(model: nn.Module, path: str | os.PathLike, strict: bool = Tr
     report.loaded = sorted(usable)
     if strict and not report.complete:
         hint = _size_hint(model, extras)
-        raise CheckpointError(f"checkpoint does not match {type(model).__name__} (nothing loaded):\n{report.summary()}{hint}")
+        raise CheckpointError(
+            f"checkpoint does not match {type(model).__name__} (nothing loaded):\n{report.summary()}{hint}"
+        )
     model.load_state_dict(usable, strict=False)
     return report
 

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Literal
 
 import torch
-import torch.nn as nn
 import torchvision
+from torch import nn
 
 from repro.cli import UserError
 

@@ -45,8 +45,8 @@ import math
 from typing import Literal
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 from torchvision.ops import StochasticDepth
 
 from repro.models.common import IMAGENET_MEAN, IMAGENET_STD, Student, check_divisible
@@ -76,7 +76,9 @@ def sampling_points(height: int, width: int) -> torch.Tensor:
     lon0 = ((torch.arange(width, dtype=torch.float64) / width) - 0.5) * (2 * math.pi)
     lat0 = lat0[:, None, None]
     lat = torch.asin(torch.cos(nu) * torch.sin(lat0) + ker_y * torch.sin(nu) * torch.cos(lat0) / rho)
-    lon = torch.atan(ker_x * torch.sin(nu) / (rho * torch.cos(lat0) * torch.cos(nu) - ker_y * torch.sin(lat0) * torch.sin(nu)))
+    lon = torch.atan(
+        ker_x * torch.sin(nu) / (rho * torch.cos(lat0) * torch.cos(nu) - ker_y * torch.sin(lat0) * torch.sin(nu))
+    )
     lat = (lat / math.pi + 0.5) * height  # (H, 3, 3)
     lon = torch.remainder(((lon[:, None] + lon0[None, :, None, None]) / (2 * math.pi) + 0.5) * width, width)
     points = torch.stack((lat[:, None].expand_as(lon), lon), -1)  # (H, W, 3, 3, 2)

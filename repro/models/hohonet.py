@@ -36,8 +36,8 @@ import math
 from typing import Literal
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
 from repro.models.common import (
     IMAGENET_MEAN,
@@ -188,7 +188,10 @@ class HoHoNet(Student):
         self.decoder = EfficientHeightReduction(channels, tuple(height // 4 // 2**i for i in range(4)))
         self.horizon_refine = TransEn(1024, width // 4, num_layers)
         self.emb_shared_latent = nn.Sequential(
-            UpsampleW(4), nn.Conv1d(1024, emb_dim, 3, padding=1, bias=False), nn.BatchNorm1d(emb_dim), nn.ReLU(inplace=True)
+            UpsampleW(4),
+            nn.Conv1d(1024, emb_dim, 3, padding=1, bias=False),
+            nn.BatchNorm1d(emb_dim),
+            nn.ReLU(inplace=True),
         )
         self.modalities = nn.ModuleList([DepthEstimator(emb_dim, n_components, height)])
         wrap_conv_width_padding(self)

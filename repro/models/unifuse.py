@@ -24,8 +24,8 @@ map as disparity for the affine-invariant loss; with ``metric=True`` it is metri
 from __future__ import annotations
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
 from repro.geometry import cube_rotations, equirect_directions, equirect_to_cube
 from repro.models.common import RESNET_CHANNELS, Student, check_divisible, resnet_features, resnet_trunk
