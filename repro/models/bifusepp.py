@@ -49,7 +49,7 @@ from torch import nn
 from repro.geometry import CUBE_FACES, cube_rotations
 from repro.geometry.perspective import perspective_rays
 from repro.geometry.sphere import directions_to_lonlat, sample_equirect
-from repro.models.common import RESNET_CHANNELS, Student, check_divisible, resnet_stem, resnet_trunk
+from repro.models.common import Student, resnet_channels, resnet_stem, resnet_trunk
 
 #: Face order of BiFuse's ``Equirec2Cube``/``Cube2Equirec`` (back, down, front, left, right, top).
 BIFUSE_FACE_ORDER = ("B", "D", "F", "L", "R", "U")
@@ -137,7 +137,7 @@ class ResUNet(nn.Module):
 
     def __init__(self, layers: int, pretrained: bool) -> None:
         super().__init__()
-        ch = RESNET_CHANNELS[layers][4]
+        ch = resnet_channels(layers)[4]
         self.resnet_equi = resnet_trunk(layers, pretrained)
         self.resnet_cube = resnet_trunk(layers, pretrained)
         self.f1, self.f2, self.f3, self.f4 = (FusionModule(ch // d) for d in (8, 4, 2, 1))
@@ -175,6 +175,7 @@ class ResUNet(nn.Module):
 class BiFusePP(Student):
     name = "bifusepp"
     derived_state_patterns = (PROJECTION_KEY_PATTERN,)
+    height_multiple = 128  # the cube branch's deepest features must be at least 2×2 (faces H/2, stride 32)
 
     def __init__(
         self,
@@ -185,10 +186,6 @@ class BiFusePP(Student):
         metric: bool = False,
     ) -> None:
         super().__init__(height, width, metric)
-        # the cube branch's deepest features must be at least 2×2 (face H/2, stride 32)
-        check_divisible(self.name, height, 128)
-        if layers not in RESNET_CHANNELS:
-            raise ValueError(f"bifusepp: layers must be one of {sorted(RESNET_CHANNELS)}, got {layers}")
         self.dnet = ResUNet(layers, pretrained)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -36,6 +36,8 @@ class Student(nn.Module):
     """
 
     name: str = "student"
+    #: input heights must be multiples of this (the network's total stride, or more)
+    height_multiple: int = 32
     #: regexes of checkpoint keys that hold derived data the model recomputes (see checkpoints.py)
     derived_state_patterns: tuple[str, ...] = ()
 
@@ -43,6 +45,8 @@ class Student(nn.Module):
         super().__init__()
         if width != 2 * height:
             raise ValueError(f"{self.name}: equirect input must be H×2H, got {height}×{width}")
+        if height % self.height_multiple:
+            raise ValueError(f"{self.name}: input height must be a multiple of {self.height_multiple}, got {height}")
         self.input_size = (height, width)
         self.output_kind: OutputKind = "depth" if metric else "disparity"
 
@@ -52,11 +56,6 @@ class Student(nn.Module):
             raise ValueError(f"{self.name} was built for (B,3,{h},{w}) input, got {tuple(x.shape)}")
 
 
-def check_divisible(name: str, height: int, multiple: int) -> None:
-    if height % multiple:
-        raise ValueError(f"{name}: input height must be a multiple of {multiple}, got {height}")
-
-
 # --------------------------------------------------------------------------------------------
 # ResNet trunks
 # --------------------------------------------------------------------------------------------
@@ -64,6 +63,13 @@ def check_divisible(name: str, height: int, multiple: int) -> None:
 RESNET_CHANNELS = {18: (64, 64, 128, 256, 512), 34: (64, 64, 128, 256, 512)}
 for _depth in (50, 101, 152):
     RESNET_CHANNELS[_depth] = (64, 256, 512, 1024, 2048)
+
+
+def resnet_channels(depth: int) -> tuple[int, ...]:
+    """Channels of the stem and layer1-4 outputs of a torchvision ResNet of this depth."""
+    if depth not in RESNET_CHANNELS:
+        raise ValueError(f"ResNet depth (layers) must be one of {sorted(RESNET_CHANNELS)}, got {depth}")
+    return RESNET_CHANNELS[depth]
 
 
 def _imagenet_weights(depth: int) -> torchvision.models.WeightsEnum:
@@ -89,8 +95,7 @@ def imagenet_state_dict(depth: int) -> dict[str, torch.Tensor]:
 
 def resnet_trunk(depth: int, pretrained: bool = False) -> nn.Module:
     """A torchvision ResNet without its classifier (``fc``/``avgpool``), as every student uses it."""
-    if depth not in RESNET_CHANNELS:
-        raise ValueError(f"ResNet depth must be one of {sorted(RESNET_CHANNELS)}, got {depth}")
+    resnet_channels(depth)
     net = getattr(torchvision.models, f"resnet{depth}")(weights=None)
     if pretrained:
         net.load_state_dict(imagenet_state_dict(depth))

@@ -49,7 +49,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.ops import StochasticDepth
 
-from repro.models.common import IMAGENET_MEAN, IMAGENET_STD, Student, check_divisible
+from repro.models.common import IMAGENET_MEAN, IMAGENET_STD, Student
 
 EMBED_DIM = 32
 DROP_PATH_RATE = 0.1
@@ -316,6 +316,7 @@ class TuneBlock(nn.Module):
 
 class EGFormer(Student):
     name = "egformer"
+    height_multiple = 64  # five stride-2 stages and a bottleneck of at least 2×4 tokens
 
     def __init__(
         self,
@@ -327,7 +328,6 @@ class EGFormer(Student):
         pretrained: bool = False,
     ) -> None:
         super().__init__(height, width, metric)
-        check_divisible(self.name, height, 64)  # the bottleneck needs at least 2×4 tokens
         del pretrained  # no ImageNet backbone: the published EGformer is trained from scratch
         if input_norm not in ("imagenet", "unit"):
             raise ValueError(f"egformer: input_norm must be 'imagenet' or 'unit', got {input_norm!r}")

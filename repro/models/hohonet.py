@@ -42,9 +42,8 @@ from torch import nn
 from repro.models.common import (
     IMAGENET_MEAN,
     IMAGENET_STD,
-    RESNET_CHANNELS,
     Student,
-    check_divisible,
+    resnet_channels,
     resnet_features,
     resnet_trunk,
     wrap_conv_width_padding,
@@ -175,16 +174,13 @@ class HoHoNet(Student):
         metric: bool = False,
     ) -> None:
         super().__init__(height, width, metric)
-        check_divisible(self.name, height, 32)
-        if layers not in RESNET_CHANNELS:
-            raise ValueError(f"hohonet: layers must be one of {sorted(RESNET_CHANNELS)}, got {layers}")
         if input_norm not in ("imagenet", "double"):
             raise ValueError(f"hohonet: input_norm must be 'imagenet' or 'double', got {input_norm!r}")
         self.input_norm = input_norm
         self.register_buffer("x_mean", torch.tensor(IMAGENET_MEAN)[None, :, None, None])
         self.register_buffer("x_std", torch.tensor(IMAGENET_STD)[None, :, None, None])
         self.encoder = Backbone(layers, pretrained)
-        channels = RESNET_CHANNELS[layers][1:]
+        channels = resnet_channels(layers)[1:]
         self.decoder = EfficientHeightReduction(channels, tuple(height // 4 // 2**i for i in range(4)))
         self.horizon_refine = TransEn(1024, width // 4, num_layers)
         self.emb_shared_latent = nn.Sequential(

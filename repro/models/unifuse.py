@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from repro.geometry import cube_rotations, equirect_directions, equirect_to_cube
-from repro.models.common import RESNET_CHANNELS, Student, check_divisible, resnet_features, resnet_trunk
+from repro.models.common import Student, resnet_channels, resnet_features, resnet_trunk
 
 DECODER_CHANNELS = (16, 32, 64, 128, 256)
 
@@ -142,11 +142,8 @@ class MonoDecoderNet(Student):
 
     def __init__(self, layers: int, height: int, width: int, max_depth: float, metric: bool) -> None:
         super().__init__(height, width, metric)
-        check_divisible(self.name, height, 32)
-        if layers not in RESNET_CHANNELS:
-            raise ValueError(f"{self.name}: layers must be one of {sorted(RESNET_CHANNELS)}, got {layers}")
         self.num_layers = layers
-        self.enc_channels = RESNET_CHANNELS[layers]
+        self.enc_channels = resnet_channels(layers)
         self.max_depth = nn.Parameter(torch.tensor(float(max_depth)), requires_grad=False)
 
     def build_decoder(self) -> None:
