@@ -241,5 +241,5 @@ def test_pretrained_backbone_offline_fails_clearly(monkeypatch, tmp_path) -> Non
 
     monkeypatch.setattr(torchvision.models._api, "load_state_dict_from_url", offline)
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
-    with pytest.raises(PretrainedWeightsUnavailable, match=r"resnet18.*not cached at .*checkpoints.*pretrained=False"):
+    with pytest.raises(PretrainedWeightsUnavailable, match=r"resnet18: they are not cached at .*checkpoints.*pretrained=False"):
         build_student("unifuse", **TINY["unifuse"], pretrained=True)

@@ -86,10 +86,13 @@ def imagenet_state_dict(depth: int) -> dict[str, torch.Tensor]:
     try:
         return weights.get_state_dict(progress=False, check_hash=True)
     except (urllib.error.URLError, OSError, RuntimeError) as exc:
+        if cached.exists():
+            problem = f"the cached file {cached} could not be read ({exc}); delete it to download again"
+        else:
+            problem = f"they are not cached at {cached} and could not be downloaded ({exc})"
         raise PretrainedWeightsUnavailable(
-            f"ImageNet weights for resnet{depth} are not cached at {cached} and could not be downloaded "
-            f"({exc}). Put the file there (torchvision {weights.url}), or build the student with "
-            "pretrained=False."
+            f"ImageNet weights for resnet{depth}: {problem}. Put torchvision's {weights.url} there, "
+            "or build the student with pretrained=False."
         ) from exc
 
 
