@@ -1,8 +1,19 @@
-"""Training losses: disparity normalisation, the affine-invariant L1 of the paper, and BerHu.
+"""Training losses: disparity conversion and normalisation, the paper's affine-invariant L1, BerHu.
 
 Every function works on a batch of *maps* shaped ``(..., C, H, W)``: all leading dimensions are
-maps (e.g. ``(B, 1, H, W)`` panoramas or ``(B, 6, 1, w, w)`` cube faces), each reduced on its own,
-without a Python loop, because the pseudo-label loss runs on 6·B faces every step.
+maps (``(B, 1, H, W)`` panoramas, ``(N, 1, h, w)`` or ``(B, 6, 1, w, w)`` cube faces), each
+reduced on its own without a Python loop, because the pseudo-label loss runs on 6·B faces every
+step (a per-map loop costs one device sync per face on a GPU).
+
+Sources
+-------
+* Paper (Depth Anywhere, §3.3, eqs. 4–7): labels and teacher outputs become disparity ``1/d``,
+  normalised to [0, 1] per map; loss = mean over pixels of ``|d̂* − d̂|`` with
+  ``d̂ = (d − median(d)) / mean|d − median(d)|`` (MiDaS' shift/scale normalisation).
+* Released Depth Anywhere code (``utils/metric.py``: ``affine_invariant``,
+  ``affine_invariant_loss_V2_CUBE``): the same normalisation per map, but the absolute error is
+  pooled over all valid pixels of the batch — available as ``reduction="pixels"``.
+* UniFuse (``UniFuse/losses.py``, ``BerhuLoss``): the metric-depth baseline loss, see ``berhu``.
 """
 
 from __future__ import annotations
@@ -12,9 +23,16 @@ from typing import Literal
 import torch
 
 Reduction = Literal["per_map", "pixels"]
+REDUCTIONS: dict[str, str] = {
+    "per_map": "paper eq. 4: mean over each map's valid pixels, then mean over maps that have "
+    "valid pixels and a non-zero scale in both arguments (degenerate maps contribute nothing)",
+    "pixels": "released utils/metric.py: mean over all valid pixels of the batch pooled; a side "
+    "with zero scale is normalised to 0 (the released code divides by inf) and its pixels still count",
+}
 
 
 def _as_maps(x: torch.Tensor) -> torch.Tensor:
+    """(..., C, H, W) -> (M, C·H·W): one row per map."""
     if x.dim() < 3:
         raise ValueError(f"expected maps shaped (..., C, H, W), got {tuple(x.shape)}")
     return x.reshape(-1, x.shape[-3] * x.shape[-2] * x.shape[-1])
@@ -23,53 +41,69 @@ def _as_maps(x: torch.Tensor) -> torch.Tensor:
 def _mask_or_default(mask: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor:
     if mask is None:
         return torch.ones_like(like, dtype=torch.bool)
-    if mask.shape != like.shape:
-        mask = mask.expand_as(like)
-    return mask.bool()
+    return mask.bool().expand_as(like)
+
+
+def _at_least_float32(x: torch.Tensor) -> torch.Tensor:
+    return x.to(torch.promote_types(x.dtype, torch.float32))
 
 
 def depth_to_disparity(depth: torch.Tensor) -> torch.Tensor:
-    """``1/d`` where ``d > 0``; invalid (≤ 0) pixels stay 0, with finite gradients everywhere."""
+    """``1/d`` where ``d > 0``; invalid pixels (0, negative, NaN) stay 0, with finite gradients.
+
+    The map is its own inverse on positive values, so it also turns disparity back into depth
+    with "0 = invalid" preserved.
+    """
     valid = depth > 0
-    return torch.where(valid, 1.0 / torch.where(valid, depth, torch.ones_like(depth)), torch.zeros_like(depth))
+    safe = torch.where(valid, depth, 1.0)
+    return torch.where(valid, 1.0 / safe, 0.0)
+
+
+disparity_to_depth = depth_to_disparity
 
 
 def masked_median(x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-map lower median over valid pixels -> (median (M,), count (M,)); maps flattened (M, P).
+    """Per-row lower median of ``x`` (M, P) over ``mask`` -> (median (M,), valid count (M,)).
 
-    The lower median of an even count is what ``torch.median`` (used by the released code) returns.
-    Maps without valid pixels get median 0.
+    The lower median of an even count is what ``torch.median`` (used by the released code)
+    returns. Rows without a valid pixel get median 0. Differentiable: the gradient reaches the
+    selected pixel, as with ``torch.median``.
     """
     count = mask.sum(-1)
-    filled = torch.where(mask, x, torch.full_like(x, float("nan")))
+    filled = torch.where(mask, x, float("nan"))
     med = torch.nanmedian(filled, dim=-1).values
-    return torch.where(count > 0, med, torch.zeros_like(med)), count
+    return torch.where(count > 0, med, 0.0), count
 
 
 def normalize_01(x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
     """Per-map min–max normalisation to [0, 1] over valid pixels; invalid pixels and flat maps -> 0.
 
-    The paper normalises every disparity map (labels and teacher outputs) to [0, 1] this way.
+    Paper §3.3: every disparity map (labels and teacher outputs) is normalised to [0, 1]. Invalid
+    pixels are set to 0 like the released label path (``gt_depth *= val_mask``); a constant map
+    becomes all 0 like the released ``depths -= min; if max > 0: depths /= max``.
     """
     mask = _mask_or_default(mask, x)
     flat, m = _as_maps(x), _as_maps(mask)
     big = torch.finfo(x.dtype).max
-    lo = torch.where(m, flat, torch.full_like(flat, big)).amin(-1, keepdim=True)
-    hi = torch.where(m, flat, torch.full_like(flat, -big)).amax(-1, keepdim=True)
+    lo = torch.where(m, flat, big).amin(-1, keepdim=True)
+    hi = torch.where(m, flat, -big).amax(-1, keepdim=True)
     span = hi - lo
     ok = span > 0
-    out = (flat - torch.where(ok, lo, torch.zeros_like(lo))) / torch.where(ok, span, torch.ones_like(span))
-    out = torch.where(m & ok, out, torch.zeros_like(out))
-    return out.reshape(x.shape)
+    out = (flat - torch.where(ok, lo, 0.0)) / torch.where(ok, span, 1.0)
+    return torch.where(m & ok, out, 0.0).reshape(x.shape)
 
 
-def _shift_scale(flat: torch.Tensor, m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """t(d) = median, s(d) = mean |d − t| over valid pixels (paper eq. 7), and their validity."""
+def _normalise_shift_scale(flat: torch.Tensor, m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """d̂ = (d − t(d)) / s(d) per row (paper eqs. 6–7) and whether the row had a usable scale.
+
+    Rows with no valid pixel or ``s = 0`` get d̂ = 0 (safe denominators keep gradients finite).
+    """
     t, count = masked_median(flat, m)
-    dev = torch.where(m, (flat - t[:, None]).abs(), torch.zeros_like(flat))
-    s = dev.sum(-1) / count.clamp_min(1)
+    centred = flat - t[:, None]
+    s = torch.where(m, centred.abs(), 0.0).sum(-1) / count.clamp_min(1)
     ok = (count > 0) & (s > 0) & torch.isfinite(s)
-    return t, torch.where(ok, s, torch.ones_like(s)), ok
+    hat = centred / torch.where(ok, s, 1.0)[:, None]
+    return torch.where(ok[:, None], hat, 0.0), ok
 
 
 def affine_invariant_l1(
@@ -78,52 +112,56 @@ def affine_invariant_l1(
     mask: torch.Tensor | None = None,
     reduction: Reduction = "per_map",
 ) -> torch.Tensor:
-    """The paper's affine-invariant L1 (eqs. 4–7), one alignment per map.
+    """The paper's affine-invariant L1 (eqs. 4–7) with one shift/scale alignment per map.
 
-    ``d̂ = (d − median(d)) / mean|d − median(d)|`` over the map's valid pixels, for prediction and
-    target alike; loss = mean |d̂_pred − d̂_target| over valid pixels.
-
-    ``reduction="per_map"`` (default, paper eq. 4: a mean per image, here per map, then averaged
-    over maps) vs ``"pixels"`` (the released code pools all valid pixels of the batch, so maps
-    weigh by their valid-pixel count). Maps with no valid pixel or a zero scale in either argument
-    contribute nothing; if no map contributes the loss is an exact, differentiable 0.
+    ``d̂ = (d − median(d)) / mean|d − median(d)|`` over the map's valid pixels for prediction and
+    target alike (lower median, as ``torch.median``); the shift and scale are differentiated, as in
+    MiDaS and the released code. ``mask`` (default: all pixels) is ANDed with finiteness of both
+    arguments, so NaN/inf outside the valid region never reach the loss. ``reduction`` is one of
+    ``REDUCTIONS`` (default ``"per_map"``, the paper's). The result is never NaN/inf; with nothing
+    to compare it is an exact, differentiable 0.
     """
     if pred.shape != target.shape:
         raise ValueError(f"pred {tuple(pred.shape)} and target {tuple(target.shape)} differ in shape")
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {sorted(REDUCTIONS)}, got {reduction!r}")
     mask = _mask_or_default(mask, pred) & torch.isfinite(target) & torch.isfinite(pred)
-    p, g, m = _as_maps(pred), _as_maps(target), _as_maps(mask)
-    tp, sp, okp = _shift_scale(p, m)
-    tg, sg, okg = _shift_scale(g, m)
-    ok = okp & okg
-    m = m & ok[:, None]
-    diff = ((p - tp[:, None]) / sp[:, None] - (g - tg[:, None]) / sg[:, None]).abs()
-    diff = torch.where(m, diff, torch.zeros_like(diff))
-    count = m.sum(-1)
+    pred, target = _at_least_float32(pred), _at_least_float32(target)  # fp16 sums of 65k pixels drift
+    m = _as_maps(mask)
+    # Zero the invalid pixels first: a NaN there would otherwise leak into the gradient (0·NaN).
+    p = torch.where(m, _as_maps(pred), 0.0)
+    g = torch.where(m, _as_maps(target), 0.0)
+    p_hat, ok_p = _normalise_shift_scale(p, m)
+    g_hat, ok_g = _normalise_shift_scale(g, m)
     if reduction == "pixels":
-        return diff.sum() / count.sum().clamp_min(1)
-    if reduction != "per_map":
-        raise ValueError(f"reduction must be 'per_map' or 'pixels', got {reduction!r}")
-    per_map = diff.sum(-1) / count.clamp_min(1)
+        diff = torch.where(m, (p_hat - g_hat).abs(), 0.0)
+        return diff.sum() / m.sum().clamp_min(1)
+    ok = ok_p & ok_g
+    m = m & ok[:, None]
+    diff = torch.where(m, (p_hat - g_hat).abs(), 0.0)
+    per_map = diff.sum(-1) / m.sum(-1).clamp_min(1)
     return per_map.sum() / ok.sum().clamp_min(1)
 
 
 def berhu(
     pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None, threshold: float = 0.2
 ) -> torch.Tensor:
-    """Reverse Huber loss as in UniFuse's metric-depth training (the paper's "BerHu" rows).
+    """Reverse Huber loss of UniFuse's metric-depth training (the paper's "BerHu" rows).
 
-    ``c = threshold · max|pred − target|`` over the valid pixels of the whole batch (not
-    differentiated); ``|e|`` for ``|e| < c`` and ``(e² + c²) / 2c`` for ``|e| > c``, averaged over
-    valid pixels. Valid = ``target > 0`` and ``mask``. (UniFuse's thresholding gives 0 for the
-    measure-zero case ``|e| = c``; we use ``|e|`` there, where both branches agree.)
+    Follows ``UniFuse/losses.py`` ``BerhuLoss`` (argument order there is ``(target, pred)``):
+    valid = ``target > 0`` and ``mask``; ``c = threshold · max|pred − target|`` over the valid
+    pixels of the *whole batch*, not differentiated (UniFuse takes it through ``.data``);
+    per pixel ``|e|`` if ``|e| ≤ c`` else ``(e² + c²) / 2c``; mean over valid pixels.
+    Differences, both at measure-zero points: UniFuse's two strict ``F.threshold`` calls give 0
+    when ``|e| = c`` exactly (we use ``|e|``, where both branches agree), and divide 0/0 when every
+    error is 0 (we return 0). No valid pixel -> differentiable 0.
     """
-    valid = _mask_or_default(mask, target) & (target > 0)
-    diff = torch.where(valid, (pred - target).abs(), torch.zeros_like(pred))
-    if not valid.any():
-        return diff.sum() * 0.0
-    c = threshold * diff.detach().max()
-    if c <= 0:
-        return diff.sum() / valid.sum()
-    quad = (diff * diff + c * c) / (2 * c)
-    loss = torch.where(diff <= c, diff, quad)
-    return torch.where(valid, loss, torch.zeros_like(loss)).sum() / valid.sum()
+    if pred.shape != target.shape:
+        raise ValueError(f"pred {tuple(pred.shape)} and target {tuple(target.shape)} differ in shape")
+    valid = _mask_or_default(mask, target) & (target > 0) & torch.isfinite(target)
+    pred, target = _at_least_float32(pred), _at_least_float32(target)
+    diff = torch.where(valid, pred - target, 0.0).abs()  # where first: no 0·NaN grads
+    c = threshold * diff.detach().amax()
+    safe_c = torch.where(c > 0, c, 1.0)
+    loss = torch.where(diff <= c, diff, (diff * diff + c * c) / (2 * safe_c))
+    return torch.where(valid, loss, 0.0).sum() / valid.sum().clamp_min(1)

@@ -1,0 +1,177 @@
+"""The mask folder's layout and its JSONL manifest (read by the unlabeled data reader).
+
+``<mask root>/<image's relative path with .png>``: 8-bit PNG, 255 = valid, 0 = excluded (sky,
+watermark) — the reference loader's convention. ``<mask root>/manifest.jsonl``: one line per
+image, sorted by image path::
+
+    {"image": "scene/rgb.jpg", "mask": "scene/rgb.png", "valid_fraction": 0.83, "dropped": false, "labels": ["sky"]}
+
+``dropped`` is ``valid_fraction < min_valid_fraction`` (0.2 in the paper): the reader skips those
+images. ``labels`` (the prompts found) is informational and absent for masks written by other tools.
+Images that could not be read have no line (and no PNG).
+
+While generating, each shard appends its records to ``.parts/<shard>.jsonl`` (written *before* the
+PNG, so every finished PNG has its record even after a crash); :func:`merge_manifest` folds the
+parts into ``manifest.jsonl`` atomically and can be run any number of times.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+MANIFEST = "manifest.jsonl"
+PARTS = ".parts"
+VALID, EXCLUDED = 255, 0
+
+
+@dataclass
+class MaskRecord:
+    image: str
+    mask: str
+    valid_fraction: float
+    dropped: bool
+    labels: list[str] | None = None
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        if data["labels"] is None:
+            del data["labels"]
+        return json.dumps(data, sort_keys=False)
+
+
+def mask_relpath(image_rel: str | Path) -> str:
+    """Where the mask of ``image_rel`` lives under the mask root: same relative path, ``.png``."""
+    return Path(image_rel).with_suffix(".png").as_posix()
+
+
+def atomic_write_bytes(path: Path, data: bytes, tag: str = "") -> None:
+    """Write via a temp file in the same folder and ``os.replace`` (no half files after a crash)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f"{tag}.tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def encode_mask(valid: np.ndarray) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    Image.fromarray(np.where(valid, VALID, EXCLUDED).astype(np.uint8), mode="L").save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def read_mask(path: str | Path) -> np.ndarray:
+    """A mask PNG -> (H, W) bool, True = valid."""
+    with Image.open(path) as im:
+        return np.asarray(im.convert("L")) >= 128
+
+
+def write_mask(
+    mask_root: str | Path,
+    image_rel: str | Path,
+    valid: np.ndarray,
+    min_valid_fraction: float = 0.2,
+    labels: list[str] | None = None,
+    tag: str = "",
+) -> MaskRecord:
+    """Write one mask PNG atomically and return its manifest record (for other mask sources too,
+    e.g. the synthetic world's true sky/watermark masks; finish with :func:`merge_manifest`)."""
+    record = mask_record(image_rel, valid, min_valid_fraction, labels)
+    atomic_write_bytes(Path(mask_root) / record.mask, encode_mask(valid), tag)
+    return record
+
+
+def mask_record(
+    image_rel: str | Path, valid: np.ndarray, min_valid_fraction: float = 0.2, labels: list[str] | None = None
+) -> MaskRecord:
+    fraction = float(valid.mean()) if valid.size else 0.0
+    return MaskRecord(
+        Path(image_rel).as_posix(), mask_relpath(image_rel), fraction, fraction < min_valid_fraction, labels
+    )
+
+
+def read_manifest(mask_root: str | Path) -> dict[str, MaskRecord]:
+    """``manifest.jsonl`` -> records by image path; a malformed line is an error naming file and line."""
+    path = Path(mask_root) / MANIFEST
+    return _read_records(path) if path.is_file() else {}
+
+
+def _read_records(path: Path, lenient: bool = False) -> dict[str, MaskRecord]:
+    """``lenient`` (part files): skip a malformed line — a line cut by a crash; that image is redone."""
+    records: dict[str, MaskRecord] = {}
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+                rec = MaskRecord(
+                    image=str(data["image"]),
+                    mask=str(data["mask"]),
+                    valid_fraction=float(data["valid_fraction"]),
+                    dropped=bool(data["dropped"]),
+                    labels=data.get("labels"),
+                )
+            except (ValueError, KeyError, TypeError) as exc:
+                if lenient:
+                    continue
+                raise ValueError(f"{path}:{lineno}: bad mask record ({exc})") from exc
+            records[rec.image] = rec
+    return records
+
+
+def append_record(part: Path, record: MaskRecord) -> None:
+    part.parent.mkdir(parents=True, exist_ok=True)
+    with open(part, "a", encoding="utf-8") as fh:
+        fh.write(record.to_json() + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def merge_manifest(
+    mask_root: str | Path,
+    min_valid_fraction: float = 0.2,
+    remove_parts: Iterable[Path] = (),
+    images: Iterable[str] | None = None,
+) -> dict[str, MaskRecord]:
+    """Fold part files into ``manifest.jsonl`` (atomic, sorted); keep only records whose PNG exists.
+
+    ``images`` (relative image paths) adds a record, computed from the PNG, for any image whose PNG
+    exists but has no record (e.g. masks copied in from elsewhere). ``dropped`` is re-derived from
+    ``min_valid_fraction`` so changing the rule needs no regeneration.
+    """
+    root = Path(mask_root)
+    records = read_manifest(root)
+    parts_dir = root / PARTS
+    for part in sorted(parts_dir.glob("*.jsonl")) if parts_dir.is_dir() else []:
+        records.update(_read_records(part, lenient=True))
+    for image in images or ():
+        if image not in records and (root / mask_relpath(image)).is_file():
+            records[image] = mask_record(image, read_mask(root / mask_relpath(image)))
+    kept = {}
+    for image in sorted(records):
+        rec = records[image]
+        if (root / rec.mask).is_file():
+            rec.dropped = rec.valid_fraction < min_valid_fraction
+            kept[image] = rec
+    atomic_write_bytes(root / MANIFEST, "".join(r.to_json() + "\n" for r in kept.values()).encode())
+    for part in remove_parts:
+        Path(part).unlink(missing_ok=True)
+    try:
+        parts_dir.rmdir()  # only when empty: other shards may still be writing theirs
+    except OSError:
+        pass
+    return kept

@@ -1,0 +1,60 @@
+"""The perspective teacher: Depth Anything (frozen, online) or the oracle stand-in.
+
+Contract: ``build_teacher(name_or_id, **opts)`` returns an object with
+``predict_faces(faces (N,3,h,w) in [0,1], depth=None) -> (N,1,h,w)`` disparity min–max
+normalised to [0, 1] per face, ``raw_disparity(...)`` (unnormalised), ``is_stand_in`` and
+``describe()`` (recorded with every result). ``depth`` (planar z-depth of the faces) is used
+only by the oracle.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+
+from repro.teacher.depth_anything import (
+    DEFAULT_ID,
+    DEPTH_ANYTHING_IDS,
+    DepthAnythingTeacher,
+    WeightsMissingError,
+    depth_anything_config,
+    teacher_input_size,
+)
+from repro.teacher.equirect import TeacherOnEquirect
+from repro.teacher.fetch import fetch_weights
+from repro.teacher.oracle import OracleTeacher
+
+ORACLE = "oracle"
+
+
+def build_teacher(name_or_id: str = DEFAULT_ID, **opts: Any) -> nn.Module:
+    """``"oracle"``, a short name (``depth-anything-v2-base``), a Hugging Face id or a local directory.
+
+    Options go to :class:`OracleTeacher` or :meth:`DepthAnythingTeacher.from_pretrained`
+    (``input_size``, ``chunk_size``, ``output_resize``, ``precision``, ``cache_dir``, ``random_init``).
+    """
+    if name_or_id == ORACLE:
+        return OracleTeacher(**opts)
+    return DepthAnythingTeacher.from_pretrained(name_or_id, **opts)
+
+
+def build_teacher_equirect(name_or_id: str = DEFAULT_ID, **opts: Any) -> TeacherOnEquirect:
+    """The teacher run on whole panoramas, with the student interface (paper Table 3)."""
+    return TeacherOnEquirect(build_teacher(name_or_id, **opts))
+
+
+__all__ = [
+    "DEFAULT_ID",
+    "DEPTH_ANYTHING_IDS",
+    "ORACLE",
+    "DepthAnythingTeacher",
+    "OracleTeacher",
+    "TeacherOnEquirect",
+    "WeightsMissingError",
+    "build_teacher",
+    "build_teacher_equirect",
+    "depth_anything_config",
+    "fetch_weights",
+    "teacher_input_size",
+]

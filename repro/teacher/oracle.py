@@ -1,0 +1,88 @@
+"""The oracle teacher: a STAND-IN for Depth Anything on synthetic data, with a known error.
+
+It returns the *true* disparity of each face (from the synthetic world's exact depth) under a
+random per-face affine distortion ``s·d + t`` plus Gaussian noise, then min–max normalises per
+face like the real teacher. The affine part is exactly what the real teacher's output is defined
+up to (relative disparity), so the per-face normalisation and the affine-invariant loss must
+remove it; the noise is the known error that remains. With ``scale_range=(1, 1)``,
+``shift_range=(0, 0)`` and ``noise_std=0`` it is the exact normalised disparity.
+
+Every result produced with it must say so: :attr:`is_stand_in` is true and :meth:`describe`
+names it.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from repro.losses import depth_to_disparity, normalize_01
+
+
+class OracleTeacher(nn.Module):
+    """True face disparity under a random per-face affine distortion plus noise (not Depth Anything)."""
+
+    is_stand_in = True
+    name = "oracle"
+
+    def __init__(
+        self,
+        scale_range: tuple[float, float] = (0.5, 2.0),
+        shift_range: tuple[float, float] = (0.0, 0.1),
+        noise_std: float = 0.01,
+        seed: int = 0,
+        input_size: int | None = None,
+    ) -> None:
+        """``noise_std`` is a fraction of each face's true disparity range; ``input_size`` (the real
+        teacher's resolution) is accepted so one teacher config serves both, and has no effect."""
+        super().__init__()
+        lo, hi = map(float, scale_range)
+        if not 0 < lo <= hi:
+            raise ValueError(f"scale_range must satisfy 0 < low <= high, got {scale_range}")
+        if shift_range[0] > shift_range[1]:
+            raise ValueError(f"shift_range must be (low, high), got {shift_range}")
+        if noise_std < 0:
+            raise ValueError(f"noise_std must be >= 0, got {noise_std}")
+        self.scale_range = (lo, hi)
+        self.shift_range = (float(shift_range[0]), float(shift_range[1]))
+        self.noise_std = float(noise_std)
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def _uniform(self, n: int, bounds: tuple[float, float]) -> torch.Tensor:
+        lo, hi = bounds
+        return lo + (hi - lo) * torch.rand(n, generator=self.generator)
+
+    @torch.no_grad()
+    def raw_disparity(self, depth: torch.Tensor) -> torch.Tensor:
+        """Planar depth maps (N,1,h,w), 0 = unknown -> distorted disparity (N,1,h,w), unnormalised, >= 0."""
+        n = depth.shape[0]
+        disp = depth_to_disparity(depth.float())
+        valid = depth > 0
+        shape = (n,) + (1,) * (depth.dim() - 1)
+        scale = self._uniform(n, self.scale_range).view(shape).to(disp.device)
+        shift = self._uniform(n, self.shift_range).view(shape).to(disp.device)
+        out = scale * disp + shift
+        if self.noise_std > 0:
+            flat = disp.flatten(1)
+            big = torch.finfo(disp.dtype).max
+            vflat = valid.flatten(1)
+            span = torch.where(vflat, flat, -big).amax(1) - torch.where(vflat, flat, big).amin(1)
+            span = torch.where(vflat.any(1), span, torch.zeros_like(span)).view(shape)
+            noise = torch.randn(depth.shape, generator=self.generator).to(disp.device)
+            out = out + self.noise_std * scale * span * noise
+        return torch.where(valid, out.clamp_min(0), torch.zeros_like(out))
+
+    def predict_faces(self, faces: torch.Tensor | None, depth: torch.Tensor | None = None) -> torch.Tensor:
+        """Faces are ignored; ``depth`` (N,1,h,w) planar depth of the same faces is required."""
+        if depth is None:
+            raise ValueError(
+                "the oracle teacher needs the true planar depth of each face (predict_faces(faces, depth=...)); "
+                "only synthetic data has it — use a Depth Anything teacher on real data"
+            )
+        return normalize_01(self.raw_disparity(depth), depth > 0)
+
+    def describe(self) -> str:
+        return (
+            f"ORACLE teacher (stand-in, not Depth Anything): true disparity × U{self.scale_range} "
+            f"+ U{self.shift_range}, noise {self.noise_std:g} of each face's range"
+        )
