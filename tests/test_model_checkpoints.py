@@ -194,4 +194,20 @@ def test_models_list_cli(capsys) -> None:
     rows = json.loads(capsys.readouterr().out)
     assert {r["name"]: r["trainable"] for r in rows}["unifuse"] == 30263281
     assert main(["models"]) == 2
-    assert "choose an action: list" in capsys.readouterr().err
+    assert "choose an action: list, fetch" in capsys.readouterr().err
+
+
+def test_models_fetch_is_wired(monkeypatch, capsys) -> None:
+    from repro.cli import main
+    from repro.teacher import fetch_cli
+
+    seen = {}
+
+    def fake_fetch(ids, **kwargs):
+        seen["ids"] = ids
+        return [Path("/cache") / i for i in ids]
+
+    monkeypatch.setattr(fetch_cli, "fetch_weights", fake_fetch)
+    assert main(["models", "fetch", "depth-anything/Depth-Anything-V2-Small-hf"]) == 0
+    assert seen["ids"] == ["depth-anything/Depth-Anything-V2-Small-hf"]
+    assert capsys.readouterr().out.strip() == "/cache/depth-anything/Depth-Anything-V2-Small-hf"
