@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("repro.demo", "write the randomly rotated cube faces of a built-in panorama as PNGs"),
     "data": ("repro.data.cli", "list datasets, write synthetic ones in the real layouts, verify a download"),
     "masks": ("repro.masks.cli", "generate Grounded-SAM sky/watermark masks (resumable, sharded) or audit them"),
+    "models": ("repro.models.cli", "the student networks (list with parameter counts) and weight downloads (fetch)"),
     "suite": ("repro.suite.cli", "run a paper-table suite and diff it against the paper; list, validate, report"),
     "docker": ("repro.docker", "build the CUDA image, or run a repro command in it (Docker SDK)"),
 }
