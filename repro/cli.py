@@ -15,12 +15,14 @@ from collections.abc import Sequence
 # name -> (module, one-line help). Add a line here when a new subcommand lands.
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("repro.demo", "write the randomly rotated cube faces of a built-in panorama as PNGs"),
+    "data": ("repro.data.cli", "list datasets, write synthetic ones in the real layouts, verify a download"),
+    "masks": ("repro.masks.cli", "generate Grounded-SAM sky/watermark masks (resumable, sharded) or audit them"),
+    "models": ("repro.models.cli", "the student networks (list with parameter counts) and weight downloads (fetch)"),
     "suite": ("repro.suite.cli", "run a paper-table suite and diff it against the paper; list, validate, report"),
     "docker": ("repro.docker", "build the CUDA image, or run a repro command in it (Docker SDK)"),
     "train": ("repro.train.cli", "train a student from a YAML config (resumable; torchrun for several GPUs)"),
     "eval": ("repro.evaluate_cli", "evaluate a checkpoint on a test split: per-image CSV and aggregate JSON"),
     "predict": ("repro.predict_cli", "depth PNG, colour preview and PLY point cloud for panoramas"),
-    "masks": ("repro.masks.cli", "generate Grounded-SAM sky/watermark masks (resumable, sharded) or audit them"),
 }
 
 

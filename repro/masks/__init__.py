@@ -13,7 +13,7 @@ from repro.masks.backends import (
     build_backend,
 )
 from repro.masks.generate import GenerateSummary, ensure_masks, generate_masks, list_images, pending_images
-from repro.masks.manifest import (
+from repro.data.manifest import (
     MANIFEST,
     MaskRecord,
     mask_relpath,

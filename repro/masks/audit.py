@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from repro.masks.manifest import MaskRecord, atomic_write_bytes, read_manifest, read_mask
+from repro.data.manifest import MaskRecord, atomic_write_bytes, read_manifest, read_mask
 
 
 @dataclass

@@ -3,7 +3,7 @@
 A run lists the images under a root (sorted, so shards are stable), takes its shard ``i/n``,
 skips every image whose mask PNG already exists, and masks the rest in batches while a
 ``DataLoader`` decodes the next images. Each record goes to the shard's part file before its PNG is
-renamed into place; the manifest is merged at the end (see :mod:`repro.masks.manifest`). A killed
+renamed into place; the manifest is merged at the end (see :mod:`repro.data.manifest`). A killed
 run restarts where it stopped and ends with exactly the files of an uninterrupted run.
 """
 
@@ -22,7 +22,7 @@ from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
 from repro.masks.backends import MaskResult
-from repro.masks.manifest import PARTS, append_record, mask_record, mask_relpath, merge_manifest, write_mask
+from repro.data.manifest import PARTS, append_record, mask_record, mask_relpath, merge_manifest, write_mask
 
 log = logging.getLogger("repro.masks")
 

@@ -1,4 +1,5 @@
-"""The mask folder's layout and its JSONL manifest (read by the unlabeled data reader).
+"""The mask folder's layout and its JSONL manifest: written by ``repro.masks`` (and the synthetic
+world's true masks), read by the unlabeled data readers.
 
 ``<mask root>/<image's relative path with .png>``: 8-bit PNG, 255 = valid, 0 = excluded (sky,
 watermark) — the reference loader's convention. ``<mask root>/manifest.jsonl``: one line per
@@ -167,7 +168,7 @@ def merge_manifest(
         if (root / rec.mask).is_file():
             rec.dropped = rec.valid_fraction < min_valid_fraction
             kept[image] = rec
-    atomic_write_bytes(root / MANIFEST, "".join(r.to_json() + "\n" for r in kept.values()).encode())
+    _write_manifest_file(root, kept)
     for part in remove_parts:
         Path(part).unlink(missing_ok=True)
     try:
@@ -175,3 +176,14 @@ def merge_manifest(
     except OSError:
         pass
     return kept
+
+
+def write_manifest(mask_root: str | Path, records: Iterable[MaskRecord]) -> None:
+    """Merge ``records`` into ``manifest.jsonl`` (sorted, atomic): for writers that make all masks at once."""
+    merged = read_manifest(mask_root)
+    merged.update({r.image: r for r in records})
+    _write_manifest_file(Path(mask_root), dict(sorted(merged.items())))
+
+
+def _write_manifest_file(root: Path, records: dict[str, MaskRecord]) -> None:
+    atomic_write_bytes(root / MANIFEST, "".join(r.to_json() + "\n" for r in records.values()).encode())
