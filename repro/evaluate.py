@@ -149,7 +149,7 @@ def evaluate(
         min_depth=settings.min_depth,
         max_depth=settings.max_depth,
     )
-    from repro.train.objective import imagenet_normalize
+    from repro.data.transforms import imagenet_normalize
 
     # a stand-in (oracle) teacher, in training or as the evaluated model, is recorded with the result
     stand_in = bool(meta.get("stand_in") or (meta.get("trained_with_teacher") or {}).get("stand_in"))

@@ -102,8 +102,8 @@ def predict(
 ) -> list[dict[str, Any]]:
     """Run a trained student on each panorama; returns one record per image (its output files)."""
     from repro.data.base import read_rgb, resize_rgb
+    from repro.data.transforms import imagenet_normalize
     from repro.evaluate import load_model
-    from repro.train.objective import imagenet_normalize
 
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model, meta = load_model(checkpoint, student, device)

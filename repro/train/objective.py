@@ -29,22 +29,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from repro.data.transforms import imagenet_normalize
 from repro.geometry import random_rotation
 from repro.losses import affine_invariant_l1, berhu, depth_to_disparity, normalize_01
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-def imagenet_normalize(rgb: torch.Tensor) -> torch.Tensor:
-    """The students' input normalisation (``repro.data.transforms.imagenet_normalize`` once it lands)."""
-    try:
-        from repro.data.transforms import imagenet_normalize as normalize
-    except ImportError:  # pragma: no cover - until repro.data is merged
-        mean = torch.tensor(IMAGENET_MEAN, dtype=rgb.dtype, device=rgb.device).view(3, 1, 1)
-        std = torch.tensor(IMAGENET_STD, dtype=rgb.dtype, device=rgb.device).view(3, 1, 1)
-        return (rgb - mean) / std
-    return normalize(rgb)
 
 
 @dataclass
