@@ -51,6 +51,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from repro.cli import UserError
     from repro.config import ConfigError, from_data
+    from repro.data import DataError
     from repro.evaluate import evaluate
     from repro.settings import EvalSettings
 
@@ -77,16 +78,19 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"bad option: {exc}") from None
     if args.model == "student" and args.checkpoint is None:
         raise UserError("--checkpoint is required to evaluate a student")
-    metrics = evaluate(
-        settings,
-        checkpoint=args.checkpoint,
-        out_dir=args.out,
-        data_root=Path("/"),
-        device=args.device,
-        student=args.student,
-        batch_size=args.batch_size,
-        num_workers=args.num_workers,
-    )
+    try:
+        metrics = evaluate(
+            settings,
+            checkpoint=args.checkpoint,
+            out_dir=args.out,
+            data_root=Path("/"),
+            device=args.device,
+            student=args.student,
+            batch_size=args.batch_size,
+            num_workers=args.num_workers,
+        )
+    except DataError as exc:
+        raise UserError(str(exc)) from None
     print(json.dumps(metrics, indent=2))
     print(f"per-image metrics: {args.out / 'per_image.csv'}; aggregate: {args.out / 'metrics.json'}")
     return 0

@@ -272,3 +272,9 @@ def test_two_process_gloo_ddp_matches_one_process(tmp_path: Path) -> None:
     single_steps = read_jsonl(tmp_path / "single/log/steps.jsonl")
     for key in ("loss_gt", "loss_pseudo"):
         assert [r[key] for r in steps] == pytest.approx([r[key] for r in single_steps], rel=1e-5)
+
+
+def test_the_example_config_validates() -> None:
+    config = load_train_config(Path(__file__).resolve().parent.parent / "configs" / "train_synthetic.yaml")
+    assert config.train.teacher.is_oracle and config.train.pseudo_per_labeled == 1
+    assert config.eval is not None and config.eval.protocol == "median"

@@ -22,6 +22,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from repro.cli import UserError
+    from repro.data import DataError
     from repro.settings import load_train_config
     from repro.train import train
     from repro.train.distributed import env_info
@@ -31,18 +33,19 @@ def run(args: argparse.Namespace) -> int:
     data_root = args.data_root or Path(config.data_root)
     init = args.init or (Path(config.train.init_from) if config.train.init_from else None)
     if config.train.init_cell:
-        from repro.cli import UserError
-
         raise UserError(f"{args.config}: init_from 'cell:...' only works inside a suite; give a checkpoint path")
-    checkpoint = train(
-        config.train,
-        out_dir=out_dir,
-        data_root=data_root,
-        init_checkpoint=init,
-        resume=args.resume,
-        device=args.device,
-        progress=not args.no_progress,
-    )
+    try:
+        checkpoint = train(
+            config.train,
+            out_dir=out_dir,
+            data_root=data_root,
+            init_checkpoint=init,
+            resume=args.resume,
+            device=args.device,
+            progress=not args.no_progress,
+        )
+    except DataError as exc:
+        raise UserError(str(exc)) from None
     if not env_info().is_main:
         return 0
     print(f"checkpoint: {checkpoint}")
