@@ -22,7 +22,7 @@ from repro.config import from_data, load_config
 DatasetName = Literal["matterport3d", "stanford2d3d", "structured3d", "spatialaudiogen", "folder"]
 Split = Literal["train", "val", "test", "all"]
 StudentName = Literal["unifuse", "bifusepp", "hohonet", "egformer", "equi"]
-LossName = Literal["affine_inv", "berhu", "metric"]
+LossName = Literal["affine_inv", "berhu"]
 Projection = Literal["cube", "tangent", "equirect_stitched"]
 MaskMode = Literal["paper", "released_code"]
 Protocol = Literal["median", "lsq_disparity_median", "none"]
@@ -52,6 +52,8 @@ class Recipe:
     weight_decay: float = 0.0
     scheduler: Literal["constant", "poly"] = "constant"
     poly_power: float = 0.9
+    #: (yaw roll, left-right flip, colour jitter) as the released Depth Anywhere configs set them
+    augment: tuple[bool, bool, bool] = (True, True, True)
 
 
 #: Each student's official optimizer settings (the paper, §A.1: "we follow the backbone model's
@@ -74,9 +76,14 @@ class Recipe:
 #:   released Depth Anywhere ``utils/get_optim.py`` uses beta1 0.9 and weight decay 0 for all.)
 RECIPES: dict[str, Recipe] = {
     "unifuse": Recipe(batch_size=3, optimizer="adam", lr=1e-4, epochs=200),
-    "bifusepp": Recipe(batch_size=4, optimizer="adam", lr=3e-4, epochs=200),
-    "hohonet": Recipe(batch_size=2, optimizer="adam", lr=1e-4, epochs=60, scheduler="poly", poly_power=0.9),
-    "egformer": Recipe(batch_size=2, optimizer="adamw", lr=5e-5, epochs=200, betas=(0.5, 0.999), weight_decay=0.01),
+    "bifusepp": Recipe(batch_size=4, optimizer="adam", lr=3e-4, epochs=200, augment=(False, False, False)),
+    "hohonet": Recipe(
+        batch_size=2, optimizer="adam", lr=1e-4, epochs=60, scheduler="poly", poly_power=0.9, augment=(True, True, False)
+    ),
+    "egformer": Recipe(
+        batch_size=2, optimizer="adamw", lr=5e-5, epochs=200, betas=(0.5, 0.999), weight_decay=0.01,
+        augment=(False, False, False),
+    ),
     "equi": Recipe(batch_size=3, optimizer="adam", lr=1e-4, epochs=200),
 }
 
@@ -192,7 +199,8 @@ class TrainSettings:
     init_from: str | None = None  # a checkpoint path, or "cell:NAME" for another cell of the suite
     seed: int = 0
     precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU
-    augment: bool = True
+    augment: bool | None = None  # None: the student's recipe (released configs: BiFuse++/EGFormer none,
+    #                              HoHoNet no colour jitter); True: yaw roll + flip + jitter; False: none
 
     def __post_init__(self) -> None:
         if not self.labeled:
@@ -229,6 +237,13 @@ class TrainSettings:
             optimizer=s.optimizer or recipe.optimizer,
         )
         return dataclasses.replace(self, schedule=schedule)
+
+    @property
+    def augment_flags(self) -> tuple[bool, bool, bool]:
+        """(yaw roll, flip, colour jitter) this run uses."""
+        if self.augment is None:
+            return RECIPES[self.student.name].augment
+        return (self.augment,) * 3
 
 
 @dataclass

@@ -278,3 +278,15 @@ def test_the_example_config_validates() -> None:
     config = load_train_config(Path(__file__).resolve().parent.parent / "configs" / "train_synthetic.yaml")
     assert config.train.teacher.is_oracle and config.train.pseudo_per_labeled == 1
     assert config.eval is not None and config.eval.protocol == "median"
+
+
+def test_augmentation_follows_each_students_released_config():
+    from repro.settings import DataRef, StudentSpec, TrainSettings
+
+    def flags(name, augment=None):
+        return TrainSettings(student=StudentSpec(name), labeled=[DataRef("matterport3d")], augment=augment).augment_flags
+
+    assert flags("unifuse") == (True, True, True)
+    assert flags("bifusepp") == (False, False, False) and flags("egformer") == (False, False, False)
+    assert flags("hohonet") == (True, True, False)  # released hohonet_st3d.cfg: no colour jitter
+    assert flags("bifusepp", True) == (True, True, True) and flags("unifuse", False) == (False, False, False)

@@ -49,11 +49,14 @@ def build_teacher_from_spec(spec: TeacherSpec, **extra: Any) -> Any:
 
 
 def _datasets(refs: list[DataRef], settings: TrainSettings, data_root: Path, masks: Any) -> torch.utils.data.Dataset:
-    from repro.data import build_dataset
+    from repro.data import AugmentConfig, build_dataset
 
+    roll, flip, jitter = settings.augment_flags
+    augment = AugmentConfig(yaw_roll=roll, flip_p=0.5 if flip else 0.0, jitter_p=0.5 if jitter else 0.0)
     parts = [
         build_dataset(
-            ref, data_root, size=tuple(settings.input_size), augment=settings.augment, masks=masks, seed=settings.seed
+            ref, data_root, size=tuple(settings.input_size), augment=augment if any(settings.augment_flags) else False,
+            masks=masks, seed=settings.seed,
         )
         for ref in refs
     ]

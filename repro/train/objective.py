@@ -92,11 +92,6 @@ class JointObjective:
         autocast_dtype: torch.dtype | None = None,
         timer: SectionTimer | None = None,
     ) -> None:
-        if settings.loss not in ("affine_inv", "berhu"):
-            raise ValueError(
-                f"loss '{settings.loss}' is not implemented: use 'affine_inv' (relative depth, the paper's) "
-                "or 'berhu' (UniFuse's metric-depth loss, Table 5)"
-            )
         self.loss = settings.loss
         self.weights = settings.loss_weights
         self.distill = settings.distill
