@@ -43,6 +43,13 @@ def machine() -> dict[str, Any]:
     return info
 
 
+def device_label() -> str:
+    """What a figure was measured on, for table titles."""
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    return f"CPU threads={torch.get_num_threads()}"
+
+
 def parser(description: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--quick", action="store_true", help="smaller sizes and fewer repeats (CI)")

@@ -19,7 +19,7 @@ import torch
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import parser, report
+from _common import device_label, parser, report
 
 from repro.masks import generate_masks
 from repro.masks.random_init import random_grounded_sam
@@ -67,7 +67,7 @@ def main() -> None:
     finally:
         shutil.rmtree(images, ignore_errors=True)
     figures["speedup_batched"] = rows[1]["images/s"] / rows[0]["images/s"]
-    where = torch.cuda.get_device_name(0) if cuda else f"CPU threads={torch.get_num_threads()}"
+    where = device_label()
     report(
         f"mask generation, {n} panoramas {h}x{2 * h}, {size} random Grounding DINO + SAM, {where}",
         rows,

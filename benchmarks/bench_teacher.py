@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import parser, report, timeit
+from _common import device_label, parser, report, timeit
 
 from repro.teacher import DEPTH_ANYTHING_IDS, DepthAnythingTeacher
 
@@ -71,7 +71,7 @@ def main() -> None:
         del teacher
         if cuda:
             torch.cuda.empty_cache()
-    where = torch.cuda.get_device_name(0) if cuda else f"CPU threads={torch.get_num_threads()}"
+    where = device_label()
     report(
         f"Depth Anything teacher on {faces_n} faces of {face_w}² -> {input_size}², {where}",
         rows,
