@@ -78,8 +78,7 @@ def _teacher_model(settings: EvalSettings, device: torch.device) -> tuple[nn.Mod
 
     spec = settings.teacher
     assert spec is not None
-    opts = {"input_size": spec.input_size, **spec.options}
-    model = build_teacher_equirect(spec.id, **opts).to(device).eval()
+    model = build_teacher_equirect(spec.id, **spec.build_options()).to(device).eval()
     meta = {
         "name": f"teacher:{spec.id}",
         "output_kind": "disparity",

@@ -3,8 +3,9 @@
 One schema for ``repro train CONFIG``, ``repro eval`` and every suite cell, so a cell's resolved
 config *is* the training config: what the suite ran can be re-run by hand from ``resolved.yaml``.
 Defaults are the paper's (cube projection, ±45° rotation, paper masks, median alignment); every
-place where the released code differs is a named option here (``mask_mode``, ``protocol``,
-``crop_rows``, ``clamp``), recorded with each result.
+place where the released code differs is a named option here (``mask_mode``,
+``rotation_sampling``, ``loss_reduction``, ``output_resize``, ``protocol``, ``crop_rows``, ``clamp``,
+``rmse_log``; the list is docs/paper_vs_code.md), recorded with each result.
 
 Schedule fields left empty take the student's published recipe (:data:`RECIPES`);
 :meth:`TrainSettings.resolved` fills them in so the stored config shows the numbers really used.
@@ -123,9 +124,20 @@ class TeacherSpec:
     input_size: int = 518  # faces are resized to this (a multiple of 14) before the teacher
     options: dict[str, Any] = field(default_factory=dict)  # e.g. the oracle's distortion and noise
 
+    #: Teacher disparity back to face size: bilinear (Depth Anything's own inference) or nearest
+    #: (the released train.py). Depth Anything only; the oracle works at face size already.
+    output_resize: Literal["bilinear", "nearest"] = "bilinear"
+
     @property
     def is_oracle(self) -> bool:
         return self.id == ORACLE_TEACHER
+
+    def build_options(self) -> dict[str, Any]:
+        """Keyword arguments for :func:`repro.teacher.build_teacher` of this spec."""
+        opts: dict[str, Any] = {"input_size": self.input_size, **self.options}
+        if not self.is_oracle:
+            opts["output_resize"] = self.output_resize
+        return opts
 
 
 @dataclass
@@ -147,6 +159,9 @@ class DistillSpec:
     rotation_max_deg: float = 45.0  # each Euler angle uniform in ±max_deg; 0 = no rotation
     face_size: int = 256
     mask_mode: MaskMode = "paper"  # released_code: the sky mask is dropped as in the released loss
+    #: per_image: each unlabeled panorama its own rotation (the paper's description); per_batch: one
+    #: rotation shared by the whole unlabeled batch, as the released train.py draws it
+    rotation_sampling: Literal["per_image", "per_batch"] = "per_image"
 
     def __post_init__(self) -> None:
         if not 0 <= self.rotation_max_deg <= 180:
@@ -193,6 +208,9 @@ class TrainSettings:
     distill: DistillSpec = field(default_factory=DistillSpec)
     loss: LossName = "affine_inv"
     loss_weights: LossWeights = field(default_factory=LossWeights)
+    #: per_map: the affine-invariant L1 averaged per image / face, then over maps (paper eq. 4);
+    #: pixels: all valid pixels of the batch pooled, as the released loss does
+    loss_reduction: Literal["per_map", "pixels"] = "per_map"
     ratio: str = "1:1"  # labeled : pseudo-labeled images per step (paper Table 7: 1:1, 1:2, 1:4)
     schedule: Schedule = field(default_factory=Schedule)
     input_size: tuple[int, int] = (512, 1024)

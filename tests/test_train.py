@@ -290,3 +290,14 @@ def test_augmentation_follows_each_students_released_config():
     assert flags("bifusepp") == (False, False, False) and flags("egformer") == (False, False, False)
     assert flags("hohonet") == (True, True, False)  # released hohonet_st3d.cfg: no colour jitter
     assert flags("bifusepp", True) == (True, True, True) and flags("unifuse", False) == (False, False, False)
+
+
+def test_released_rotation_sampling_shares_one_rotation_per_batch():
+    from repro.train.objective import rotations_for
+
+    keys = torch.tensor([3, 7, 11])
+    per_image = rotations_for(keys, 45.0)
+    per_batch = rotations_for(keys, 45.0, per_batch=True)
+    assert not torch.allclose(per_image[0], per_image[1])
+    assert torch.equal(per_batch[0], per_batch[2]) and torch.equal(per_batch[0], per_image[0])
+    assert rotations_for(keys, 0.0, per_batch=True) is None

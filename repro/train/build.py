@@ -42,7 +42,7 @@ def build_teacher_from_spec(spec: TeacherSpec, **extra: Any) -> Any:
     """``extra`` (e.g. ``random_init``) applies to Depth Anything only; the oracle has no weights."""
     from repro.teacher import build_teacher
 
-    opts = {"input_size": spec.input_size, **spec.options}
+    opts = spec.build_options()
     if not spec.is_oracle:
         opts.update(extra)
     return build_teacher(spec.id, **opts)

@@ -66,10 +66,16 @@ class SectionTimer:
         self.totals.clear()
 
 
-def rotations_for(keys: torch.Tensor, max_deg: float) -> torch.Tensor | None:
-    """One rotation per sample, each from a generator seeded by the sample's key (None: rotation off)."""
+def rotations_for(keys: torch.Tensor, max_deg: float, per_batch: bool = False) -> torch.Tensor | None:
+    """One rotation per sample, each from a generator seeded by the sample's key (None: rotation off).
+
+    ``per_batch`` (the released code: one ``rand(3)`` per step) gives every sample the rotation of
+    the batch's first key.
+    """
     if max_deg <= 0:
         return None
+    if per_batch:
+        return rotations_for(keys[:1], max_deg).expand(len(keys), 3, 3)
     gens = [torch.Generator().manual_seed(int(k)) for k in keys.tolist()]
     return torch.cat([random_rotation(1, max_deg, generator=g) for g in gens])
 
@@ -93,6 +99,7 @@ class JointObjective:
         timer: SectionTimer | None = None,
     ) -> None:
         self.loss = settings.loss
+        self.reduction = settings.loss_reduction
         self.weights = settings.loss_weights
         self.distill = settings.distill
         self.teacher = teacher
@@ -103,7 +110,7 @@ class JointObjective:
         valid = labeled["valid"].bool() & (labeled["depth"] > 0)
         target = labeled_target(labeled["depth"], valid, self.loss)
         if self.loss == "affine_inv":
-            return affine_invariant_l1(pred, target, valid)
+            return affine_invariant_l1(pred, target, valid, reduction=self.reduction)
         return berhu(pred, target, valid)
 
     @torch.no_grad()
@@ -111,7 +118,9 @@ class JointObjective:
         from repro.distill import teacher_targets
 
         rgb = unlabeled["rgb_noaug"]
-        rotation = rotations_for(unlabeled["key"], self.distill.rotation_max_deg)
+        rotation = rotations_for(
+            unlabeled["key"], self.distill.rotation_max_deg, self.distill.rotation_sampling == "per_batch"
+        )
         if rotation is not None:
             rotation = rotation.to(rgb.device, rgb.dtype)
         needs_depth = bool(getattr(self.teacher, "is_stand_in", False))  # the oracle reads true depth
@@ -151,6 +160,6 @@ class JointObjective:
                 return loss_gt, {"gt": loss_gt.detach()}
             from repro.distill import pseudo_label_loss
 
-            loss_pseudo = pseudo_label_loss(pred[n_lab:], targets)
+            loss_pseudo = pseudo_label_loss(pred[n_lab:], targets, reduction=self.reduction)
             total = self.weights.gt * loss_gt + self.weights.pseudo * loss_pseudo
         return total, {"gt": loss_gt.detach(), "pseudo": loss_pseudo.detach()}
