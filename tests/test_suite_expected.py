@@ -206,3 +206,17 @@ def test_claim_scales_and_validation():
         Claim(cells=["a", "b"], metric="abs_rel")
     with pytest.raises(ValueError, match="tested by mean or paired_t"):
         Claim(cell="a", better_than="b", metric="abs_rel", test="tost")
+
+
+def test_within_band_relative_to_a_gain():
+    measured = {
+        "gt": {"abs_rel": {"0": 0.30, "1": 0.32}},
+        "r1": {"abs_rel": {"0": 0.20, "1": 0.22}},
+        "r2": {"abs_rel": {"0": 0.24, "1": 0.25}},
+    }
+    claim = {"cells": ["r1", "r2"], "within": 0.5, "relative_to": ["gt", "r1"], "metric": "abs_rel"}
+    (ok,) = judge_claims(_claims_file(claim), measured)  # band 0.5 × 0.10 = 0.05 ≥ |0.245 − 0.21|
+    assert ok.status == "pass" and "band = 0.5 × |Δ| of gt vs r1" in ok.test
+    (tight,) = judge_claims(_claims_file({**claim, "within": 0.2}), measured)  # band 0.02 < 0.035
+    assert tight.status == "fail"
+    assert set(ok.values) == {"gt", "r1", "r2"}

@@ -82,7 +82,9 @@ class Claim:
     strictly better; ``paired_t``: a one-sided paired t-test over the seeds the two cells share
     rejects "not better" at ``alpha``), or ``cells`` agree ``within`` a band (tests ``band``: the
     largest difference between two cells' means is at most ``within``; ``tost``: for every pair,
-    two one-sided paired t-tests show the difference lies inside ±``within`` at ``alpha``).
+    two one-sided paired t-tests show the difference lies inside ±``within`` at ``alpha``). With
+    ``relative_to: [a, b]`` the band is ``within × |mean(a) − mean(b)|``: "these variants differ
+    by less than half the gain of a (the paper's Table 7 spread is half its Table 3 gain)".
     ``scales`` lists the scales the claim is judged at besides the paper's (``full``).
     """
 
@@ -95,6 +97,7 @@ class Claim:
     test: ClaimTest | None = None  # default: mean (better) / band (within)
     alpha: float = 0.05
     scales: list[str] = field(default_factory=list)
+    relative_to: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.metric:
@@ -111,6 +114,8 @@ class Claim:
             if len(self.cells) < 2 or self.within is None or self.within <= 0 or self.cell:
                 raise ValueError("a within claim needs cells: (two or more), a positive within:, and no cell:")
             self.test = self.test or "band"
+            if self.relative_to and len(self.relative_to) != 2:
+                raise ValueError("relative_to names two cells: the band is within × |mean(a) − mean(b)|")
             if self.test not in ("band", "tost"):
                 raise ValueError(f"a within claim is tested by band or tost, not {self.test}")
         if not 0 < self.alpha < 1:
@@ -118,14 +123,17 @@ class Claim:
 
     @property
     def names(self) -> list[str]:
-        """The cells the claim compares."""
-        return [self.cell, self.better_than] if self.better_than else list(self.cells)
+        """The cells the claim compares (and those its band is measured on)."""
+        if self.better_than:
+            return [self.cell, self.better_than]
+        return list(dict.fromkeys([*self.cells, *self.relative_to]))
 
     @property
     def label(self) -> str:
         if self.better_than:
             return f"{self.cell} better than {self.better_than}"
-        return f"{', '.join(self.cells)} within ±{self.within:g}"
+        band = f"{self.within:g} × |{' − '.join(self.relative_to)}|" if self.relative_to else f"{self.within:g}"
+        return f"{', '.join(self.cells)} within ±{band}"
 
 
 @dataclass
@@ -393,8 +401,11 @@ def _judge_better(claim: Claim, a: SeedValues, b: SeedValues, sign: float, v: Cl
 
 
 def _judge_within(claim: Claim, per_cell: dict[str, SeedValues], v: ClaimVerdict) -> bool:
-    within = float(claim.within)  # type: ignore[arg-type]
     means = {n: statistics.fmean(x.values()) for n, x in per_cell.items()}
+    within = float(claim.within)  # type: ignore[arg-type]
+    if claim.relative_to:
+        a, b = claim.relative_to
+        within *= abs(means[a] - means[b])
     pairs = [(i, j) for k, i in enumerate(claim.cells) for j in claim.cells[k + 1 :]]
     v.effect = max(abs(means[i] - means[j]) for i, j in pairs)
     band = f"max |Δ mean| {v.effect:.4g} {'≤' if v.effect <= within + 1e-12 else '>'} {within:g}"
@@ -411,6 +422,8 @@ def _judge_within(claim: Claim, per_cell: dict[str, SeedValues], v: ClaimVerdict
         )
         return ok
     v.test = band + (" (tost needs ≥ 2 shared seeds)" if claim.test == "tost" else "")
+    if claim.relative_to:
+        v.test += f" [band = {claim.within:g} × |Δ| of {' vs '.join(claim.relative_to)}]"
     return v.effect <= within + 1e-12
 
 
