@@ -147,6 +147,7 @@ def evaluate(
         clamp=settings.clamp,
         min_depth=settings.min_depth,
         max_depth=settings.max_depth,
+        seam="seam_ratio" in settings.metrics,
     )
     from repro.data.transforms import imagenet_normalize
 

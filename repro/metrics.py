@@ -231,6 +231,7 @@ def compute_metrics(
     clamp: Clamp = None,
     min_depth: float = 0.0,
     max_depth: float = 10.0,
+    seam: bool = False,
 ) -> dict[str, float]:
     """Metrics of one image: ``pred`` and ``gt`` are (H, W) (or (1, H, W), (1, 1, H, W)), gt in metres.
 
@@ -238,7 +239,8 @@ def compute_metrics(
     restricts the valid pixels (``min_depth < gt ≤ max_depth``); ``clamp`` (see ``resolve_clamp``;
     default: the protocol's) clamps prediction and ground truth after alignment. Returns the
     ``METRIC_KEYS`` plus
-    ``valid_pixels``; with no valid pixel every metric is NaN and ``valid_pixels`` is 0, so the
+    ``valid_pixels`` (and ``seam_ratio`` with ``seam``, see :mod:`repro.metrics_seam`: ``gt`` must then
+    be the whole equirect panorama, after the protocol's alignment and clamp); with no valid pixel every metric is NaN and ``valid_pixels`` is 0, so the
     caller can skip the image. A NaN prediction at a valid pixel propagates to NaN metrics rather
     than being dropped.
     """
@@ -254,16 +256,24 @@ def compute_metrics(
         height = gt.shape[0]
         if 2 * crop_rows >= height:
             raise ValueError(f"crop_rows={crop_rows} leaves nothing of a {height}-row image")
-        rows = slice(crop_rows, height - crop_rows)
-        pred, gt, valid = pred[rows], gt[rows], valid[rows]
+        valid[:crop_rows] = False  # masked rather than sliced: the seam metric needs each row's latitude
+        valid[height - crop_rows :] = False
     n = int(valid.sum())
+    extra = ("seam_ratio",) if seam else ()
     if n == 0:
-        return {**{k: math.nan for k in METRIC_KEYS}, "valid_pixels": 0}
+        return {**{k: math.nan for k in (*METRIC_KEYS, *extra)}, "valid_pixels": 0}
     g = gt[valid]
     p = _align(pred[valid], g, spec, pred_is_disparity, max_depth)
     if clamp_range is not None:
         p, g = p.clamp(*clamp_range), g.clamp(*clamp_range)
-    return {**_metrics(p, g, rmse_log), "valid_pixels": n}
+    out = {**_metrics(p, g, rmse_log), "valid_pixels": n}
+    if seam:
+        from repro.metrics_seam import seam_ratio
+
+        aligned, ref = torch.zeros_like(gt), torch.zeros_like(gt)
+        aligned[valid], ref[valid] = p, g
+        out["seam_ratio"] = seam_ratio(aligned, ref, valid)
+    return out
 
 
 class MetricAccumulator:
@@ -275,11 +285,13 @@ class MetricAccumulator:
 
     def __init__(self, protocol: str = "median", pred_is_disparity: bool = True, crop_rows: int = 0,
                  rmse_log: RmseLog = "ln", *, clamp: Clamp = None, min_depth: float = 0.0,
-                 max_depth: float = 10.0) -> None:
+                 max_depth: float = 10.0, seam: bool = False) -> None:
         _check(protocol, rmse_log, crop_rows)
         resolve_clamp(protocol, clamp, max_depth)
         self.settings = {"protocol": protocol, "pred_is_disparity": pred_is_disparity, "crop_rows": crop_rows,
-                         "rmse_log": rmse_log, "clamp": clamp, "min_depth": min_depth, "max_depth": max_depth}
+                         "rmse_log": rmse_log, "clamp": clamp, "min_depth": min_depth, "max_depth": max_depth,
+                         "seam": seam}
+        self.keys = (*METRIC_KEYS, *(("seam_ratio",) if seam else ()))
         self.rows: list[dict[str, float | int | str]] = []
 
     def update(self, pred: torch.Tensor, gt: torch.Tensor, names: list[str] | None = None,
@@ -304,7 +316,7 @@ class MetricAccumulator:
         plus ``images`` (counted) and ``images_skipped`` (no valid pixel)."""
         used = [r for r in self.rows if r["valid_pixels"]]
         out: dict[str, float | int] = {
-            k: math.fsum(float(r[k]) for r in used) / len(used) if used else math.nan for k in METRIC_KEYS
+            k: math.fsum(float(r[k]) for r in used) / len(used) if used else math.nan for k in self.keys
         }
         out["images"] = len(used)
         out["images_skipped"] = len(self.rows) - len(used)
@@ -313,15 +325,21 @@ class MetricAccumulator:
     def describe(self) -> dict[str, object]:
         """The settings with their sources, to store beside the numbers."""
         s = self.settings
-        return {**describe(s["protocol"], s["rmse_log"], s["crop_rows"], s["clamp"], s["max_depth"]),
-                "pred_is_disparity": s["pred_is_disparity"], "min_depth": s["min_depth"],
-                "max_depth": s["max_depth"]}
+        out = {**describe(s["protocol"], s["rmse_log"], s["crop_rows"], s["clamp"], s["max_depth"]),
+               "pred_is_disparity": s["pred_is_disparity"], "min_depth": s["min_depth"],
+               "max_depth": s["max_depth"]}
+        if s["seam"]:
+            from repro.metrics_seam import SEAM_BAND_PX
+
+            out["seam_ratio_definition"] = (f"mean |Δ(ln pred − ln gt)| within {SEAM_BAND_PX} px of the un-rotated "
+                                            "cube-face borders / elsewhere (repro.metrics_seam)")
+        return out
 
     def write_csv(self, path: str | os.PathLike[str]) -> Path:
         """Per-image rows as CSV, written atomically (temp file + rename)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fields = ["image", "valid_pixels", *METRIC_KEYS]
+        fields = ["image", "valid_pixels", *self.keys]
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "w", newline="") as fh:

@@ -71,12 +71,69 @@ class CellExpectation:
     note: str = ""
 
 
+ClaimTest = Literal["mean", "paired_t", "band", "tost"]
+
+
 @dataclass
 class Claim:
-    cell: str
-    better_than: str
-    metric: str
+    """A comparison the paper makes between cells, checked on the measured values.
+
+    Two kinds: ``cell`` is better than ``better_than`` (tests ``mean``: the mean over seeds is
+    strictly better; ``paired_t``: a one-sided paired t-test over the seeds the two cells share
+    rejects "not better" at ``alpha``), or ``cells`` agree ``within`` a band (tests ``band``: the
+    largest difference between two cells' means is at most ``within``; ``tost``: for every pair,
+    two one-sided paired t-tests show the difference lies inside ±``within`` at ``alpha``). With
+    ``relative_to: [a, b]`` the band is ``within × |mean(a) − mean(b)|``: "these variants differ
+    by less than half the gain of a (the paper's Table 7 spread is half its Table 3 gain)".
+    ``scales`` lists the scales the claim is judged at besides the paper's (``full``).
+    """
+
+    cell: str = ""
+    better_than: str = ""
+    metric: str = ""
     why: str = ""
+    cells: list[str] = field(default_factory=list)
+    within: float | None = None
+    test: ClaimTest | None = None  # default: mean (better) / band (within)
+    alpha: float = 0.05
+    scales: list[str] = field(default_factory=list)
+    relative_to: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.metric:
+            raise ValueError("a claim needs a metric")
+        if bool(self.better_than) == bool(self.cells):
+            raise ValueError("a claim has either cell + better_than, or cells + within")
+        if self.better_than:
+            if not self.cell:
+                raise ValueError("a better_than claim needs cell:")
+            self.test = self.test or "mean"
+            if self.test not in ("mean", "paired_t"):
+                raise ValueError(f"a better_than claim is tested by mean or paired_t, not {self.test}")
+        else:
+            if len(self.cells) < 2 or self.within is None or self.within <= 0 or self.cell:
+                raise ValueError("a within claim needs cells: (two or more), a positive within:, and no cell:")
+            self.test = self.test or "band"
+            if self.relative_to and len(self.relative_to) != 2:
+                raise ValueError("relative_to names two cells: the band is within × |mean(a) − mean(b)|")
+            if self.test not in ("band", "tost"):
+                raise ValueError(f"a within claim is tested by band or tost, not {self.test}")
+        if not 0 < self.alpha < 1:
+            raise ValueError(f"alpha must be in (0, 1), got {self.alpha}")
+
+    @property
+    def names(self) -> list[str]:
+        """The cells the claim compares (and those its band is measured on)."""
+        if self.better_than:
+            return [self.cell, self.better_than]
+        return list(dict.fromkeys([*self.cells, *self.relative_to]))
+
+    @property
+    def label(self) -> str:
+        if self.better_than:
+            return f"{self.cell} better than {self.better_than}"
+        band = f"{self.within:g} × |{' − '.join(self.relative_to)}|" if self.relative_to else f"{self.within:g}"
+        return f"{', '.join(self.cells)} within ±{band}"
 
 
 @dataclass
@@ -119,7 +176,7 @@ def load_expected(path: str | os.PathLike[str]) -> ExpectedFile:
                 raise ConfigError(f"bounds of '{metric}' are reversed: [{lo}, {hi}]", where, f"cells.{name}.bounds")
     for i, claim in enumerate(exp.claims):
         where = raw["claims"].where(i)
-        for name in (claim.cell, claim.better_than):
+        for name in claim.names:
             if name not in exp.cells:
                 raise ConfigError(f"claim names unknown cell '{name}'", where, f"claims[{i}]")
         if claim.metric not in exp.directions:
@@ -184,18 +241,25 @@ def _t_test(values: list[float], paper: float, alpha: float) -> tuple[bool, str]
     return p >= alpha, f"one-sample t-test, n={n}: p={p:.3g} {'≥' if p >= alpha else '<'} α={alpha:g}"
 
 
-def _tost(values: list[float], paper: float, tol: float, alpha: float) -> tuple[bool, str]:
+def _tost_p(values: list[float], center: float, tol: float) -> float | None:
+    """p-value of two one-sided t-tests that the mean lies in center ± tol; None with zero spread."""
     from scipy import stats
 
     mean, std = summarize(values)
-    n = len(values)
     if not std:
-        ok = abs(mean - paper) < tol
+        return None
+    se = std / math.sqrt(len(values))
+    p_low = stats.t.sf((mean - (center - tol)) / se, df=len(values) - 1)  # H0: mean <= center - tol
+    p_high = stats.t.cdf((mean - (center + tol)) / se, df=len(values) - 1)  # H0: mean >= center + tol
+    return float(max(p_low, p_high))
+
+
+def _tost(values: list[float], paper: float, tol: float, alpha: float) -> tuple[bool, str]:
+    n = len(values)
+    p = _tost_p(values, paper, tol)
+    if p is None:
+        ok = abs(statistics.fmean(values) - paper) < tol
         return ok, f"TOST degenerate (zero spread over {n} seeds): |Δ| {'<' if ok else '≥'} {tol:g}"
-    se = std / math.sqrt(n)
-    p_low = stats.t.sf((mean - (paper - tol)) / se, df=n - 1)  # H0: mean <= paper - tol
-    p_high = stats.t.cdf((mean - (paper + tol)) / se, df=n - 1)  # H0: mean >= paper + tol
-    p = max(p_low, p_high)
     return p < alpha, f"TOST ±{tol:g}, n={n}: p={p:.3g} {'<' if p < alpha else '≥'} α={alpha:g}"
 
 
@@ -280,7 +344,9 @@ def judge_cell(
 class ClaimVerdict:
     claim: Claim
     status: Literal["pass", "fail", "not_evaluated"]
-    values: tuple[float | None, float | None] = (None, None)
+    values: dict[str, tuple[float, float | None, int]] = field(default_factory=dict)  # cell: (mean, std, n)
+    effect: float | None = None  # better: mean paired improvement (> 0 = as claimed); within: largest |Δ|
+    spread: float | None = None  # better: std of the paired improvement over seeds
     test: str = ""
 
     @property
@@ -288,18 +354,106 @@ class ClaimVerdict:
         return self.status == "fail"
 
 
-def judge_claims(exp: ExpectedFile, means: dict[str, dict[str, float]], *, compare: bool = True) -> list[ClaimVerdict]:
-    """Check each comparative claim between two measured cells (strictly better, by the mean)."""
+SeedValues = dict[str, float]  # seed (as text) -> value
+Measured = dict[str, dict[str, "SeedValues | list[float] | float"]]  # cell -> metric -> per seed
+
+
+def _per_seed(x: SeedValues | list[float] | float | None) -> SeedValues | None:
+    if x is None:
+        return None
+    if isinstance(x, dict):
+        return {str(k): float(v) for k, v in x.items()} or None
+    if isinstance(x, list):
+        return {str(i): float(v) for i, v in enumerate(x)} or None
+    return {"0": float(x)}
+
+
+def _paired(a: SeedValues, b: SeedValues) -> list[tuple[float, float]]:
+    return [(a[k], b[k]) for k in a if k in b]
+
+
+def _judge_better(claim: Claim, a: SeedValues, b: SeedValues, sign: float, v: ClaimVerdict) -> bool:
+    from scipy import stats
+
+    ma, mb = statistics.fmean(a.values()), statistics.fmean(b.values())
+    gains = [sign * (y - x) for x, y in _paired(a, b)]  # > 0: cell better than better_than, per seed
+    v.effect = sign * (mb - ma)
+    v.spread = statistics.stdev(gains) if len(gains) > 1 else None
+    rel = "<" if sign > 0 else ">"
+    if claim.test == "paired_t" and len(gains) >= 2:
+        mean = statistics.fmean(gains)
+        if not v.spread:
+            ok = all(g > 0 for g in gains)
+            v.test = f"paired, n={len(gains)}: zero spread, gain {mean:+.4g} (t-test undefined)"
+            return ok
+        t = mean / (v.spread / math.sqrt(len(gains)))
+        p = float(stats.t.sf(t, df=len(gains) - 1))
+        ok = p < claim.alpha
+        v.test = (
+            f"one-sided paired t-test, n={len(gains)}: gain {mean:+.4g} ± {v.spread:.2g}, "
+            f"d_z={mean / v.spread:.2f}, p={p:.3g} {'<' if ok else '≥'} α={claim.alpha:g}"
+        )
+        return ok
+    ok = ma < mb if sign > 0 else ma > mb
+    fallback = " (paired_t needs ≥ 2 shared seeds)" if claim.test == "paired_t" else ""
+    v.test = f"means {ma:.4f} {rel} {mb:.4f}{fallback}"
+    return ok
+
+
+def _judge_within(claim: Claim, per_cell: dict[str, SeedValues], v: ClaimVerdict) -> bool:
+    means = {n: statistics.fmean(x.values()) for n, x in per_cell.items()}
+    within = float(claim.within)  # type: ignore[arg-type]
+    if claim.relative_to:
+        a, b = claim.relative_to
+        within *= abs(means[a] - means[b])
+    pairs = [(i, j) for k, i in enumerate(claim.cells) for j in claim.cells[k + 1 :]]
+    v.effect = max(abs(means[i] - means[j]) for i, j in pairs)
+    band = f"max |Δ mean| {v.effect:.4g} {'≤' if v.effect <= within + 1e-12 else '>'} {within:g}"
+    diffs = {(i, j): [x - y for x, y in _paired(per_cell[i], per_cell[j])] for i, j in pairs}
+    if claim.test == "tost" and min(len(d) for d in diffs.values()) >= 2:
+        ps = {pair: _tost_p(d, 0.0, within) for pair, d in diffs.items()}
+        # zero spread: equivalent exactly when the (constant) difference is inside the band
+        ps = {pair: (p if p is not None else float(abs(diffs[pair][0]) >= within)) for pair, p in ps.items()}
+        (wi, wj), worst = max(ps.items(), key=lambda kv: kv[1])
+        ok = worst < claim.alpha
+        v.test = (
+            f"paired TOST ±{within:g} on every pair, n={min(len(d) for d in diffs.values())}: "
+            f"worst {wi} vs {wj} p={worst:.3g} {'<' if ok else '≥'} α={claim.alpha:g}; {band}"
+        )
+        return ok
+    v.test = band + (" (tost needs ≥ 2 shared seeds)" if claim.test == "tost" else "")
+    if claim.relative_to:
+        v.test += f" [band = {claim.within:g} × |Δ| of {' vs '.join(claim.relative_to)}]"
+    return v.effect <= within + 1e-12
+
+
+def judge_claims(exp: ExpectedFile, measured: Measured, *, compare: bool = True, scale: str = "full") -> list[ClaimVerdict]:
+    """Check each comparative claim on the measured cells.
+
+    ``measured[cell][metric]`` holds one value per seed (``{seed: value}``; a list or a single
+    mean is read as unpaired seeds). A claim is judged at the paper's scale when ``compare``, and at
+    any scale it lists in ``scales``.
+    """
     out = []
     for claim in exp.claims:
-        a = means.get(claim.cell, {}).get(claim.metric)
-        b = means.get(claim.better_than, {}).get(claim.metric)
-        if a is None or b is None or not compare:
-            why = "not compared at this scale" if not compare else "a cell has no measurement"
-            out.append(ClaimVerdict(claim, "not_evaluated", (a, b), why))
+        v = ClaimVerdict(claim, "not_evaluated")
+        out.append(v)
+        per_cell = {n: _per_seed(measured.get(n, {}).get(claim.metric)) for n in claim.names}
+        for n, x in per_cell.items():
+            if x is not None:
+                vals = list(x.values())
+                mean, std = summarize(vals)
+                v.values[n] = (mean, std, len(vals))
+        if not (compare or scale in claim.scales):
+            v.test = "not compared at this scale"
             continue
-        lower = exp.directions[claim.metric] == "lower"
-        ok = a < b if lower else a > b
-        sign = "<" if lower else ">"
-        out.append(ClaimVerdict(claim, "pass" if ok else "fail", (a, b), f"{a:.4f} {sign} {b:.4f}"))
+        if any(x is None for x in per_cell.values()):
+            v.test = "a cell has no measurement"
+            continue
+        if claim.better_than:
+            sign = 1.0 if exp.directions[claim.metric] == "lower" else -1.0
+            ok = _judge_better(claim, per_cell[claim.cell], per_cell[claim.better_than], sign, v)  # type: ignore[arg-type]
+        else:
+            ok = _judge_within(claim, per_cell, v)  # type: ignore[arg-type]
+        v.status = "pass" if ok else "fail"
     return out

@@ -94,7 +94,7 @@ class Report:
         for name, prof in self.run.profiles.items():  # --random-init: a failed or oversized cell fails
             if name in chosen and (prof.get("status") != "ok" or (prof.get("vram") or {}).get("over_budget")):
                 return False
-        return not any(cv.failed for cv in self.claims if {cv.claim.cell, cv.claim.better_than} <= chosen)
+        return not any(cv.failed for cv in self.claims if set(cv.claim.names) <= chosen)
 
     @property
     def passed(self) -> bool:
@@ -135,7 +135,7 @@ def build_report(run: RunData) -> Report:
     exp = run.expected
     compare = run.suite.get("scale", "full") == "full"
     cells: list[CellRow] = []
-    means: dict[str, dict[str, float]] = {}
+    per_seed: dict[str, dict[str, dict[str, float]]] = {}  # cell -> metric -> seed -> value
     for name in run.suite.get("cells", []):
         res = run.results.get(name)
         kind = run.suite.get("kinds", {}).get(name, "")
@@ -156,7 +156,7 @@ def build_report(run: RunData) -> Report:
                 for m, v in measured.items()
             ]
         if status == "ok":
-            means[name] = {m: sum(v) / len(v) for m, v in measured.items() if v}
+            per_seed[name] = _per_seed_metrics(res)
         err = res.get("error") or {}
         reused = [s["train_reused_from"] for s in res.get("seeds") or [] if s.get("train_reused_from")]
         cells.append(
@@ -172,8 +172,18 @@ def build_report(run: RunData) -> Report:
                 reused=reused,
             )
         )
-    claims = judge_claims(exp, means, compare=compare) if exp is not None else []
+    scale = run.suite.get("scale", "full")
+    claims = judge_claims(exp, per_seed, compare=compare, scale=scale) if exp is not None else []
     return Report(run, cells, claims)
+
+
+def _per_seed_metrics(result: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """metric -> {seed: value} of a finished cell, so claims can pair seeds across cells."""
+    out: dict[str, dict[str, float]] = {}
+    for i, rec in enumerate(result.get("seeds") or []):
+        for m, v in (rec.get("metrics") or {}).items():
+            out.setdefault(m, {})[str(rec.get("seed", i))] = float(v)
+    return out
 
 
 # --------------------------------------------------------------------------- formatting
@@ -243,9 +253,11 @@ def claim_table(report: Report) -> list[list[str]]:
     for cv in report.claims:
         c = cv.claim
         status = {"pass": "pass", "fail": "FAIL", "not_evaluated": "not evaluated"}[cv.status]
-        out.append(
-            [f"{c.cell} better than {c.better_than}", METRIC_LABELS.get(c.metric, c.metric), cv.test, status, c.why]
+        values = "; ".join(
+            f"{n} {mean:.4f}" + (f" ± {std:.4f}" if std is not None else "") + f" (n={k})"
+            for n, (mean, std, k) in cv.values.items()
         )
+        out.append([c.label, METRIC_LABELS.get(c.metric, c.metric), values or "—", cv.test, status, c.why])
     return out
 
 
@@ -334,7 +346,7 @@ def _header(report: Report) -> str:
     return f"{s.get('title', s.get('suite'))} — scale {scale}{extra}{note}\n{report.run.run_dir}"
 
 
-CLAIM_HEADERS = ["claim", "metric", "test", "result", "why"]
+CLAIM_HEADERS = ["claim", "metric", "measured (mean ± std over seeds)", "test", "result", "why"]
 VRAM_TITLE = "VRAM (GiB; n/a = not measured: no GPU)"
 
 

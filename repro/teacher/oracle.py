@@ -5,7 +5,17 @@ random per-face affine distortion ``s·d + t`` plus Gaussian noise, then min–m
 face like the real teacher. The affine part is exactly what the real teacher's output is defined
 up to (relative disparity), so the per-face normalisation and the affine-invariant loss must
 remove it; the noise is the known error that remains. With ``scale_range=(1, 1)``,
-``shift_range=(0, 0)`` and ``noise_std=0`` it is the exact normalised disparity.
+``shift_range=(0, 0)``, ``noise_std=0`` and ``edge_bias=0`` it is the exact normalised disparity.
+
+``edge_bias`` adds a *systematic* error anchored in the face's own image frame: disparity is
+multiplied by ``1 + edge_bias · ρ²``, ρ² = (u² + v²)/2 with u, v ∈ [-1, 1] the pixel's position on
+the face (0 at the centre, 1 in the corners). A perspective network's error depends on where in
+its field of view a point appears (less context near the border); no per-face affine alignment
+removes such an error, and it is the kind that leaves cube seams in a student trained without
+rotation (paper Fig. 5): the faces then always meet at the same panorama pixels, so the student
+can learn the face-anchored error there. Random rotation moves the borders every step and the
+error averages out. A purely affine per-face distortion cannot do this: the per-face
+affine-invariant loss removes it exactly.
 
 Every result produced with it must say so: :attr:`is_stand_in` is true and :meth:`describe`
 names it.
@@ -32,6 +42,7 @@ class OracleTeacher(nn.Module):
         noise_std: float = 0.01,
         seed: int = 0,
         input_size: int | None = None,
+        edge_bias: float = 0.0,
     ) -> None:
         """``noise_std`` is a fraction of each face's true disparity range; ``input_size`` (the real
         teacher's resolution) is accepted so one teacher config serves both, and has no effect."""
@@ -43,9 +54,12 @@ class OracleTeacher(nn.Module):
             raise ValueError(f"shift_range must be (low, high), got {shift_range}")
         if noise_std < 0:
             raise ValueError(f"noise_std must be >= 0, got {noise_std}")
+        if edge_bias <= -1:
+            raise ValueError(f"edge_bias must be > -1 (disparity must stay positive), got {edge_bias}")
         self.scale_range = (lo, hi)
         self.shift_range = (float(shift_range[0]), float(shift_range[1]))
         self.noise_std = float(noise_std)
+        self.edge_bias = float(edge_bias)
         self.generator = torch.Generator().manual_seed(seed)
 
     def _uniform(self, n: int, bounds: tuple[float, float]) -> torch.Tensor:
@@ -61,6 +75,8 @@ class OracleTeacher(nn.Module):
         shape = (n,) + (1,) * (depth.dim() - 1)
         scale = self._uniform(n, self.scale_range).view(shape).to(disp.device)
         shift = self._uniform(n, self.shift_range).view(shape).to(disp.device)
+        if self.edge_bias:
+            disp = disp * (1 + self.edge_bias * face_radius_sq(*depth.shape[-2:], device=disp.device))
         out = scale * disp + shift
         if self.noise_std > 0:
             flat = disp.flatten(1)
@@ -85,4 +101,12 @@ class OracleTeacher(nn.Module):
         return (
             f"ORACLE teacher (stand-in, not Depth Anything): true disparity × U{self.scale_range} "
             f"+ U{self.shift_range}, noise {self.noise_std:g} of each face's range"
+            + (f", edge bias ×(1 + {self.edge_bias:g}·ρ²)" if self.edge_bias else "")
         )
+
+
+def face_radius_sq(height: int, width: int, device: torch.device | None = None) -> torch.Tensor:
+    """(u² + v²)/2 at each pixel centre of a face, u, v ∈ [-1, 1]: 0 at the centre, → 1 in the corners."""
+    v = (torch.arange(height, device=device) + 0.5) * (2 / height) - 1
+    u = (torch.arange(width, device=device) + 0.5) * (2 / width) - 1
+    return (u[None, :] ** 2 + v[:, None] ** 2) / 2
