@@ -8,7 +8,7 @@ TORCH_PINS ?= torch==2.14.1 torchvision==0.29.1
 PYTEST_ARGS ?=
 SUITE_ARGS ?=
 
-.PHONY: install test test-slow demo bench clean smoke table2 table3 table4 table5 table7 table8 docker-build
+.PHONY: install test test-slow demo bench clean smoke science table2 table3 table4 table5 table7 table8 docker-build
 
 install: $(STAMP)
 
@@ -33,6 +33,9 @@ bench: $(STAMP)
 
 smoke: $(STAMP)
 	$(BIN)/repro suite smoke $(SUITE_ARGS)
+
+science: $(STAMP)
+	$(BIN)/repro suite science $(SUITE_ARGS)
 
 table2: $(STAMP)
 	$(BIN)/repro suite table2_matterport $(SUITE_ARGS)

@@ -17,7 +17,6 @@ from repro.geometry.sphere import (
     Mode,
     _work_dtype,
     equirect_directions,
-    inverse_rotate,
     sample_equirect,
 )
 
@@ -32,13 +31,34 @@ def _half_extents(height: int, width: int, fov_deg: float) -> tuple[float, float
 
 def perspective_rays(rotations: torch.Tensor, height: int, width: int, fov_deg: float) -> torch.Tensor:
     """World rays (N, h, w, 3) of each camera's pixel centres; length = 1/cos(angle to the axis)."""
+    return camera_rays(rotations, height, width, fov_deg)[0]
+
+
+def camera_rays(
+    rotations: torch.Tensor, height: int, width: int, fov_deg: float, rotation: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Rays (B', N, h, w, 3) of N cameras in B' panoramas rotated by ``rotation`` (B',3,3) (B' = 1: none).
+
+    Sampling a panorama rotated by R along ``d`` samples the original along ``Rᵀ d``, so the
+    rotation is folded into the cameras (``Rᵀ R_i``, 3×3 each) and costs nothing per pixel. A ray is
+    ``M (x, y, 1)`` with x varying along columns and y along rows, i.e. an outer sum per
+    component; the components are stored planar (the returned tensor is a view), which the
+    trigonometry downstream reads fastest.
+    """
     tx, ty = _half_extents(height, width, fov_deg)
     dtype, device = rotations.dtype, rotations.device
     x = torch.linspace(-tx, tx, width, dtype=dtype, device=device)
     y = torch.linspace(ty, -ty, height, dtype=dtype, device=device)
-    yy, xx = torch.meshgrid(y, x, indexing="ij")
-    local = torch.stack((xx, yy, torch.ones_like(xx)), -1)
-    return torch.einsum("nij,hwj->nhwi", rotations, local)
+    cams = rotations.unsqueeze(0)  # (1, N, 3, 3)
+    if rotation is not None:
+        if rotation.dim() == 2:
+            rotation = rotation.unsqueeze(0)
+        if rotation.shape[-2:] != (3, 3):
+            raise ValueError(f"rotation must be (B,3,3) or (3,3), got {tuple(rotation.shape)}")
+        cams = torch.matmul(rotation.to(dtype).transpose(-1, -2).unsqueeze(1), cams)  # (B, N, 3, 3)
+    cols = cams.permute(0, 3, 2, 1).contiguous()[..., None, None]  # (B', 3 [matrix column], 3 [component], N, 1, 1)
+    planar = cols[:, 0] * x + (cols[:, 1] * y[:, None] + cols[:, 2])  # (B', 3, N, h, w)
+    return planar.permute(0, 2, 3, 4, 1)
 
 
 def _as_faces(out: torch.Tensor) -> torch.Tensor:
@@ -62,8 +82,8 @@ def equirect_to_perspective(
     """
     h, w = (size, size) if isinstance(size, int) else size
     work = _work_dtype(equi.dtype)
-    rays = perspective_rays(rotations.to(device=equi.device, dtype=work), h, w, fov_deg)
-    out = sample_equirect(equi, inverse_rotate(rays, rotation), mode=mode, mask=mask)
+    rays = camera_rays(rotations.to(device=equi.device, dtype=work), h, w, fov_deg, rotation)
+    out = sample_equirect(equi, rays, mode=mode, mask=mask)
     if mask is None:
         return _as_faces(out)
     return _as_faces(out[0]), _as_faces(out[1])
@@ -84,9 +104,9 @@ def equirect_depth_to_perspective(
         raise ValueError(f"distance must be (B,1,H,W), got {tuple(distance.shape)}")
     h, w = (size, size) if isinstance(size, int) else size
     work = _work_dtype(distance.dtype)
-    rays = perspective_rays(rotations.to(device=distance.device, dtype=work), h, w, fov_deg)
-    sampled = _as_faces(sample_equirect(distance, inverse_rotate(rays, rotation), mode="nearest"))
-    cos = rays.norm(dim=-1).reciprocal().to(distance.dtype)  # (N, h, w): local z / |ray|
+    rays = camera_rays(rotations.to(device=distance.device, dtype=work), h, w, fov_deg, rotation)
+    sampled = _as_faces(sample_equirect(distance, rays, mode="nearest"))
+    cos = rays[0].norm(dim=-1).reciprocal().to(distance.dtype)  # (N, h, w): local z / |ray| (rotation-free)
     return sampled * cos[None, :, None]
 
 

@@ -48,14 +48,17 @@ def inverse_rotate(rays: torch.Tensor, rotation: torch.Tensor | None) -> torch.T
         raise ValueError(f"rotation must be (B,3,3) or (3,3), got {tuple(rotation.shape)}")
     lead = rays.shape[:-1]
     flat = rays.reshape(-1, 3)
-    out = torch.einsum("bji,nj->bni", rotation.to(rays.dtype), flat)
-    return out.reshape((rotation.shape[0],) + lead + (3,))
+    # (Rᵀ)(3×3) @ rays(3×N): each component lands in its own contiguous row, which the
+    # trigonometry downstream reads far faster than interleaved xyz; returned as a (B, ..., 3) view
+    planar = torch.matmul(rotation.to(rays.dtype).transpose(-1, -2), flat.t())
+    return planar.transpose(-1, -2).reshape((rotation.shape[0],) + lead + (3,))
 
 
 def _pad_equirect(x: torch.Tensor) -> torch.Tensor:
     """One-pixel border: columns wrap around ±180°, the row past a pole is the pole row half a turn away."""
     b, c, h, w = x.shape
-    out = x.new_empty(b, c, h + 2, w + 2)
+    # channels-last: the one copy that padding costs also gives grid_sample the layout it gathers fastest
+    out = torch.empty(b, c, h + 2, w + 2, dtype=x.dtype, device=x.device, memory_format=torch.channels_last)
     out[:, :, 1:-1, 1:-1] = x
     out[:, :, 0, 1:-1] = torch.roll(x[:, :, 0], w // 2, dims=-1)
     out[:, :, -1, 1:-1] = torch.roll(x[:, :, -1], w // 2, dims=-1)
@@ -64,15 +67,20 @@ def _pad_equirect(x: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def _lonlat_to_grid(lon: torch.Tensor, lat: torch.Tensor, height: int, width: int) -> torch.Tensor:
+def _grid_scale(height: int, width: int) -> tuple[float, float]:
     """Longitude/latitude -> grid_sample coordinates on the padded panorama (align_corners=True).
 
     With one pixel of padding, column ``(lon/2π + 0.5)·W − 0.5 + 1`` normalised over ``W + 2``
     pixels reduces to ``lon·W / (π(W+1))`` and the row to ``−2·lat·H / (π(H+1))``: no offsets.
     """
-    grid = torch.stack((lon, lat), -1)
-    scale = grid.new_tensor([width / (math.pi * (width + 1)), -2 * height / (math.pi * (height + 1))])
-    return grid.mul_(scale)
+    return width / (math.pi * (width + 1)), -2 * height / (math.pi * (height + 1))
+
+
+def _rays_to_grid(rays: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Rays (B', 1, S, 3) -> grid (B', 1, S, 2); fastest when each component is contiguous."""
+    x, y, z = rays.unbind(-1)
+    sx, sy = _grid_scale(height, width)
+    return torch.stack((torch.atan2(x, z).mul_(sx), torch.atan2(y, torch.hypot(x, z)).mul_(sy)), -1)
 
 
 def _mask_threshold(dtype: torch.dtype) -> float:
@@ -101,8 +109,8 @@ def sample_equirect(
         raise ValueError(f"rays batch {rays.shape[0]} does not match image batch {b}")
     out_shape = rays.shape[1:-1]
     work = _work_dtype(equi.dtype)
-    lon, lat = directions_to_lonlat(rays.to(device=equi.device, dtype=work).reshape(rays.shape[0], 1, -1, 3))
-    grid = _lonlat_to_grid(lon, lat, h, w).to(equi.dtype)
+    grid = _rays_to_grid(rays.to(device=equi.device, dtype=work).reshape(rays.shape[0], 1, -1, 3), h, w)
+    grid = grid.to(equi.dtype)
 
     x = equi
     if mask is not None:
@@ -110,10 +118,9 @@ def sample_equirect(
             raise ValueError(f"mask must be (B,1,H,W) = {(b, 1, h, w)}, got {tuple(mask.shape)}")
         x = torch.cat((equi, mask.to(equi.dtype)), 1)
     channels = x.shape[1]
-    padded = _pad_equirect(x)
     if grid.shape[0] == 1 and b > 1:
-        padded = padded.reshape(1, b * channels, h + 2, w + 2)
-    out = F.grid_sample(padded, grid, mode=mode, padding_mode="border", align_corners=True)
+        x = x.reshape(1, b * channels, h, w)  # fold the batch into channels before padding (a view)
+    out = F.grid_sample(_pad_equirect(x), grid, mode=mode, padding_mode="border", align_corners=True)
     out = out.reshape((b, channels) + tuple(out_shape))
     if mask is None:
         return out
