@@ -56,7 +56,8 @@ def camera_rays(
         if rotation.shape[-2:] != (3, 3):
             raise ValueError(f"rotation must be (B,3,3) or (3,3), got {tuple(rotation.shape)}")
         cams = torch.matmul(rotation.to(dtype).transpose(-1, -2).unsqueeze(1), cams)  # (B, N, 3, 3)
-    cols = cams.permute(0, 3, 2, 1).contiguous()[..., None, None]  # (B', 3 [matrix column], 3 [component], N, 1, 1)
+    # (B', matrix column, component, N, 1, 1), contiguous so the result below is laid out planar
+    cols = cams.permute(0, 3, 2, 1).contiguous()[..., None, None]
     planar = cols[:, 0] * x + (cols[:, 1] * y[:, None] + cols[:, 2])  # (B', 3, N, h, w)
     return planar.permute(0, 2, 3, 4, 1)
 
