@@ -65,6 +65,5 @@ def report(name: str, rows: list[dict[str, Any]], json_path: Path | None, **extr
     print(tabulate(rows, headers="keys", floatfmt=".3g"))
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)
-        gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-        payload = {"benchmark": name, "machine": machine(), "gpu": gpu, "rows": rows, **extra}
+        payload = {"benchmark": name, "machine": machine(), "rows": rows, **extra}
         json_path.write_text(json.dumps(payload, indent=2))

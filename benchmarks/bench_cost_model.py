@@ -48,7 +48,8 @@ from _common import parser, report  # noqa: E402
 
 from repro.config import atomic_write_text  # noqa: E402
 from repro.suite.cost import TEACHER_IMAGES, estimate  # noqa: E402
-from repro.suite.schema import Cell, iter_suite_files, load_suite  # noqa: E402
+from repro.suite.runner import run_name  # noqa: E402
+from repro.suite.schema import Cell, Suite, iter_suite_files, load_suite  # noqa: E402
 from repro.settings import TrainSettings  # noqa: E402
 
 RTX4090_BF16_TFLOPS = 165.2  # dense, FP32 accumulate (NVIDIA Ada Lovelace architecture whitepaper, RTX 4090)
@@ -179,9 +180,9 @@ def _batch(train: TrainSettings) -> tuple[int, int]:
     return b, (b * train.pseudo_per_labeled if train.pseudo else 0)
 
 
-def measured_profile(runs: Path, suite: str, cell: str) -> dict | None:
+def measured_profile(runs: Path, suite: Suite, cell: str) -> dict | None:
     """A ``--random-init`` profile of this cell taken on a CUDA device, if there is one."""
-    path = runs / suite / cell / "profile.json"
+    path = runs / run_name(suite) / cell / "profile.json"  # where SuiteRunner.profile wrote it
     try:
         prof = json.loads(path.read_text())
     except (OSError, ValueError):
@@ -192,7 +193,7 @@ def measured_profile(runs: Path, suite: str, cell: str) -> dict | None:
     return {**prof, "gpu": vram["device"]}
 
 
-def cell_row(suite: str, cell: Cell, args: Any) -> dict[str, Any] | None:
+def cell_row(suite: Suite, cell: Cell, args: Any) -> dict[str, Any] | None:
     resolved = cell.resolved()
     train = resolved.train
     if train is None:
@@ -207,7 +208,7 @@ def cell_row(suite: str, cell: Cell, args: Any) -> dict[str, Any] | None:
     t_flops = teacher_image_flops(train.teacher.id, train.teacher.input_size) * faces if faces else 0
     flops = s_flops + t_flops
     row: dict[str, Any] = {
-        "suite": suite,
+        "suite": suite.name,
         "cell": cell.name,
         "student": train.student.name,
         "batch": f"{labeled}+{unlabeled}" if unlabeled else f"{labeled}",
@@ -216,12 +217,13 @@ def cell_row(suite: str, cell: Cell, args: Any) -> dict[str, Any] | None:
         "seeds": cost.seeds,
         "TFLOP/step": flops / 1e12,
     }
+    hours = (cost.steps or 0) * cost.seeds / 3600  # × seconds per step = GPU-hours
     prof = measured_profile(args.runs, suite, cell.name)
     if prof is not None:
         step = prof["step_time_s"]
         row["step_s"] = step
         row["step_s (range)"] = "measured"
-        row["GPU-h"] = (cost.steps or 0) * step * cost.seeds / 3600
+        row["GPU-h"] = hours * step
         row["GPU-h (range)"] = "measured"
         peak = prof["vram"].get("torch_peak_allocated")
         row["peak VRAM GiB"] = peak / GIB if peak else prof.get("peak_allocated_gib")
@@ -231,7 +233,6 @@ def cell_row(suite: str, cell: Cell, args: Any) -> dict[str, Any] | None:
     lo, hi = (flops / (RTX4090_BF16_TFLOPS * 1e12 * m) for m in reversed(MFU_RANGE))
     row["step_s"] = step
     row["step_s (range)"] = f"{lo:.3g}–{hi:.3g}"
-    hours = (cost.steps or 0) * cost.seeds / 3600
     row["GPU-h"] = hours * step
     row["GPU-h (range)"] = f"{hours * lo:.3g}–{hours * hi:.3g}"
     heights = MEMORY_HEIGHTS["quick" if args.quick else "full"]
@@ -349,7 +350,7 @@ def main() -> None:
     for path in paths:
         suite = load_suite(path)
         for cell in suite.cells.values():
-            row = cell_row(suite.name, cell, args)
+            row = cell_row(suite, cell, args)
             if row is not None:
                 rows.append(row)
                 print(f"{suite.name}/{cell.name}: {row['TFLOP/step']:.3g} TFLOP/step, {row['GPU-h']:.3g} GPU-h", flush=True)

@@ -64,15 +64,15 @@ def main() -> int:
 
 def gpu_line(res: dict) -> str:
     """Whether a benchmark's absolute GPU figures exist, and on which device."""
-    if res.get("gpu"):
-        return f"GPU figures (absolute times, peak memory) measured on **{res['gpu']}**."
+    gpu = res["machine"].get("gpu")
+    if gpu:
+        return f"GPU figures (absolute times, peak memory) measured on **{gpu}**."
     return "GPU figures (absolute times, peak memory): n/a (no CUDA device)."
 
 
 def render(results: list[dict], failures: list[str], *, quick: bool, started: str) -> str:
-    import torch
-
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "n/a (no CUDA device)"
+    mach = machine()
+    gpu = mach.get("gpu", "n/a (no CUDA device)")
     lines = [
         "# Performance record",
         "",
@@ -86,7 +86,7 @@ def render(results: list[dict], failures: list[str], *, quick: bool, started: st
         "",
         "## Machine",
         "",
-        _markdown_table([machine()]),
+        _markdown_table([mach]),
         "",
     ]
     for res in results:

@@ -17,6 +17,7 @@ from repro.geometry.sphere import (
     Mode,
     _work_dtype,
     equirect_directions,
+    inverse_rotate,
     sample_equirect,
 )
 
@@ -49,15 +50,9 @@ def camera_rays(
     dtype, device = rotations.dtype, rotations.device
     x = torch.linspace(-tx, tx, width, dtype=dtype, device=device)
     y = torch.linspace(ty, -ty, height, dtype=dtype, device=device)
-    cams = rotations.unsqueeze(0)  # (1, N, 3, 3)
-    if rotation is not None:
-        if rotation.dim() == 2:
-            rotation = rotation.unsqueeze(0)
-        if rotation.shape[-2:] != (3, 3):
-            raise ValueError(f"rotation must be (B,3,3) or (3,3), got {tuple(rotation.shape)}")
-        cams = torch.matmul(rotation.to(dtype).transpose(-1, -2).unsqueeze(1), cams)  # (B, N, 3, 3)
-    # (B', matrix column, component, N, 1, 1), contiguous so the result below is laid out planar
-    cols = cams.permute(0, 3, 2, 1).contiguous()[..., None, None]
+    axes = inverse_rotate(rotations.transpose(-1, -2), rotation)  # (B', N, axis, component): Rᵀ R_i
+    # (B', axis, component, N, 1, 1), contiguous so the result below is laid out planar
+    cols = axes.permute(0, 2, 3, 1).contiguous()[..., None, None]
     planar = cols[:, 0] * x + (cols[:, 1] * y[:, None] + cols[:, 2])  # (B', 3, N, h, w)
     return planar.permute(0, 2, 3, 4, 1)
 

@@ -78,9 +78,9 @@ def _grid_scale(height: int, width: int) -> tuple[float, float]:
 
 def _rays_to_grid(rays: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """Rays (B', 1, S, 3) -> grid (B', 1, S, 2); fastest when each component is contiguous."""
-    x, y, z = rays.unbind(-1)
+    lon, lat = directions_to_lonlat(rays)
     sx, sy = _grid_scale(height, width)
-    return torch.stack((torch.atan2(x, z).mul_(sx), torch.atan2(y, torch.hypot(x, z)).mul_(sy)), -1)
+    return torch.stack((lon.mul_(sx), lat.mul_(sy)), -1)
 
 
 def _mask_threshold(dtype: torch.dtype) -> float:

@@ -236,8 +236,7 @@ def _t_test(values: list[float], paper: float, alpha: float) -> tuple[bool, str]
     n = len(values)
     if not std:
         return math.isclose(mean, paper, abs_tol=1e-12), f"t-test undefined (zero spread over {n} seeds)"
-    t = (mean - paper) / (std / math.sqrt(n))
-    p = 2 * stats.t.sf(abs(t), df=n - 1)
+    p = float(stats.ttest_1samp(values, paper).pvalue)
     return p >= alpha, f"one-sample t-test, n={n}: p={p:.3g} {'≥' if p >= alpha else '<'} α={alpha:g}"
 
 
@@ -245,12 +244,10 @@ def _tost_p(values: list[float], center: float, tol: float) -> float | None:
     """p-value of two one-sided t-tests that the mean lies in center ± tol; None with zero spread."""
     from scipy import stats
 
-    mean, std = summarize(values)
-    if not std:
+    if not summarize(values)[1]:
         return None
-    se = std / math.sqrt(len(values))
-    p_low = stats.t.sf((mean - (center - tol)) / se, df=len(values) - 1)  # H0: mean <= center - tol
-    p_high = stats.t.cdf((mean - (center + tol)) / se, df=len(values) - 1)  # H0: mean >= center + tol
+    p_low = stats.ttest_1samp(values, center - tol, alternative="greater").pvalue  # H0: mean <= center - tol
+    p_high = stats.ttest_1samp(values, center + tol, alternative="less").pvalue  # H0: mean >= center + tol
     return float(max(p_low, p_high))
 
 
@@ -386,8 +383,7 @@ def _judge_better(claim: Claim, a: SeedValues, b: SeedValues, sign: float, v: Cl
             ok = all(g > 0 for g in gains)
             v.test = f"paired, n={len(gains)}: zero spread, gain {mean:+.4g} (t-test undefined)"
             return ok
-        t = mean / (v.spread / math.sqrt(len(gains)))
-        p = float(stats.t.sf(t, df=len(gains) - 1))
+        p = float(stats.ttest_1samp(gains, 0.0, alternative="greater").pvalue)
         ok = p < claim.alpha
         v.test = (
             f"one-sided paired t-test, n={len(gains)}: gain {mean:+.4g} ± {v.spread:.2g}, "
