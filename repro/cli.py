@@ -12,6 +12,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from repro.errors import UserError  # noqa: F401  (re-exported until every module imports repro.errors)
+
 # name -> (module, one-line help). Add a line here when a new subcommand lands.
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("repro.demo", "write the randomly rotated cube faces of a built-in panorama as PNGs"),
@@ -24,10 +26,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("repro.evaluate_cli", "evaluate a checkpoint on a test split: per-image CSV and aggregate JSON"),
     "predict": ("repro.predict_cli", "depth PNG, colour preview and PLY point cloud for panoramas"),
 }
-
-
-class UserError(Exception):
-    """An error caused by input the user can fix; printed without a traceback."""
 
 
 def _top_parser() -> argparse.ArgumentParser:

@@ -34,7 +34,7 @@ from typing import Any, Literal, TypeVar, Union
 
 import yaml
 
-from repro.cli import UserError
+from repro.errors import UserError
 
 T = TypeVar("T")
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from repro.cli import UserError
+from repro.errors import UserError
 
 DEFAULT_TAG = "repro:latest"
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from repro.cli import UserError
+from repro.errors import UserError
 from repro.config import atomic_write_text, to_plain
 from repro.metrics import MetricAccumulator, scaled_crop_rows
 from repro.settings import EvalSettings, StudentSpec

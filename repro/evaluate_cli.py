@@ -49,7 +49,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from repro.cli import UserError
+    from repro.errors import UserError
     from repro.config import ConfigError, from_data
     from repro.data import DataError
     from repro.evaluate import evaluate

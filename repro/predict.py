@@ -24,7 +24,7 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from repro.cli import UserError
+from repro.errors import UserError
 from repro.config import atomic_write_bytes, atomic_write_text
 from repro.geometry import equirect_directions
 

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 import pytest
 
-from repro.cli import UserError
+from repro.errors import UserError
 from repro.config import (
     ConfigError,
     atomic_write_text,

@@ -13,7 +13,7 @@ from unittest import mock
 import pytest
 
 from repro import docker as launcher
-from repro.cli import UserError
+from repro.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -200,7 +200,7 @@ def test_fetch_weights_resolves_names_and_refuses_offline(tmp_path, monkeypatch)
 
     import huggingface_hub
 
-    from repro.cli import UserError
+    from repro.errors import UserError
     from repro.teacher import fetch_cli
     from repro.teacher.fetch import fetch_weights
 

@@ -78,7 +78,7 @@ def _synth(args: argparse.Namespace) -> int:
     import shutil
     import time
 
-    from repro.cli import UserError
+    from repro.errors import UserError
     from repro.data.synth import read_marker, write_dataset
 
     options = {"sky_fraction": args.sky_fraction, "watermark_fraction": args.watermark_fraction}

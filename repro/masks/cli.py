@@ -51,7 +51,7 @@ def _backend_options(args: argparse.Namespace) -> dict:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from repro.cli import UserError
+    from repro.errors import UserError
     from repro.masks import build_backend, generate_masks
     from repro.masks.generate import MaskFn
     from repro.suite.runner import parse_shard
@@ -96,7 +96,7 @@ def _generate(args: argparse.Namespace) -> int:
 def _audit(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
-    from repro.cli import UserError
+    from repro.errors import UserError
     from repro.masks import audit_masks
 
     sheet = args.sheet or args.masks / "audit.png"

@@ -32,7 +32,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from repro.cli import UserError
+from repro.errors import UserError
 
 CONTAINER_KEYS = ("model", "state_dict", "model_state_dict")
 PREFIXES = ("module.", "model.module.", "model.")

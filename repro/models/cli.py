@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 
-from repro.cli import UserError
+from repro.errors import UserError
 
 ACTIONS: dict[str, tuple[str, str]] = {
     "list": ("repro.models.list_cli", "each student with its parameter count and default input size"),

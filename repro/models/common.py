@@ -16,7 +16,7 @@ import torch
 import torchvision
 from torch import nn
 
-from repro.cli import UserError
+from repro.errors import UserError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from repro.cli import UserError
+from repro.errors import UserError
 from repro.config import ConfigError
 
 ACTIONS = ("list", "validate", "report")

@@ -15,7 +15,7 @@ from typing import Any
 
 from tabulate import tabulate
 
-from repro.cli import UserError
+from repro.errors import UserError
 from repro.config import atomic_write_text, from_data, to_plain
 from repro.suite.expected import (
     METRIC_LABELS,

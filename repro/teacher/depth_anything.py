@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from repro.cli import UserError
+from repro.errors import UserError
 from repro.losses import normalize_01
 
 ResizeMode = Literal["nearest", "bilinear", "bicubic", "area"]

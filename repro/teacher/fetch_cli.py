@@ -20,7 +20,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from repro.cli import UserError
+    from repro.errors import UserError
 
     try:
         paths = fetch_weights(

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from repro.cli import UserError
+from repro.errors import UserError
 from repro.config import atomic_write_bytes
 
 FORMAT = "repro-train-v1"

@@ -22,7 +22,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from repro.cli import UserError
+    from repro.errors import UserError
     from repro.data import DataError
     from repro.settings import load_train_config
     from repro.train import train

@@ -1,0 +1,64 @@
+"""Atomic file writes: readers see the old file or the whole new one, never half of it.
+
+One implementation for every result the package writes (checkpoints, JSON, CSV, PNG, PLY, masks).
+Files get the permissions a plain ``open()`` would give (0666 less the umask, so 0644 by default):
+``tempfile.mkstemp`` creates 0600 files, which a teammate or a host user with another uid could not
+read when results are written inside a container.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+__all__ = ["write_bytes", "write_text", "write_json", "write_png", "file_mode"]
+
+
+def file_mode() -> int:
+    """The mode ``open(path, 'w')`` would create a file with under the current umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def write_bytes(path: str | os.PathLike[str], data: bytes | memoryview, *, fsync: bool = True) -> Path:
+    """Temp file in the same folder, optional fsync, rename over ``path``: a crash leaves the old file whole."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, file_mode())
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            if fsync:
+                fh.flush()
+                os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_text(path: str | os.PathLike[str], text: str, *, fsync: bool = True) -> Path:
+    """UTF-8 text, written atomically."""
+    return write_bytes(path, text.encode("utf-8"), fsync=fsync)
+
+
+def write_json(path: str | os.PathLike[str], data: Any, *, indent: int | None = 2, **dumps_kwargs: Any) -> Path:
+    """JSON (with a trailing newline), written atomically; ``dumps_kwargs`` go to ``json.dumps``."""
+    return write_text(path, json.dumps(data, indent=indent, **dumps_kwargs) + "\n")
+
+
+def write_png(path: str | os.PathLike[str], image: Any, *, fsync: bool = True) -> Path:
+    """A PIL image (or anything with ``save(fp, format=...)``, e.g. a matplotlib figure) as PNG."""
+    buf = io.BytesIO()
+    if hasattr(image, "savefig"):
+        image.savefig(buf, format="png")
+    else:
+        image.save(buf, format="PNG")
+    return write_bytes(path, buf.getbuffer(), fsync=fsync)
