@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from repro.metrics import (
+from repro.evaluation.metrics import (
     METRIC_KEYS,
     PROTOCOLS,
     RMSE_LOG_VARIANTS,

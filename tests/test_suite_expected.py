@@ -144,7 +144,7 @@ def test_expected_file_errors_name_the_line(tmp_path):
 
 
 def test_directions_agree_with_the_metrics_module():
-    from repro.metrics import HIGHER_IS_BETTER
+    from repro.evaluation.metrics import HIGHER_IS_BETTER
 
     exp = load_expected(ROOT / "expected" / "table3_zero_shot.yaml")
     for metric, direction in exp.directions.items():

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from repro.config import ConfigError
-from repro.settings import RECIPES
+from repro.run_settings import RECIPES
 from repro.suite.schema import find_suite, iter_suite_files, load_suite
 
 ROOT = Path(__file__).resolve().parents[1]

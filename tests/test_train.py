@@ -19,12 +19,12 @@ from train_fixtures import (
 )
 
 from repro.config import ConfigError
-from repro.settings import load_train_config
+from repro.models import CheckpointError
+from repro.run_settings import load_train_config
 from repro.train import NonFiniteLossError, Trainer
-from repro.train.checkpoint import CheckpointError
-from repro.train.logging import read_jsonl
 from repro.train.optim import build_optimizer, build_scheduler
 from repro.train.sampling import LABELED, Stream, StreamBatches
+from repro.train.steplog import read_jsonl
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 _ = one_thread  # the fixture is used through pytestmark
@@ -281,7 +281,7 @@ def test_the_example_config_validates() -> None:
 
 
 def test_augmentation_follows_each_students_released_config():
-    from repro.settings import DataRef, StudentSpec, TrainSettings
+    from repro.run_settings import DataRef, StudentSpec, TrainSettings
 
     def flags(name, augment=None):
         return TrainSettings(student=StudentSpec(name), labeled=[DataRef("matterport3d")], augment=augment).augment_flags

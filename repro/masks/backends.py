@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 import torch
 
-DEFAULT_DETECTOR_ID = "IDEA-Research/grounding-dino-tiny"  # Swin-T, Grounded-SAM's default detector
-DEFAULT_SEGMENTER_ID = "facebook/sam-vit-huge"  # ViT-H, Grounded-SAM's default SAM
+from repro.choices import DEFAULT_DETECTOR_ID, DEFAULT_SEGMENTER_ID
+
 DEFAULT_PROMPTS = ("sky", "watermark")
 
 
@@ -120,7 +120,7 @@ class TransformersGroundedSAM(GroundedSAM):
     ) -> TransformersGroundedSAM:
         from transformers import AutoProcessor, GroundingDinoForObjectDetection, SamModel, SamProcessor
 
-        from repro.teacher.depth_anything import load_pretrained
+        from repro.teacher.hub import load_pretrained
 
         return cls(
             load_pretrained(GroundingDinoForObjectDetection, detector_id, cache_dir),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from repro.settings import DataRef
+from repro.run_settings import DataRef
 from repro.suite.schema import Cell, SynthSpec
 
 #: Published split sizes. Matterport3D and Stanford2D3D: the official splits used by UniFuse and

@@ -37,12 +37,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from repro.config import atomic_write_text, config_hash, dump_yaml, to_plain
+from repro.atomic import write_text
+from repro.config import config_hash, dump_yaml, to_plain
 from repro.suite import provenance
 from repro.suite.cost import estimate
 from repro.suite.executor import CellExecutor, CellSkipped, RunContext
 from repro.suite.expected import ExpectedFile, judge_cell
-from repro.suite.manifest import dataset_manifest
+from repro.suite.fingerprint import dataset_manifest
 from repro.suite.schema import Cell, Suite
 from repro.suite.vram import DEFAULT_BUDGET_GIB, VramMonitor
 
@@ -64,14 +65,6 @@ class RunOptions:
     device: str | None = None
     budget_gib: float = DEFAULT_BUDGET_GIB
     profile_steps: int = 10
-
-
-def parse_shard(text: str) -> tuple[int, int]:
-    """``"i/n"`` with 0 ≤ i < n (0-based, like SLURM's default array indices)."""
-    head, sep, tail = text.partition("/")
-    if not (sep and head.isdigit() and tail.isdigit()) or not 0 <= int(head) < int(tail):
-        raise ValueError(f"--shard must be i/n with 0 <= i < n, got {text!r}")
-    return int(head), int(tail)
 
 
 def run_name(suite: Suite) -> str:
@@ -96,7 +89,7 @@ def read_json(path: Path) -> dict[str, Any] | None:
 
 
 def write_json(path: Path, data: Any) -> None:
-    atomic_write_text(path, json.dumps(to_plain(data), indent=2, sort_keys=False, allow_nan=True) + "\n")
+    write_text(path, json.dumps(to_plain(data), indent=2, sort_keys=False, allow_nan=True) + "\n")
 
 
 class StageFailed(Exception):
@@ -251,7 +244,7 @@ class SuiteRunner:
             write_json(cell_dir / "result.json", result)
             return CellOutcome(cell.name, "cited", result)
         resolved = cell.resolved()
-        atomic_write_text(cell_dir / "resolved.yaml", dump_yaml(resolved))
+        write_text(cell_dir / "resolved.yaml", dump_yaml(resolved))
         with self._cell_log(cell_dir):
             return self._run_cell(resolved, cell_dir)
 
@@ -294,7 +287,7 @@ class SuiteRunner:
             status = "failed"
             error = {"stage": exc.stage, "type": type(exc.error).__name__, "message": str(exc.error)}
             trace = "".join(traceback.format_exception(exc.error))
-            atomic_write_text(cell_dir / "error.txt", trace)
+            write_text(cell_dir / "error.txt", trace)
             log.error("%s failed in %s: %s", cell.name, exc.stage, exc.error)
             log.info("traceback (also in %s):\n%s", cell_dir / "error.txt", trace)  # cell.log, not the console
         except KeyboardInterrupt:

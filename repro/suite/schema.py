@@ -17,7 +17,7 @@ cell.scales[scale] ← cell.variants[variant]`` (``←``: the right side is deep
 a variant is an alternative set of defaults that a cell's explicit choice overrides, a scale
 overrides everything. The result is
 validated into :class:`Cell`, whose ``train``/``eval`` are the same settings ``repro train`` and
-``repro eval`` read (:mod:`repro.settings`).
+``repro eval`` read (:mod:`repro.run_settings`).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from repro.config import (
     load_config,
     resolve_extends,
 )
-from repro.settings import DataRef, EvalSettings, TrainSettings
+from repro.run_settings import DataRef, EvalSettings, TrainSettings
 
 CellKind = Literal["train", "eval_only", "cited"]
 SUITE_KEYS = (

@@ -1,6 +1,6 @@
 """Optimizer and learning-rate schedule from a student's published recipe.
 
-The recipes and where each number comes from are in :data:`repro.settings.RECIPES`. Schedules are
+The recipes and where each number comes from are in :data:`repro.run_settings.RECIPES`. Schedules are
 expressed per optimizer step (``LambdaLR`` stepped every step) so a run resumed mid-epoch needs no
 special case; HoHoNet's poly decay is still piecewise constant per epoch, exactly as its
 ``train.py`` steps ``LambdaLR((1 − epoch/E)^0.9)`` once per epoch.
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from repro.settings import RECIPES, Recipe, TrainSettings
+from repro.run_settings import RECIPES, Recipe, TrainSettings
 
 
 def recipe_for(settings: TrainSettings) -> Recipe:

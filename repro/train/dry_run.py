@@ -14,8 +14,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from repro.settings import TrainSettings
-from repro.train.build import build_student_from_meta, build_teacher_from_spec, student_meta
+from repro.models import build_student_from_meta
+from repro.run_settings import TrainSettings
+from repro.teacher import build_teacher_from_spec
+from repro.train.build import student_meta
 from repro.train.objective import JointObjective, SectionTimer
 from repro.train.optim import build_optimizer
 

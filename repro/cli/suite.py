@@ -9,8 +9,8 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from repro.errors import UserError
 from repro.config import ConfigError
+from repro.errors import UserError
 
 ACTIONS = ("list", "validate", "report")
 
@@ -157,9 +157,10 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _run_suite(directory: Path, args: argparse.Namespace) -> int:
+    from repro.cli.args import parse_shard
     from repro.suite.executor import ReproExecutor
     from repro.suite.report import render_terminal, write_reports
-    from repro.suite.runner import RunOptions, SuiteRunner, parse_shard
+    from repro.suite.runner import RunOptions, SuiteRunner
     from repro.suite.schema import find_suite
 
     suite, expected = _load(find_suite(args.target, directory), args.scale, args.variant)
