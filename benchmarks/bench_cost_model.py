@@ -194,11 +194,10 @@ def measured_profile(runs: Path, suite: Suite, cell: str) -> dict | None:
 
 
 def cell_row(suite: Suite, cell: Cell, args: Any) -> dict[str, Any] | None:
-    resolved = cell.resolved()
-    train = resolved.train
+    train = cell.train
     if train is None:
         return None
-    cost = estimate(resolved)
+    cost = estimate(cell)
     labeled, unlabeled = _batch(train)
     h, w = train.input_size
     metric = train.loss != "affine_inv"

@@ -8,7 +8,7 @@ place where the released code differs is a named option here (``mask_mode``,
 ``rmse_log``; the list is docs/paper_vs_code.md), recorded with each result.
 
 Schedule fields left empty take the student's published recipe (:data:`RECIPES`);
-:meth:`TrainSettings.resolved` fills them in so the stored config shows the numbers really used.
+they are filled in when the settings are loaded, so the stored config shows the numbers really used.
 """
 
 from __future__ import annotations
@@ -231,6 +231,17 @@ class TrainSettings:
             raise ValueError(f"pseudo labels are relative depth: loss '{self.loss}' needs pseudo: []")
         if self.input_size[1] != 2 * self.input_size[0]:
             raise ValueError(f"input_size must be equirectangular (W = 2H), got {list(self.input_size)}")
+        # Resolved once, here: empty schedule fields take the student's recipe, so every consumer
+        # (trainer, cost model, cache keys, resolved.yaml) sees the numbers really used.
+        recipe = RECIPES[self.student.name]
+        s = self.schedule
+        self.schedule = dataclasses.replace(
+            s,
+            epochs=s.epochs if s.epochs is not None else (None if s.steps is not None else recipe.epochs),
+            batch_size=s.batch_size or recipe.batch_size,
+            lr=s.lr or recipe.lr,
+            optimizer=s.optimizer or recipe.optimizer,
+        )
 
     @property
     def pseudo_per_labeled(self) -> int:
@@ -245,19 +256,6 @@ class TrainSettings:
         if self.init_from and self.init_from.startswith("cell:"):
             return self.init_from[len("cell:") :]
         return None
-
-    def resolved(self) -> TrainSettings:
-        """A copy with every recipe default written out (what the trainer really uses)."""
-        recipe = RECIPES[self.student.name]
-        s = self.schedule
-        schedule = dataclasses.replace(
-            s,
-            epochs=s.epochs if s.epochs is not None else (None if s.steps is not None else recipe.epochs),
-            batch_size=s.batch_size or recipe.batch_size,
-            lr=s.lr or recipe.lr,
-            optimizer=s.optimizer or recipe.optimizer,
-        )
-        return dataclasses.replace(self, schedule=schedule)
 
     @property
     def augment_flags(self) -> tuple[bool, bool, bool]:

@@ -189,7 +189,7 @@ def test_training_config_file_uses_the_same_machinery(tmp_path):
     cfg = load_train_config(cfg_path)
     assert cfg.train.pseudo_per_labeled == 2 and cfg.train.schedule.lr == 1e-4
     assert cfg.train.distill.projection == "tangent" and cfg.output_dir == "runs/x"
-    resolved = cfg.train.resolved().schedule
+    resolved = cfg.train.schedule
     assert (resolved.epochs, resolved.batch_size, resolved.optimizer) == (60, 2, "adam")  # HoHoNet recipe
     write(tmp_path, "run.yaml", "include: base.yaml\ntrain:\n  distill: {mask_mode: released}\n")
     with pytest.raises(ConfigError, match=r"run.yaml:3: key 'train.distill.mask_mode': expected one of 'paper'"):

@@ -211,7 +211,7 @@ def test_published_recipes_build_the_published_optimizers() -> None:
     assert type(bif) is torch.optim.Adam and bif.param_groups[0]["lr"] == 3e-4
     # HoHoNet: poly 0.9 over 60 epochs, constant within an epoch
     hoho = settings(student={"name": "hohonet"}, schedule={"epochs": None, "lr": None})
-    assert hoho.resolved().schedule.epochs == 60 and hoho.resolved().schedule.batch_size == 2
+    assert hoho.schedule.epochs == 60 and hoho.schedule.batch_size == 2
     opt = build_optimizer(model.parameters(), hoho)
     sched = build_scheduler(opt, hoho, steps_per_epoch=10, total_steps=600)
     lrs = []

@@ -203,7 +203,7 @@ def render_plan(runner) -> str:  # type: ignore[no-untyped-def]
     total_hours, unknown, runnable = 0.0, 0, 0
     for item in runner.plan():
         cell, cost = item["cell"], item["cost"]
-        t = cell.resolved().train
+        t = cell.train
         data = "—"
         if t is not None:
             data = " + ".join(r.label for r in t.labeled) + "".join(f", {r.label} (p)" for r in t.pseudo)

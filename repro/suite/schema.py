@@ -22,7 +22,6 @@ validated into :class:`Cell`, whose ``train``/``eval`` are the same settings ``r
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -114,12 +113,6 @@ class Cell:
         """Every dataset split this cell reads (labeled, pseudo, test)."""
         refs = [*self.train.labeled, *self.train.pseudo] if self.train else []
         return refs + ([self.eval.dataset] if self.eval else [])
-
-    def resolved(self) -> Cell:
-        """A copy with recipe defaults written out (see :meth:`TrainSettings.resolved`)."""
-        if self.train is None:
-            return self
-        return dataclasses.replace(self, train=self.train.resolved())
 
 
 @dataclass

@@ -46,7 +46,6 @@ def _datasets(refs: list[DataRef], settings: TrainSettings, data_root: Path, mas
 
 def build_components(settings: TrainSettings, data_root: str | Path) -> Components:
     """Datasets, student (seeded initialisation) and teacher of a run."""
-    settings = settings.resolved()
     data_root = Path(data_root)
     labeled = _datasets(settings.labeled, settings, data_root, masks=None)
     unlabeled = _datasets(settings.pseudo, settings, data_root, masks=settings.masks) if settings.pseudo else None

@@ -87,10 +87,6 @@ def wrap_model(model: nn.Module, device: torch.device, info: DistInfo, sync_bn: 
     return nn.parallel.DistributedDataParallel(model, device_ids=ids)
 
 
-def unwrap(model: nn.Module) -> nn.Module:
-    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
-
-
 def all_reduce_mean(values: torch.Tensor, info: DistInfo) -> torch.Tensor:
     """Mean of a small tensor over ranks (one collective for all the step's scalars)."""
     if not info.enabled:

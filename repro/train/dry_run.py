@@ -51,7 +51,7 @@ class StepRunner:
         teacher: Any | None = None,
         pseudo: bool | None = None,
     ) -> None:
-        self.settings = settings.resolved()
+        self.settings = settings
         self.device = device
         self.pseudo = bool(self.settings.pseudo) if pseudo is None else pseudo
         meta = student_meta(self.settings)

@@ -154,7 +154,7 @@ class Trainer:
         progress: bool = True,
         timer: SectionTimer | None = None,
     ) -> None:
-        self.settings = settings.resolved()
+        self.settings = settings
         self.components = components
         self.out_dir = Path(out_dir)
         self.device = torch.device(device)

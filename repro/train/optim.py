@@ -24,7 +24,7 @@ def recipe_for(settings: TrainSettings) -> Recipe:
 def build_optimizer(params: Iterable[nn.Parameter], settings: TrainSettings) -> torch.optim.Optimizer:
     """Adam/AdamW with the recipe's betas and weight decay; ``schedule`` overrides optimizer and lr."""
     recipe = recipe_for(settings)
-    schedule = settings.resolved().schedule
+    schedule = settings.schedule
     params = [p for p in params if p.requires_grad]
     kwargs = {"lr": float(schedule.lr), "betas": recipe.betas, "weight_decay": recipe.weight_decay}
     name = schedule.optimizer or recipe.optimizer
@@ -65,7 +65,7 @@ def build_scheduler(
     """The recipe's schedule as a per-step ``LambdaLR``."""
     recipe = recipe_for(settings)
     if recipe.scheduler == "poly":
-        epochs = settings.resolved().schedule.epochs
+        epochs = settings.schedule.epochs
         fn = PolyPerEpoch(recipe.poly_power, steps_per_epoch, epochs, total_steps)
         return torch.optim.lr_scheduler.LambdaLR(optimizer, fn)
     return torch.optim.lr_scheduler.LambdaLR(optimizer, constant)
