@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from repro.atomic import write_text
 from repro.config import to_plain
+from repro.devices import pick_device
 from repro.errors import UserError
 from repro.evaluation.metrics import MetricAccumulator, scaled_crop_rows
 from repro.models.checkpoints import DEFAULT_SIZE, load_student
@@ -84,7 +85,7 @@ def evaluate(
     from repro.data import build_dataset
 
     started = time.time()
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = pick_device(device)
     out_dir, data_root = Path(out_dir), Path(data_root)
     model: nn.Module | None = None
     if settings.model == "student":
@@ -154,7 +155,7 @@ def profile(settings: EvalSettings, *, steps: int = 5, device: str | torch.devic
         raise UserError(f"eval model '{settings.model}' runs no network: there is nothing to profile")
     from repro.teacher import TeacherOnEquirect, build_teacher_from_spec
 
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = pick_device(device)
     assert settings.teacher is not None
     if settings.teacher.is_oracle:
         raise UserError("the oracle teacher has no network to profile")

@@ -24,6 +24,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from repro.atomic import write_bytes, write_png, write_text
+from repro.devices import pick_device
 from repro.errors import UserError
 from repro.geometry import equirect_directions
 
@@ -102,7 +103,7 @@ def predict(
     from repro.data.transforms import imagenet_normalize
     from repro.models import load_student
 
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = pick_device(device)
     model, meta = load_student(checkpoint, student, device)
     size = tuple(meta["input_size"])
     metric = meta["output_kind"] == "depth"

@@ -17,7 +17,7 @@ What :class:`ReproExecutor` calls (keyword arguments, paths absolute):
 * ``repro.evaluation.evaluate.evaluate(settings: EvalSettings, *, checkpoint, out_dir, data_root, device)
   -> dict[str, float]`` — write per-image metrics under ``out_dir``, return the aggregate metrics
   keyed ``abs_rel, delta1, delta2, delta3, mae, rmse, rmse_log`` (fractions, metres).
-* ``repro.train.dry_run(settings: TrainSettings, *, steps, device) -> dict[str, float]`` and
+* ``repro.train.profile(settings: TrainSettings, *, steps, device) -> dict[str, float]`` and
   ``repro.evaluation.evaluate.profile(settings: EvalSettings, *, steps, device) -> dict[str, float]`` — run
   ``steps`` steps at full size with randomly initialised weights on random tensors (no data, no
   checkpoints); return at least ``step_time_s`` (median seconds per step after warm-up).

@@ -77,7 +77,7 @@ def fetch_weights(
     """
     from huggingface_hub import snapshot_download
 
-    if _offline():
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
         raise RuntimeError("HF_HUB_OFFLINE is set: unset it to fetch weights (this needs a network)")
     paths = []
     for name in ids:

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from repro.devices import pick_device
 from repro.models import build_student_from_meta
 from repro.run_settings import TrainSettings
 from repro.teacher import build_teacher_from_spec
@@ -107,6 +108,6 @@ class StepRunner:
 
 def profile(settings: TrainSettings, *, steps: int = 5, device: str | torch.device | None = None) -> dict[str, float]:
     """The suite's random-init dry run of a training cell (see :mod:`repro.suite.executor`)."""
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = pick_device(device)
     torch.manual_seed(settings.seed)
     return StepRunner(settings, device).run(steps)
