@@ -46,11 +46,11 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 from _common import parser, report  # noqa: E402
 
-from repro.config import atomic_write_text  # noqa: E402
+from repro.atomic import write_text  # noqa: E402
+from repro.run_settings import TrainSettings  # noqa: E402
 from repro.suite.cost import TEACHER_IMAGES, estimate  # noqa: E402
 from repro.suite.runner import run_name  # noqa: E402
 from repro.suite.schema import Cell, Suite, iter_suite_files, load_suite  # noqa: E402
-from repro.settings import TrainSettings  # noqa: E402
 
 RTX4090_BF16_TFLOPS = 165.2  # dense, FP32 accumulate (NVIDIA Ada Lovelace architecture whitepaper, RTX 4090)
 MFU_RANGE = (0.25, 0.60)
@@ -194,11 +194,10 @@ def measured_profile(runs: Path, suite: Suite, cell: str) -> dict | None:
 
 
 def cell_row(suite: Suite, cell: Cell, args: Any) -> dict[str, Any] | None:
-    resolved = cell.resolved()
-    train = resolved.train
+    train = cell.train
     if train is None:
         return None
-    cost = estimate(resolved)
+    cost = estimate(cell)
     labeled, unlabeled = _batch(train)
     h, w = train.input_size
     metric = train.loss != "affine_inv"
@@ -280,7 +279,7 @@ def render(rows: list[dict[str, Any]], args: Any, gpu: str | None, seconds: floa
         "",
         "* **Steps** per seed come from the suite runner's plan (`repro suite NAME --dry-run`,",
         "  `repro.suite.cost.estimate`): each student's published epochs × the published split sizes ÷ the",
-        "  labeled batch (`repro.settings.RECIPES`), times the cell's seeds.",
+        "  labeled batch (`repro.run_settings.RECIPES`), times the cell's seeds.",
         f"* **Step time**: {'measured on ' + gpu + ' with `repro suite NAME --random-init` (full size, random weights)' if gpu else 'no CUDA device was present, so NO step time here is measured'}.",
         "  Where no GPU profile exists the step time is **extrapolated** from the step's floating-point",
         "  operations, *counted* exactly at full size (student forward + backward on the whole labeled +",
@@ -356,7 +355,7 @@ def main() -> None:
                 print(f"{suite.name}/{cell.name}: {row['TFLOP/step']:.3g} TFLOP/step, {row['GPU-h']:.3g} GPU-h", flush=True)
     seconds = time.perf_counter() - t0
     if not args.quick or args.out != p.get_default("out"):
-        atomic_write_text(args.out, render(rows, args, gpu, seconds))
+        write_text(args.out, render(rows, args, gpu, seconds))
         print(f"wrote {args.out}")
     figures = {f"{r['suite']}/{r['cell']}_gpu_hours": r["GPU-h"] for r in rows}
     gpu_note = f"step times measured on {gpu}" if gpu else "n/a (no CUDA device): step times and VRAM extrapolated"

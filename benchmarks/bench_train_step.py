@@ -1,6 +1,6 @@
 """Training step with the pseudo-label branch vs a GT-only step, per student, same run, with a breakdown.
 
-All steps are the trainer's own (:class:`repro.train.profile.StepRunner`: one forward of the
+All steps are the trainer's own (:class:`repro.train.dry_run.StepRunner`: one forward of the
 labeled (+ unlabeled) batch, losses, backward, optimizer) on random tensors with randomly
 initialised weights. The joint step (B labeled + B unlabeled, ratio 1:1) adds: rotate + project the
 RGB, mask and depth to cube faces, run the teacher on 6·B faces, bring the student's prediction to
@@ -36,9 +36,9 @@ from _common import parser, report
 
 from repro import distill
 from repro.config import from_data
-from repro.settings import RECIPES, TrainSettings
+from repro.run_settings import RECIPES, TrainSettings
+from repro.train.dry_run import StepRunner
 from repro.train.objective import SectionTimer
-from repro.train.profile import StepRunner
 
 STUDENTS = ("unifuse", "bifusepp", "hohonet", "egformer")
 CPU_SIZE = {"bifusepp": (128, 256)}  # its smallest input (pooling pyramid); the others run at 64×128

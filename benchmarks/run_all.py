@@ -19,7 +19,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 from _common import machine  # noqa: E402
 
-from repro.config import atomic_write_text  # noqa: E402
+from repro.atomic import write_text  # noqa: E402
 
 
 def _markdown_table(rows: list[dict]) -> str:
@@ -57,7 +57,7 @@ def main() -> int:
         results.append(payload)
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(args.out, render(results, failures, quick=args.quick, started=started))
+    write_text(args.out, render(results, failures, quick=args.quick, started=started))
     print(f"wrote {args.out}")
     return 1 if failures else 0
 

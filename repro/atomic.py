@@ -25,11 +25,15 @@ def file_mode() -> int:
     return 0o666 & ~umask
 
 
-def write_bytes(path: str | os.PathLike[str], data: bytes | memoryview, *, fsync: bool = True) -> Path:
-    """Temp file in the same folder, optional fsync, rename over ``path``: a crash leaves the old file whole."""
+def write_bytes(path: str | os.PathLike[str], data: bytes | memoryview, *, fsync: bool = True, tag: str = "") -> Path:
+    """Temp file in the same folder, optional fsync, rename over ``path``: a crash leaves the old file whole.
+
+    The temp file is ``.<name>.<random><tag>.tmp``: a writer that may be killed passes a ``tag`` so
+    that its next start can find and remove its own leftovers.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f"{tag}.tmp")
     try:
         os.fchmod(fd, file_mode())
         with os.fdopen(fd, "wb") as fh:

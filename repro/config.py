@@ -24,7 +24,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 import types
 import typing
 from collections.abc import Mapping
@@ -43,8 +42,6 @@ __all__ = [
     "ConfigError",
     "ConfigList",
     "Location",
-    "atomic_write_bytes",
-    "atomic_write_text",
     "config_hash",
     "deep_merge",
     "dump_yaml",
@@ -474,24 +471,3 @@ def config_hash(obj: Any, length: int = 16) -> str:
 def dump_yaml(obj: Any) -> str:
     """Readable YAML of a config, keys in declaration order."""
     return yaml.safe_dump(to_plain(obj), sort_keys=False, default_flow_style=False, allow_unicode=True)
-
-
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
-    """Write ``text`` so that readers see either the old file or the whole new one, never half."""
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes | memoryview) -> None:
-    """Temp file in the same folder, fsync, rename over ``path``: a crash leaves the old file whole."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -31,31 +31,25 @@ have no distance and stay 0 on the faces.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import torch
 
+from repro.choices import MaskMode, Projection, check
 from repro.geometry import (
     cube_to_equirect,
     equirect_depth_to_cube,
     equirect_depth_to_tangent,
     equirect_to_cube,
     equirect_to_tangent,
-    random_rotation,
 )
-from repro.losses import Reduction, affine_invariant_l1, depth_to_disparity
-
-Projection = Literal["cube", "tangent", "equirect_stitched"]
-MaskMode = Literal["paper", "released_code"]
-PROJECTIONS: tuple[str, ...] = ("cube", "tangent", "equirect_stitched")
-MASK_MODES: tuple[str, ...] = ("paper", "released_code")
+from repro.geometry.disparity import depth_to_disparity
+from repro.losses import Reduction, affine_invariant_l1
 
 
 def _check(projection: str, mask_mode: str) -> None:
-    if projection not in PROJECTIONS:
-        raise ValueError(f"projection must be one of {PROJECTIONS}, got {projection!r}")
-    if mask_mode not in MASK_MODES:
-        raise ValueError(f"mask_mode must be one of {MASK_MODES}, got {mask_mode!r}")
+    check(Projection, projection, "projection")
+    check(MaskMode, mask_mode, "mask_mode")
 
 
 def project(
@@ -155,34 +149,3 @@ def student_faces(pred: torch.Tensor, targets: PseudoTargets) -> torch.Tensor:
 def pseudo_label_loss(pred: torch.Tensor, targets: PseudoTargets, reduction: Reduction = "per_map") -> torch.Tensor:
     """Step 3: affine-invariant L1 per face (or per panorama for ``equirect_stitched``)."""
     return affine_invariant_l1(student_faces(pred, targets), targets.disparity, targets.mask, reduction=reduction)
-
-
-class PseudoLabeler:
-    """Draws the random rotations and builds :class:`PseudoTargets` for each unlabeled batch.
-
-    ``spec`` is a :class:`repro.settings.DistillSpec` (projection, rotation_max_deg, face_size,
-    mask_mode); ``generator`` makes the rotations reproducible.
-    """
-
-    def __init__(self, teacher: Any, spec: Any, generator: torch.Generator | None = None) -> None:
-        _check(spec.projection, spec.mask_mode)
-        self.teacher, self.spec, self.generator = teacher, spec, generator
-
-    def rotations(self, batch: int, device: torch.device) -> torch.Tensor | None:
-        if self.spec.rotation_max_deg <= 0:
-            return None
-        return random_rotation(batch, self.spec.rotation_max_deg, generator=self.generator, device=device)
-
-    def __call__(
-        self, rgb: torch.Tensor, valid: torch.Tensor | None = None, depth: torch.Tensor | None = None
-    ) -> PseudoTargets:
-        return teacher_targets(
-            self.teacher,
-            rgb,
-            valid,
-            self.rotations(rgb.shape[0], rgb.device),
-            projection=self.spec.projection,
-            face_size=self.spec.face_size,
-            mask_mode=self.spec.mask_mode,
-            depth=depth,
-        )

@@ -1,4 +1,4 @@
-"""Training losses: disparity conversion and normalisation, the paper's affine-invariant L1, BerHu.
+"""Training losses: the paper's affine-invariant L1 and BerHu (disparity conversion: repro.geometry.disparity).
 
 Every function works on a batch of *maps* shaped ``(..., C, H, W)``: all leading dimensions are
 maps (``(B, 1, H, W)`` panoramas, ``(N, 1, h, w)`` or ``(B, 6, 1, w, w)`` cube faces), each
@@ -18,11 +18,14 @@ Sources
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 
-Reduction = Literal["per_map", "pixels"]
+from repro.choices import LossReduction as Reduction
+from repro.geometry.disparity import as_maps as _as_maps
+from repro.geometry.disparity import mask_or_default as _mask_or_default
+
+__all__ = ["REDUCTIONS", "Reduction", "affine_invariant_l1", "berhu", "masked_median"]
+
 REDUCTIONS: dict[str, str] = {
     "per_map": "paper eq. 4: mean over each map's valid pixels, then mean over maps that have "
     "valid pixels and a non-zero scale in both arguments (degenerate maps contribute nothing)",
@@ -31,35 +34,8 @@ REDUCTIONS: dict[str, str] = {
 }
 
 
-def _as_maps(x: torch.Tensor) -> torch.Tensor:
-    """(..., C, H, W) -> (M, C·H·W): one row per map."""
-    if x.dim() < 3:
-        raise ValueError(f"expected maps shaped (..., C, H, W), got {tuple(x.shape)}")
-    return x.reshape(-1, x.shape[-3] * x.shape[-2] * x.shape[-1])
-
-
-def _mask_or_default(mask: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor:
-    if mask is None:
-        return torch.ones_like(like, dtype=torch.bool)
-    return mask.bool().expand_as(like)
-
-
 def _at_least_float32(x: torch.Tensor) -> torch.Tensor:
     return x.to(torch.promote_types(x.dtype, torch.float32))
-
-
-def depth_to_disparity(depth: torch.Tensor) -> torch.Tensor:
-    """``1/d`` where ``d > 0``; invalid pixels (0, negative, NaN) stay 0, with finite gradients.
-
-    The map is its own inverse on positive values, so it also turns disparity back into depth
-    with "0 = invalid" preserved.
-    """
-    valid = depth > 0
-    safe = torch.where(valid, depth, 1.0)
-    return torch.where(valid, 1.0 / safe, 0.0)
-
-
-disparity_to_depth = depth_to_disparity
 
 
 def masked_median(x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -73,24 +49,6 @@ def masked_median(x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, to
     filled = torch.where(mask, x, float("nan"))
     med = torch.nanmedian(filled, dim=-1).values
     return torch.where(count > 0, med, 0.0), count
-
-
-def normalize_01(x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-    """Per-map min–max normalisation to [0, 1] over valid pixels; invalid pixels and flat maps -> 0.
-
-    Paper §3.3: every disparity map (labels and teacher outputs) is normalised to [0, 1]. Invalid
-    pixels are set to 0 like the released label path (``gt_depth *= val_mask``); a constant map
-    becomes all 0 like the released ``depths -= min; if max > 0: depths /= max``.
-    """
-    mask = _mask_or_default(mask, x)
-    flat, m = _as_maps(x), _as_maps(mask)
-    big = torch.finfo(x.dtype).max
-    lo = torch.where(m, flat, big).amin(-1, keepdim=True)
-    hi = torch.where(m, flat, -big).amax(-1, keepdim=True)
-    span = hi - lo
-    ok = span > 0
-    out = (flat - torch.where(ok, lo, 0.0)) / torch.where(ok, span, 1.0)
-    return torch.where(m & ok, out, 0.0).reshape(x.shape)
 
 
 def _normalise_shift_scale(flat: torch.Tensor, m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -8,10 +8,9 @@ from typing import Any, Literal
 
 import pytest
 
-from repro.errors import UserError
+from repro.atomic import write_text
 from repro.config import (
     ConfigError,
-    atomic_write_text,
     config_hash,
     deep_merge,
     dump_yaml,
@@ -21,6 +20,7 @@ from repro.config import (
     resolve_extends,
     to_plain,
 )
+from repro.errors import UserError
 
 
 @dataclass
@@ -169,13 +169,13 @@ def test_config_hash_is_order_independent():
 def test_dump_yaml_roundtrips(tmp_path):
     cfg = Outer(lr=3e-4, tags=["x"])
     p = tmp_path / "out" / "cfg.yaml"
-    atomic_write_text(p, dump_yaml(cfg))
+    write_text(p, dump_yaml(cfg))
     assert from_data(Outer, load_yaml(p)) == cfg
     assert not [q for q in p.parent.iterdir() if q.name.endswith(".tmp")]
 
 
 def test_training_config_file_uses_the_same_machinery(tmp_path):
-    from repro.settings import load_train_config
+    from repro.run_settings import load_train_config
 
     write(
         tmp_path, "base.yaml", "train:\n  student: {name: hohonet}\n  labeled: [{dataset: matterport3d, split: all}]\n"
@@ -189,7 +189,7 @@ def test_training_config_file_uses_the_same_machinery(tmp_path):
     cfg = load_train_config(cfg_path)
     assert cfg.train.pseudo_per_labeled == 2 and cfg.train.schedule.lr == 1e-4
     assert cfg.train.distill.projection == "tangent" and cfg.output_dir == "runs/x"
-    resolved = cfg.train.resolved().schedule
+    resolved = cfg.train.schedule
     assert (resolved.epochs, resolved.batch_size, resolved.optimizer) == (60, 2, "adam")  # HoHoNet recipe
     write(tmp_path, "run.yaml", "include: base.yaml\ntrain:\n  distill: {mask_mode: released}\n")
     with pytest.raises(ConfigError, match=r"run.yaml:3: key 'train.distill.mask_mode': expected one of 'paper'"):

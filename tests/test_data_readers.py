@@ -19,9 +19,9 @@ from repro.data import (
     build_dataset,
 )
 from repro.data.base import SPLITS_DIR
-from repro.data.manifest import read_manifest, write_manifest, write_mask
+from repro.data.mask_manifest import read_manifest, write_manifest, write_mask
 from repro.data.transforms import IMAGENET_MEAN, IMAGENET_STD, imagenet_normalize
-from repro.settings import DataRef, MaskSpec
+from repro.run_settings import DataRef, MaskSpec
 
 H, W = 8, 16
 

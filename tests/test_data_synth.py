@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from repro.data import DATASETS, build_dataset
-from repro.data.manifest import read_manifest
+from repro.data.mask_manifest import read_manifest
 from repro.data.synth import (
     LAYOUTS,
     Scene,
@@ -24,7 +24,7 @@ from repro.data.synth import (
     write_dataset,
 )
 from repro.geometry import equirect_directions
-from repro.settings import DataRef, MaskSpec
+from repro.run_settings import DataRef, MaskSpec
 from repro.suite.schema import SynthSpec
 
 

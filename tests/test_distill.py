@@ -7,10 +7,9 @@ import math
 import pytest
 import torch
 
-from repro.distill import PseudoLabeler, pseudo_label_loss, student_faces, teacher_targets
+from repro.distill import pseudo_label_loss, student_faces, teacher_targets
 from repro.geometry import equirect_directions, random_rotation, rotation_matrix
-from repro.losses import normalize_01
-from repro.settings import DistillSpec
+from repro.geometry.disparity import normalize_01
 from repro.teacher import OracleTeacher
 
 H, W, FACE = 32, 64, 16
@@ -159,12 +158,15 @@ def test_mask_modes_paper_vs_released_code(scene):
     assert not (stitched.mask & ~valid).any()
 
 
-def test_pseudo_labeler_rotation_switch_and_reproducibility(scene):
+def test_rotation_switch_and_reproducibility(scene):
     distance, rgb, _ = scene
-    off = PseudoLabeler(exact_oracle(), DistillSpec(rotation_max_deg=0, face_size=FACE))
-    assert off(rgb, depth=distance).rotation is None
-    make = lambda: PseudoLabeler(exact_oracle(), DistillSpec(face_size=FACE), torch.Generator().manual_seed(3))
-    a, b = make()(rgb, depth=distance), make()(rgb, depth=distance)
+    assert teacher_targets(exact_oracle(), rgb, None, None, face_size=FACE, depth=distance).rotation is None
+
+    def make():
+        rotation = random_rotation(rgb.shape[0], 45.0, generator=torch.Generator().manual_seed(3))
+        return teacher_targets(exact_oracle(), rgb, None, rotation, face_size=FACE, depth=distance)
+
+    a, b = make(), make()
     assert a.rotation is not None and torch.equal(a.rotation, b.rotation) and torch.equal(a.disparity, b.disparity)
     angles_ok = torch.linalg.det(a.rotation).sub(1).abs().max() < 1e-5
     assert angles_ok
@@ -179,8 +181,8 @@ def test_depth_anything_teacher_end_to_end():
     torch.manual_seed(0)
     teacher = build_teacher("tiny", random_init=True, input_size=28, chunk_size=5)
     rgb = torch.rand(2, 3, H, W)
-    labeler = PseudoLabeler(teacher, DistillSpec(face_size=FACE), torch.Generator().manual_seed(0))
-    targets = labeler(rgb, sky_mask(45.0))
+    rotation = random_rotation(2, 45.0, generator=torch.Generator().manual_seed(0))
+    targets = teacher_targets(teacher, rgb, sky_mask(45.0), rotation, face_size=FACE)
     assert targets.disparity.shape == (2, 6, 1, FACE, FACE)
     flat = targets.disparity.flatten(2)
     assert torch.allclose(flat.amin(-1), torch.zeros(2, 6)) and torch.allclose(flat.amax(-1), torch.ones(2, 6))

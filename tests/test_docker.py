@@ -12,7 +12,7 @@ from unittest import mock
 
 import pytest
 
-from repro import docker as launcher
+from repro.cli import docker as launcher
 from repro.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,13 +1,8 @@
 import pytest
 import torch
 
-from repro.losses import (
-    affine_invariant_l1,
-    berhu,
-    depth_to_disparity,
-    masked_median,
-    normalize_01,
-)
+from repro.geometry.disparity import depth_to_disparity, normalize_01
+from repro.losses import affine_invariant_l1, berhu, masked_median
 
 
 def maps(*values):

@@ -248,7 +248,7 @@ def test_manifest_errors_name_file_and_line(tmp_path):
 
 
 def test_ensure_masks_follows_the_spec(tmp_path):
-    from repro.settings import DataRef, MaskSpec
+    from repro.run_settings import DataRef, MaskSpec
 
     ref = DataRef(dataset="structured3d", split="all")
     write_images(ref.root_dir(tmp_path), n=2)

@@ -4,14 +4,14 @@ import math
 import pytest
 import torch
 
-from repro.metrics import (
+from repro.evaluation.metrics import (
     METRIC_KEYS,
     PROTOCOLS,
+    RELEASED_ZERO_SHOT_CROP,
     RMSE_LOG_VARIANTS,
     MetricAccumulator,
     compute_metrics,
     describe,
-    released_zero_shot_crop,
     scaled_crop_rows,
 )
 
@@ -181,7 +181,7 @@ def test_crop_rows_drops_top_and_bottom():
     assert cropped["abs_rel"] == 0 and cropped["valid_pixels"] == 16
     pred[1] = 5.0  # row 1 survives a 1-row crop
     assert compute_metrics(pred, gt, crop_rows=1, **kw)["abs_rel"] == pytest.approx(4 * 4 / 16)
-    assert released_zero_shot_crop(512) == 68 and released_zero_shot_crop(256) == 34
+    assert scaled_crop_rows(RELEASED_ZERO_SHOT_CROP, 512) == 68 and scaled_crop_rows(RELEASED_ZERO_SHOT_CROP, 256) == 34
     assert scaled_crop_rows(68, 1024) == 136 and scaled_crop_rows(68, 500) == 66
     with pytest.raises(ValueError, match="crop_rows"):
         compute_metrics(pred, gt, crop_rows=3)

@@ -5,9 +5,9 @@ import math
 import pytest
 import torch
 
+from repro.evaluation.metrics import MetricAccumulator, compute_metrics
+from repro.evaluation.seam import cube_border_angle, cube_border_band, seam_ratio
 from repro.geometry import cube_to_equirect, equirect_directions, equirect_to_cube
-from repro.metrics import MetricAccumulator, compute_metrics
-from repro.metrics_seam import cube_border_angle, cube_border_band, seam_ratio
 from repro.teacher.oracle import OracleTeacher, face_radius_sq
 
 H, W = 64, 128

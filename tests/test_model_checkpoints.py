@@ -199,7 +199,7 @@ def test_models_list_cli(capsys) -> None:
 
 def test_models_fetch_is_wired(monkeypatch, capsys) -> None:
     from repro.cli import main
-    from repro.teacher import fetch_cli
+    from repro.teacher import hub
 
     seen = {}
 
@@ -207,7 +207,7 @@ def test_models_fetch_is_wired(monkeypatch, capsys) -> None:
         seen["ids"] = ids
         return [Path("/cache") / i for i in ids]
 
-    monkeypatch.setattr(fetch_cli, "fetch_weights", fake_fetch)
+    monkeypatch.setattr(hub, "fetch_weights", fake_fetch)
     assert main(["models", "fetch", "depth-anything/Depth-Anything-V2-Small-hf"]) == 0
     assert seen["ids"] == ["depth-anything/Depth-Anything-V2-Small-hf"]
     assert capsys.readouterr().out.strip() == "/cache/depth-anything/Depth-Anything-V2-Small-hf"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -80,9 +79,14 @@ def test_unknown_suite_and_bad_shard_are_user_errors(capsys):
     assert "--shard must be i/n" in capsys.readouterr().err
 
 
-def test_missing_trainer_fails_the_cell_honestly_and_sets_exit_code(tmp_path, capsys, monkeypatch):
-    """No trainer installed (simulated): the cell fails with a message naming what is missing."""
-    monkeypatch.setitem(sys.modules, "repro.train", None)
+def test_failing_stage_fails_the_cell_honestly_and_sets_exit_code(tmp_path, capsys, monkeypatch):
+    """A stage that raises fails its cell with the message recorded, and the run's exit code."""
+    import repro.train
+
+    def broken_train(*args, **kwargs):
+        raise RuntimeError("the trainer broke")
+
+    monkeypatch.setattr(repro.train, "train", broken_train)
     (tmp_path / "suites").mkdir()
     (tmp_path / "expected").mkdir()
     (tmp_path / "suites" / "tiny_cli.yaml").write_text(TINY_SUITE)
@@ -101,9 +105,9 @@ def test_missing_trainer_fails_the_cell_honestly_and_sets_exit_code(tmp_path, ca
     ]
     assert main(args) == 1
     out = capsys.readouterr().out
-    assert "FAIL: train: training needs repro.train.train, but repro.train is not in this installation" in out
+    assert "FAIL: train: the trainer broke" in out
     result = json.loads((tmp_path / "runs" / "tiny_cli" / "a_cell" / "result.json").read_text())
-    assert result["status"] == "failed" and result["error"]["type"] == "StageUnavailable"
+    assert result["status"] == "failed" and result["error"]["type"] == "RuntimeError"
     assert main([*args, "--report-only"]) == 0
     capsys.readouterr()
     assert main(["suite", "report", str(tmp_path / "runs" / "tiny_cli")]) == 1

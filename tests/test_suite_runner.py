@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from repro.cli.args import parse_shard
 from repro.suite.executor import CellSkipped, RunContext
 from repro.suite.expected import check_cells_match, load_expected
 from repro.suite.report import build_report, load_run, render_terminal, write_reports
-from repro.suite.runner import RunOptions, SuiteRunner, parse_shard
+from repro.suite.runner import RunOptions, SuiteRunner
 from repro.suite.schema import Cell, load_suite
 
 SUITE = """\

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from repro.config import ConfigError
-from repro.settings import RECIPES
+from repro.run_settings import RECIPES
 from repro.suite.schema import find_suite, iter_suite_files, load_suite
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,7 +53,7 @@ def test_shipped_suites_resolve_as_the_paper_says():
     assert cell.train.teacher.id == "LiheYoung/depth-anything-large-hf" and cell.train.ratio == "1:1"
     assert t3.cells["depth_anything"].kind == "eval_only" and t3.cells["depth_anything"].train is None
     assert t3.cells["unifuse_berhu"].kind == "cited" and t3.cells["unifuse_berhu"].eval is None
-    resolved = cell.resolved().train.schedule
+    resolved = cell.train.schedule
     assert (resolved.epochs, resolved.batch_size, resolved.lr) == (200, 4, 3e-4)  # BiFuse++ recipe
     t7 = load_suite(SUITES / "table7_ratio.yaml")
     assert [c.train.pseudo_per_labeled for c in t7.cells.values()] == [1, 2, 4]
@@ -62,17 +62,17 @@ def test_shipped_suites_resolve_as_the_paper_says():
     t5 = load_suite(SUITES / "table5_metric_ft.yaml")
     ft = t5.cells["unifuse_metric_ft"]
     assert ft.depends_on == "unifuse_m_all_st" and ft.train.loss == "berhu" and ft.eval.protocol == "none"
-    assert ft.resolved().train.schedule.epochs == 1
+    assert ft.train.schedule.epochs == 1
 
 
 def test_table7_and_table8_reference_cells_equal_table3s():
     """Same configuration ⇒ same training cache key: trained once for three tables."""
     from repro.config import to_plain
 
-    t3 = load_suite(SUITES / "table3_zero_shot.yaml").cells["unifuse_m_all_st"].resolved().train
-    t7 = load_suite(SUITES / "table7_ratio.yaml").cells["ratio_1_1"].resolved().train
-    t8 = load_suite(SUITES / "table8_projection.yaml").cells["cube"].resolved().train
-    t5 = load_suite(SUITES / "table5_metric_ft.yaml").cells["unifuse_m_all_st"].resolved().train
+    t3 = load_suite(SUITES / "table3_zero_shot.yaml").cells["unifuse_m_all_st"].train
+    t7 = load_suite(SUITES / "table7_ratio.yaml").cells["ratio_1_1"].train
+    t8 = load_suite(SUITES / "table8_projection.yaml").cells["cube"].train
+    t5 = load_suite(SUITES / "table5_metric_ft.yaml").cells["unifuse_m_all_st"].train
     assert to_plain(t3) == to_plain(t7) == to_plain(t8) == to_plain(t5)
 
 

@@ -195,14 +195,11 @@ def test_teacher_on_equirect_has_student_interface(tiny_model):
     assert oracle.is_stand_in
 
 
-def test_fetch_weights_resolves_names_and_refuses_offline(tmp_path, monkeypatch):
-    import argparse
-
+def test_fetch_weights_resolves_names_and_refuses_offline(tmp_path, monkeypatch, capsys):
     import huggingface_hub
 
-    from repro.errors import UserError
-    from repro.teacher import fetch_cli
-    from repro.teacher.fetch import fetch_weights
+    from repro.cli import main
+    from repro.teacher.hub import fetch_weights
 
     calls = []
 
@@ -214,17 +211,15 @@ def test_fetch_weights_resolves_names_and_refuses_offline(tmp_path, monkeypatch)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(RuntimeError, match="unset it"):
         fetch_weights(["depth-anything-v2-small"])
-    parser = argparse.ArgumentParser()
-    fetch_cli.configure(parser)
-    with pytest.raises(UserError, match="HF_HUB_OFFLINE"):
-        fetch_cli.run(parser.parse_args([]))
+    assert main(["models", "fetch"]) == 2
+    assert "repro models: error: HF_HUB_OFFLINE is set" in capsys.readouterr().err
 
     monkeypatch.delenv("HF_HUB_OFFLINE")
     paths = fetch_weights(["depth-anything-v2-small"], local_dir=tmp_path / "w")
     assert calls[-1][0] == "depth-anything/Depth-Anything-V2-Small-hf"
     assert paths == [tmp_path / "w" / "depth-anything--Depth-Anything-V2-Small-hf"]
     assert "*.safetensors" in calls[-1][1]["allow_patterns"]
-    assert fetch_cli.run(parser.parse_args([])) == 0  # no ids: the teacher and both mask models
+    assert main(["models", "fetch"]) == 0  # no ids: the teacher and both mask models
     assert [c[0] for c in calls[-3:]] == [
         "LiheYoung/depth-anything-large-hf",
         "IDEA-Research/grounding-dino-tiny",

@@ -19,12 +19,12 @@ from train_fixtures import (
 )
 
 from repro.config import ConfigError
-from repro.settings import load_train_config
+from repro.models import CheckpointError
+from repro.run_settings import load_train_config
 from repro.train import NonFiniteLossError, Trainer
-from repro.train.checkpoint import CheckpointError
-from repro.train.logging import read_jsonl
 from repro.train.optim import build_optimizer, build_scheduler
 from repro.train.sampling import LABELED, Stream, StreamBatches
+from repro.train.steplog import read_jsonl
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 _ = one_thread  # the fixture is used through pytestmark
@@ -211,7 +211,7 @@ def test_published_recipes_build_the_published_optimizers() -> None:
     assert type(bif) is torch.optim.Adam and bif.param_groups[0]["lr"] == 3e-4
     # HoHoNet: poly 0.9 over 60 epochs, constant within an epoch
     hoho = settings(student={"name": "hohonet"}, schedule={"epochs": None, "lr": None})
-    assert hoho.resolved().schedule.epochs == 60 and hoho.resolved().schedule.batch_size == 2
+    assert hoho.schedule.epochs == 60 and hoho.schedule.batch_size == 2
     opt = build_optimizer(model.parameters(), hoho)
     sched = build_scheduler(opt, hoho, steps_per_epoch=10, total_steps=600)
     lrs = []
@@ -281,7 +281,7 @@ def test_the_example_config_validates() -> None:
 
 
 def test_augmentation_follows_each_students_released_config():
-    from repro.settings import DataRef, StudentSpec, TrainSettings
+    from repro.run_settings import DataRef, StudentSpec, TrainSettings
 
     def flags(name, augment=None):
         return TrainSettings(student=StudentSpec(name), labeled=[DataRef("matterport3d")], augment=augment).augment_flags

@@ -146,8 +146,8 @@ def test_predict_writes_valid_png_and_ply(trained: Path, data_root: Path, tmp_pa
 def test_metric_fine_tuning_starts_from_the_relative_model(trained: Path, data_root: Path, tmp_path: Path) -> None:
     """Paper Table 5: one epoch of metric BerHu training on Stanford2D3D train, no alignment at eval."""
     from repro.config import from_data
-    from repro.evaluate import evaluate
-    from repro.settings import DataRef, EvalSettings, TrainSettings
+    from repro.evaluation.evaluate import evaluate
+    from repro.run_settings import DataRef, EvalSettings, TrainSettings
     from repro.train import train
 
     settings = from_data(

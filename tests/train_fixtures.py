@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from repro.config import from_data
-from repro.settings import TrainSettings
+from repro.run_settings import TrainSettings
 
 
 class TinyStudent(nn.Module):

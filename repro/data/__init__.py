@@ -38,9 +38,9 @@ def build_dataset(
     masks: Any = None,
     **options: Any,
 ) -> PanoramaDataset:
-    """The reader of a :class:`repro.settings.DataRef` under ``data_root``.
+    """The reader of a :class:`repro.run_settings.DataRef` under ``data_root``.
 
-    ``masks``: None (labeled role: ``valid`` from depth), a :class:`repro.settings.MaskSpec`
+    ``masks``: None (labeled role: ``valid`` from depth), a :class:`repro.run_settings.MaskSpec`
     (unlabeled role: masks under ``ref.mask_dir(data_root)``, none for backend ``none``), or a
     mask folder path. ``options`` go to the reader (``seed``, ``max_depth``, ``split_file``...).
     """

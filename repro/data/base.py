@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 
-from repro.data.manifest import mask_relpath, read_manifest
+from repro.data.mask_manifest import mask_relpath, read_manifest
 from repro.data.transforms import (
     AugmentConfig,
     apply_color,

@@ -25,7 +25,7 @@ from repro.data.base import (
     read_depth,
     read_rgb,
 )
-from repro.data.manifest import mask_relpath, read_manifest
+from repro.data.mask_manifest import mask_relpath, read_manifest
 
 #: Official sizes of the lists the paper's protocol uses (UniFuse's lists, shipped in splits/).
 OFFICIAL_COUNTS: dict[str, dict[str, int]] = {

@@ -33,6 +33,7 @@ from repro.geometry.cube import (
     equirect_depth_to_cube,
     equirect_to_cube,
 )
+from repro.geometry.disparity import depth_to_disparity, disparity_to_depth, normalize_01
 from repro.geometry.perspective import (
     equirect_depth_to_perspective,
     equirect_to_perspective,
@@ -58,6 +59,8 @@ __all__ = [
     "CUBE_FACES",
     "cube_rotations",
     "cube_to_equirect",
+    "depth_to_disparity",
+    "disparity_to_depth",
     "directions_to_lonlat",
     "equirect_depth_to_cube",
     "equirect_depth_to_perspective",
@@ -67,6 +70,7 @@ __all__ = [
     "equirect_to_perspective",
     "equirect_to_tangent",
     "icosahedron",
+    "normalize_01",
     "perspective_rays",
     "perspective_to_equirect",
     "random_rotation",

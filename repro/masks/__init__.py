@@ -1,5 +1,14 @@
 """Offline sky/watermark masks (Grounded-SAM) for the unlabeled panoramas, and their manifest."""
 
+from repro.data.mask_manifest import (
+    MANIFEST,
+    MaskRecord,
+    mask_relpath,
+    merge_manifest,
+    read_manifest,
+    read_mask,
+    write_mask,
+)
 from repro.masks.audit import AuditReport, audit_masks
 from repro.masks.backends import (
     DEFAULT_DETECTOR_ID,
@@ -13,15 +22,6 @@ from repro.masks.backends import (
     build_backend,
 )
 from repro.masks.generate import GenerateSummary, ensure_masks, generate_masks, list_images, pending_images
-from repro.data.manifest import (
-    MANIFEST,
-    MaskRecord,
-    mask_relpath,
-    merge_manifest,
-    read_manifest,
-    read_mask,
-    write_mask,
-)
 
 __all__ = [
     "DEFAULT_DETECTOR_ID",

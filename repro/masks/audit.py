@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import random
 from collections import Counter
 from dataclasses import dataclass, field
@@ -11,7 +10,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from repro.data.manifest import MaskRecord, atomic_write_bytes, read_manifest, read_mask
+from repro.atomic import write_png
+from repro.data.mask_manifest import MaskRecord, read_manifest, read_mask
 
 
 @dataclass
@@ -121,8 +121,6 @@ def audit_masks(
         chosen = random.Random(seed).sample(records, min(samples, len(records)))
         chosen.sort(key=lambda r: r.image)
         img = contact_sheet(chosen, mask_root, Path(image_root) if image_root is not None else None)
-        buf = io.BytesIO()
-        img.save(buf, format="PNG")
-        atomic_write_bytes(Path(sheet), buf.getvalue())
+        write_png(sheet, img)
         report.sheet = Path(sheet)
     return report

@@ -23,8 +23,9 @@ from typing import Any
 import numpy as np
 import torch
 
-DEFAULT_DETECTOR_ID = "IDEA-Research/grounding-dino-tiny"  # Swin-T, Grounded-SAM's default detector
-DEFAULT_SEGMENTER_ID = "facebook/sam-vit-huge"  # ViT-H, Grounded-SAM's default SAM
+from repro.choices import DEFAULT_DETECTOR_ID, DEFAULT_SEGMENTER_ID
+from repro.devices import pick_device
+
 DEFAULT_PROMPTS = ("sky", "watermark")
 
 
@@ -78,7 +79,7 @@ class GroundedSAM(ABC):
         self.prompts = [str(p) for p in prompts]
         self.box_threshold = float(box_threshold)
         self.text_threshold = float(text_threshold)
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.device = pick_device(device)
 
     @abstractmethod
     def detect(self, images: Sequence[np.ndarray]) -> list[Detections]:
@@ -120,7 +121,7 @@ class TransformersGroundedSAM(GroundedSAM):
     ) -> TransformersGroundedSAM:
         from transformers import AutoProcessor, GroundingDinoForObjectDetection, SamModel, SamProcessor
 
-        from repro.teacher.depth_anything import load_pretrained
+        from repro.teacher.hub import load_pretrained
 
         return cls(
             load_pretrained(GroundingDinoForObjectDetection, detector_id, cache_dir),
@@ -201,7 +202,7 @@ class OriginalGroundedSAM(GroundedSAM):
         for path in (detector_config, detector_checkpoint, sam_checkpoint):
             if not Path(path).is_file():
                 raise FileNotFoundError(f"grounded-sam backend: {path} does not exist")
-        device = kwargs.get("device") or ("cuda" if torch.cuda.is_available() else "cpu")
+        device = pick_device(kwargs.get("device"))
         detector = load_model(str(detector_config), str(detector_checkpoint), device=str(device))
         return cls(detector, sam_model_registry[sam_type](checkpoint=str(sam_checkpoint)), **kwargs)
 

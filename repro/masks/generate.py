@@ -3,7 +3,7 @@
 A run lists the images under a root (sorted, so shards are stable), takes its shard ``i/n``,
 skips every image whose mask PNG already exists, and masks the rest in batches while a
 ``DataLoader`` decodes the next images. Each record goes to the shard's part file before its PNG is
-renamed into place; the manifest is merged at the end (see :mod:`repro.data.manifest`). A killed
+renamed into place; the manifest is merged at the end (see :mod:`repro.data.mask_manifest`). A killed
 run restarts where it stopped and ends with exactly the files of an uninterrupted run.
 """
 
@@ -21,8 +21,8 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
+from repro.data.mask_manifest import PARTS, append_record, mask_record, mask_relpath, merge_manifest, write_mask
 from repro.masks.backends import MaskResult
-from repro.data.manifest import PARTS, append_record, mask_record, mask_relpath, merge_manifest, write_mask
 
 log = logging.getLogger("repro.masks")
 
@@ -183,7 +183,7 @@ def ensure_masks(
 ) -> GenerateSummary | None:
     """The suite's mask stage: make ``ref``'s masks exist under ``ref.mask_dir(data_root)``.
 
-    ``spec`` is a :class:`repro.settings.MaskSpec`. Models are loaded only if some mask is missing,
+    ``spec`` is a :class:`repro.run_settings.MaskSpec`. Models are loaded only if some mask is missing,
     so pre-generated masks need neither weights nor a GPU. ``ground_truth`` masks are written by the
     synthetic data generator (with :func:`repro.masks.write_mask`); here they are only checked.
     """

@@ -6,7 +6,15 @@ ImageNet-normalised equirect RGB (B,3,H,W) and returns (B,1,H,W): disparity in t
 affine-invariant setting, the original metric output with ``metric=True``.
 """
 
-from repro.models.checkpoints import CheckpointError, LoadReport, load_checkpoint, save_checkpoint
+from repro.models.checkpoints import (
+    CheckpointError,
+    LoadReport,
+    build_student_from_meta,
+    load_checkpoint,
+    load_student,
+    load_weights,
+    save_checkpoint,
+)
 from repro.models.common import PretrainedWeightsUnavailable, Student
 from repro.models.registry import StudentInfo, build_student, list_students, parameter_counts
 
@@ -17,8 +25,11 @@ __all__ = [
     "Student",
     "StudentInfo",
     "build_student",
+    "build_student_from_meta",
     "list_students",
     "load_checkpoint",
+    "load_student",
+    "load_weights",
     "parameter_counts",
     "save_checkpoint",
 ]

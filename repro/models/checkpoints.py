@@ -1,6 +1,12 @@
-"""Load released student checkpoints (and ours) into the :mod:`repro.models` networks.
+"""Every student checkpoint format, in and out: ours (training state and finished model) and the released ones.
 
-Accepted layouts, all read with ``torch.load(..., weights_only=True)``:
+Ours (``FORMAT``): ``<out>/checkpoints/last.pt`` holds the model, optimizer and scheduler state, the
+RNG states (:mod:`repro.train.rng`), the data position and the resolved settings — everything a
+bit-identical resume needs; ``final.pt`` the finished model with the metadata that rebuilds its
+network (:func:`build_student_from_meta`). Everything is tensors or primitive containers, written
+atomically (:mod:`repro.atomic`): a crash leaves the previous checkpoint intact.
+
+Released layouts, all read with ``torch.load(..., weights_only=True)``:
 
 * a raw ``state_dict`` (BiFuse++, HoHoNet, EGformer and Depth Anywhere's released weights);
 * UniFuse's ``model.pth``: a ``state_dict`` with extra non-tensor entries (``layers``, ``height``,
@@ -20,10 +26,10 @@ PyTorch < 0.4.1) are tolerated and listed as ``defaulted``.
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import pickle
 import re
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,8 +38,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from repro.atomic import write_bytes
 from repro.errors import UserError
 
+FORMAT = "repro-train-v1"
+LAST, FINAL = "last.pt", "final.pt"
+DEFAULT_SIZE = (512, 1024)  # the published input size of every student
 CONTAINER_KEYS = ("model", "state_dict", "model_state_dict")
 PREFIXES = ("module.", "model.module.", "model.")
 
@@ -180,15 +190,95 @@ def _size_hint(model: nn.Module, extras: dict[str, Any]) -> str:
 
 
 def save_checkpoint(model: nn.Module, path: str | os.PathLike, metadata: Mapping[str, Any] | None = None) -> Path:
-    """Write ``{'model': state_dict, 'metadata': ...}`` atomically (temp file + rename)."""
+    """Write ``{'model': state_dict, 'metadata': ...}`` atomically (a plain, released-style layout)."""
+    return save_state({"model": model.state_dict(), "metadata": dict(metadata or {})}, path)
+
+
+# --------------------------------------------------------------------------- our format
+
+
+class NotOurFormat(CheckpointError):
+    """A readable file that is not one of ours (maybe a released checkpoint)."""
+
+
+def save_state(obj: Any, path: str | os.PathLike[str]) -> Path:
+    """``torch.save`` to memory, then an atomic write (temp file, fsync, rename over ``path``)."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    return write_bytes(path, buffer.getbuffer())
+
+
+def load_state(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read one of our checkpoints (weights only; CPU tensors)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
     try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save({"model": model.state_dict(), "metadata": dict(metadata or {})}, f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as exc:
+        # released checkpoints may need allow-listed classes: read_checkpoint decides about those
+        raise NotOurFormat(f"{path}: not a readable weights-only checkpoint ({exc})") from None
+    if not isinstance(obj, dict) or obj.get("format") != FORMAT:
+        raise NotOurFormat(f"{path}: not a repro training checkpoint (no format '{FORMAT}')")
+    return obj
+
+
+def model_payload(state_dict: dict[str, torch.Tensor], student: dict[str, Any], **meta: Any) -> dict[str, Any]:
+    """What ``final.pt`` holds: the weights and how to rebuild the network around them."""
+    return {"format": FORMAT, "kind": "model", "model": state_dict, "student": student, **meta}
+
+
+def build_student_from_meta(meta: Mapping[str, Any], pretrained: bool = False) -> nn.Module:
+    """The network a checkpoint's ``student`` metadata describes (untrained, or with ImageNet backbones)."""
+    from repro.models.registry import build_student
+
+    h, w = meta["input_size"]
+    return build_student(
+        meta["name"], height=int(h), width=int(w), pretrained=pretrained, metric=bool(meta["metric"]), **meta["options"]
+    )
+
+
+def load_weights(model: nn.Module, path: str | os.PathLike[str]) -> None:
+    """Initial weights for ``model``: one of our checkpoints, or a released one (strict key match)."""
+    try:
+        state = load_state(path)
+    except NotOurFormat:
+        load_checkpoint(model, path, strict=True)
+        return
+    model.load_state_dict(state["model"])
+
+
+def load_student(
+    checkpoint: str | os.PathLike[str], student: Any = None, device: str | torch.device = "cpu"
+) -> tuple[nn.Module, dict[str, Any]]:
+    """A trained student in eval mode and its description (name, options, input size, output kind).
+
+    Our checkpoints describe their network; released ones need ``student``: a name, or a spec with
+    ``name`` and ``options`` (their input size is the published 512×1024 unless the options say
+    otherwise, e.g. ``height``/``width``; ``metric: true`` for a depth-output network).
+    """
+    path = Path(checkpoint)
+    try:
+        state = load_state(path)
+    except NotOurFormat:
+        state = None
+    if state is not None:
+        meta = {**state["student"], "trained_with_teacher": state.get("teacher")}
+        model = build_student_from_meta(meta)
+        model.load_state_dict(state["model"])
+        return model.to(device).eval(), meta
+    if student is None:
+        raise CheckpointError(f"{path} is not a repro checkpoint: say which network it holds (--student NAME)")
+    name, options = (student, {}) if isinstance(student, str) else (student.name, dict(student.options))
+    size = [options.pop("height", DEFAULT_SIZE[0]), options.pop("width", DEFAULT_SIZE[1])]
+    metric = bool(options.pop("metric", False))
+    meta = {
+        "name": name,
+        "options": options,
+        "input_size": size,
+        "metric": metric,
+        "output_kind": "depth" if metric else "disparity",
+    }
+    model = build_student_from_meta(meta)
+    load_checkpoint(model, path, strict=True)
+    return model.to(device).eval(), meta

@@ -155,7 +155,3 @@ def wrap_conv_width_padding(module: nn.Module) -> nn.Module:
         else:
             wrap_conv_width_padding(child)
     return module
-
-
-def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
-    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)

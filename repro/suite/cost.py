@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from repro.settings import DataRef
+from repro.run_settings import DataRef
 from repro.suite.schema import Cell, SynthSpec
 
 #: Published split sizes. Matterport3D and Stanford2D3D: the official splits used by UniFuse and
@@ -60,7 +60,7 @@ class CellCost:
 
 
 def estimate(cell: Cell, step_time_s: float | None = None) -> CellCost:
-    """The cost of a resolved cell (``cell.resolved()``); ``step_time_s`` from a profile run."""
+    """The cost of a cell (recipe defaults already filled in); ``step_time_s`` from a profile run."""
     cost = CellCost(seeds=max(len(cell.seeds), 1))
     if cell.eval is not None:
         cost.test_images = split_size(cell.eval.dataset, cell.synthetic)

@@ -1,11 +1,11 @@
 """The runner's only door to the rest of the pipeline: a small, explicit cell executor interface.
 
-The runner (caching, shards, VRAM, provenance, reports) never imports the trainer directly; it
-calls a :class:`CellExecutor`. :class:`ReproExecutor` is the real one: it imports the data,
-mask, training and evaluation modules lazily, so a missing or broken stage fails *its* cells with
-a recorded error that names what is missing, and everything else still runs and reports.
+The runner (caching, shards, VRAM, provenance, reports) never calls the trainer directly; it
+calls a :class:`CellExecutor`, so tests can drive it with a fake pipeline. :class:`ReproExecutor`
+is the real one, built on plain imports of the data, mask, training and evaluation packages; an
+error in one stage fails *its* cell with a recorded error, and everything else still runs and reports.
 
-What :class:`ReproExecutor` expects of those modules (keyword arguments, paths absolute):
+What :class:`ReproExecutor` calls (keyword arguments, paths absolute):
 
 * ``repro.data.synth.ensure_synthetic(ref: DataRef, spec: SynthSpec, *, data_root: Path) -> None``
   — write the synthetic stand-in of ``ref``'s dataset (its real layout) under
@@ -14,11 +14,11 @@ What :class:`ReproExecutor` expects of those modules (keyword arguments, paths a
   sky/watermark masks of ``ref`` exist under ``ref.mask_dir(data_root)`` (generate what is missing).
 * ``repro.train.train(settings: TrainSettings, *, out_dir, data_root, init_checkpoint, resume,
   device) -> Path`` — train, write checkpoints and logs under ``out_dir``, return the final checkpoint.
-* ``repro.evaluate.evaluate(settings: EvalSettings, *, checkpoint, out_dir, data_root, device)
+* ``repro.evaluation.evaluate.evaluate(settings: EvalSettings, *, checkpoint, out_dir, data_root, device)
   -> dict[str, float]`` — write per-image metrics under ``out_dir``, return the aggregate metrics
   keyed ``abs_rel, delta1, delta2, delta3, mae, rmse, rmse_log`` (fractions, metres).
 * ``repro.train.profile(settings: TrainSettings, *, steps, device) -> dict[str, float]`` and
-  ``repro.evaluate.profile(settings: EvalSettings, *, steps, device) -> dict[str, float]`` — run
+  ``repro.evaluation.evaluate.profile(settings: EvalSettings, *, steps, device) -> dict[str, float]`` — run
   ``steps`` steps at full size with randomly initialised weights on random tensors (no data, no
   checkpoints); return at least ``step_time_s`` (median seconds per step after warm-up).
 """
@@ -26,21 +26,19 @@ What :class:`ReproExecutor` expects of those modules (keyword arguments, paths a
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
+from repro import masks, train
+from repro.data import synth
+from repro.evaluation import evaluate
 from repro.suite.schema import Cell
 
 
 class CellSkipped(Exception):
     """An optional external input is absent (e.g. Marigold predictions): reported, never scored."""
-
-
-class StageUnavailable(RuntimeError):
-    """A pipeline stage this cell needs is not part of this installation."""
 
 
 @dataclass
@@ -77,21 +75,8 @@ class CellExecutor(Protocol):
         """Full-size steps with random weights and random inputs; at least ``step_time_s``."""
 
 
-def _require(module: str, attr: str, what: str) -> Any:
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name and (module == exc.name or module.startswith(exc.name + ".")):
-            raise StageUnavailable(f"{what} needs {module}.{attr}, but {module} is not in this installation") from None
-        raise
-    fn = getattr(mod, attr, None)
-    if fn is None:
-        raise StageUnavailable(f"{what} needs {module}.{attr}, which {module} does not provide")
-    return fn
-
-
 class ReproExecutor:
-    """The real pipeline: ``repro.data`` / ``repro.masks`` / ``repro.train`` / ``repro.evaluate``."""
+    """The real pipeline: ``repro.data`` / ``repro.masks`` / ``repro.train`` / ``repro.evaluation.evaluate``."""
 
     def prepare_data(self, cell: Cell, ctx: RunContext) -> None:
         if cell.eval is not None and cell.eval.model == "predictions":
@@ -102,9 +87,8 @@ class ReproExecutor:
                     f"depth maps there (one per test image, same stem) to score it"
                 )
         if cell.synthetic is not None:
-            ensure = _require("repro.data.synth", "ensure_synthetic", "synthetic data")
             for ref in cell.datasets():
-                ensure(ref, cell.synthetic, data_root=ctx.data_root)
+                synth.ensure_synthetic(ref, cell.synthetic, data_root=ctx.data_root)
             return
         for ref in cell.datasets():
             root = ref.root_dir(ctx.data_root)
@@ -117,15 +101,13 @@ class ReproExecutor:
     def prepare_masks(self, cell: Cell, ctx: RunContext) -> None:
         if cell.train is None or not cell.train.pseudo or cell.train.masks.backend == "none":
             return
-        ensure = _require("repro.masks", "ensure_masks", "mask generation")
         for ref in cell.train.pseudo:
-            ensure(ref, cell.train.masks, data_root=ctx.data_root)
+            masks.ensure_masks(ref, cell.train.masks, data_root=ctx.data_root)
 
     def train(self, cell: Cell, ctx: RunContext) -> Path:
         assert cell.train is not None
-        train = _require("repro.train", "train", "training")
         return Path(
-            train(
+            train.train(
                 cell.train,
                 out_dir=ctx.out_dir,
                 data_root=ctx.data_root,
@@ -140,18 +122,15 @@ class ReproExecutor:
         settings = cell.eval
         if settings.input_size is None and cell.train is not None:
             settings = dataclasses.replace(settings, input_size=cell.train.input_size)
-        evaluate = _require("repro.evaluate", "evaluate", "evaluation")
-        metrics = evaluate(
+        metrics = evaluate.evaluate(
             settings, checkpoint=checkpoint, out_dir=ctx.out_dir, data_root=ctx.data_root, device=ctx.device
         )
         return {str(k): float(v) for k, v in dict(metrics).items()}
 
     def profile(self, cell: Cell, ctx: RunContext, steps: int) -> dict[str, float]:
         if cell.train is not None:
-            fn = _require("repro.train", "profile", "the random-init dry run")
-            out = fn(cell.train, steps=steps, device=ctx.device)
+            out = train.profile(cell.train, steps=steps, device=ctx.device)
         else:
             assert cell.eval is not None
-            fn = _require("repro.evaluate", "profile", "the random-init dry run")
-            out = fn(cell.eval, steps=steps, device=ctx.device)
+            out = evaluate.profile(cell.eval, steps=steps, device=ctx.device)
         return {str(k): float(v) for k, v in dict(out).items()}

@@ -15,8 +15,9 @@ from typing import Any
 
 from tabulate import tabulate
 
+from repro.atomic import write_text
+from repro.config import from_data, to_plain
 from repro.errors import UserError
-from repro.config import atomic_write_text, from_data, to_plain
 from repro.suite.expected import (
     METRIC_LABELS,
     Acceptance,
@@ -493,8 +494,8 @@ def write_reports(run_dir: str | Path) -> Report:
     """Build the report of a run folder and write report.{txt,md,json,png} beside its results."""
     run = load_run(run_dir)
     report = build_report(run)
-    atomic_write_text(run.run_dir / "report.txt", render_terminal(report))
-    atomic_write_text(run.run_dir / "report.md", render_markdown(report))
+    write_text(run.run_dir / "report.txt", render_terminal(report))
+    write_text(run.run_dir / "report.md", render_markdown(report))
     write_json(run.run_dir / "report.json", report_json(report))
     render_png(report, run.run_dir / "report.png")
     return report

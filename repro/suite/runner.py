@@ -37,12 +37,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from repro.config import atomic_write_text, config_hash, dump_yaml, to_plain
+from repro.atomic import write_text
+from repro.config import config_hash, dump_yaml, to_plain
 from repro.suite import provenance
 from repro.suite.cost import estimate
 from repro.suite.executor import CellExecutor, CellSkipped, RunContext
 from repro.suite.expected import ExpectedFile, judge_cell
-from repro.suite.manifest import dataset_manifest
+from repro.suite.fingerprint import dataset_manifest
 from repro.suite.schema import Cell, Suite
 from repro.suite.vram import DEFAULT_BUDGET_GIB, VramMonitor
 
@@ -64,14 +65,6 @@ class RunOptions:
     device: str | None = None
     budget_gib: float = DEFAULT_BUDGET_GIB
     profile_steps: int = 10
-
-
-def parse_shard(text: str) -> tuple[int, int]:
-    """``"i/n"`` with 0 ≤ i < n (0-based, like SLURM's default array indices)."""
-    head, sep, tail = text.partition("/")
-    if not (sep and head.isdigit() and tail.isdigit()) or not 0 <= int(head) < int(tail):
-        raise ValueError(f"--shard must be i/n with 0 <= i < n, got {text!r}")
-    return int(head), int(tail)
 
 
 def run_name(suite: Suite) -> str:
@@ -96,7 +89,7 @@ def read_json(path: Path) -> dict[str, Any] | None:
 
 
 def write_json(path: Path, data: Any) -> None:
-    atomic_write_text(path, json.dumps(to_plain(data), indent=2, sort_keys=False, allow_nan=True) + "\n")
+    write_text(path, json.dumps(to_plain(data), indent=2, sort_keys=False, allow_nan=True) + "\n")
 
 
 class StageFailed(Exception):
@@ -114,7 +107,7 @@ class CellOutcome:
 
 def _config_for_key(cell: Cell) -> dict[str, Any]:
     """What determines a cell's numbers: its resolved config without labels and notes."""
-    plain = to_plain(cell.resolved())
+    plain = to_plain(cell)
     for k in ("name", "row", "notes"):
         plain.pop(k, None)
     return plain
@@ -182,7 +175,7 @@ class SuiteRunner:
             keys["train"] = {
                 str(seed): config_hash(
                     [
-                        to_plain(dataclasses.replace(cell.resolved().train, seed=seed)),  # type: ignore[type-var]
+                        to_plain(dataclasses.replace(cell.train, seed=seed)),  # type: ignore[type-var]
                         train_data,
                         code,
                         self._dep_train_key(dep_keys, dep, seed),
@@ -250,10 +243,9 @@ class SuiteRunner:
             result = self._result(cell, "cited", started=time.time())
             write_json(cell_dir / "result.json", result)
             return CellOutcome(cell.name, "cited", result)
-        resolved = cell.resolved()
-        atomic_write_text(cell_dir / "resolved.yaml", dump_yaml(resolved))
+        write_text(cell_dir / "resolved.yaml", dump_yaml(cell))
         with self._cell_log(cell_dir):
-            return self._run_cell(resolved, cell_dir)
+            return self._run_cell(cell, cell_dir)
 
     def _run_cell(self, cell: Cell, cell_dir: Path) -> CellOutcome:
         started = time.time()
@@ -294,7 +286,7 @@ class SuiteRunner:
             status = "failed"
             error = {"stage": exc.stage, "type": type(exc.error).__name__, "message": str(exc.error)}
             trace = "".join(traceback.format_exception(exc.error))
-            atomic_write_text(cell_dir / "error.txt", trace)
+            write_text(cell_dir / "error.txt", trace)
             log.error("%s failed in %s: %s", cell.name, exc.stage, exc.error)
             log.info("traceback (also in %s):\n%s", cell_dir / "error.txt", trace)  # cell.log, not the console
         except KeyboardInterrupt:
@@ -470,9 +462,8 @@ class SuiteRunner:
         """What a run would do, per selected cell, without touching data or the GPU."""
         rows = []
         for cell in self.selected():
-            resolved = cell.resolved()
             prof = read_json(self.run_dir / cell.name / "profile.json") or {}
-            cost = estimate(resolved, prof.get("step_time_s"))
+            cost = estimate(cell, prof.get("step_time_s"))
             prev = read_json(self.run_dir / cell.name / "result.json") or {}
             if cell.kind == "cited":
                 state = "cited (not run)"
@@ -500,11 +491,10 @@ class SuiteRunner:
         for cell in self.selected():
             if cell.kind == "cited":
                 continue
-            resolved = cell.resolved()
             ctx = RunContext(
                 self.suite.name,
                 cell.name,
-                resolved.seeds[0],
+                cell.seeds[0],
                 self.run_dir / cell.name / "profile",
                 self.options.data_root,
                 self.options.device,
@@ -520,7 +510,7 @@ class SuiteRunner:
             }
             try:
                 figures = self._stage(
-                    "profile", stages, partial(self.executor.profile, resolved, ctx, self.options.profile_steps)
+                    "profile", stages, partial(self.executor.profile, cell, ctx, self.options.profile_steps)
                 )
                 record.update(figures)
             except StageFailed as exc:
@@ -528,10 +518,10 @@ class SuiteRunner:
                 record["error"] = {"stage": "profile", "type": type(exc.error).__name__, "message": str(exc.error)}
             record["vram"] = stages["profile"]["vram"]
             record["wall_s"] = stages["profile"]["wall_s"]
-            cost = estimate(resolved, record.get("step_time_s"))
+            cost = estimate(cell, record.get("step_time_s"))
             record["estimate"] = {"steps": cost.steps, "seeds": cost.seeds, "gpu_hours": cost.gpu_hours}
             record["provenance"] = provenance.collect(
-                seeds=resolved.seeds, config_hash=config_hash(_config_for_key(resolved))
+                seeds=cell.seeds, config_hash=config_hash(_config_for_key(cell))
             )
             write_json(self.run_dir / cell.name / "profile.json", record)
             if progress:

@@ -17,12 +17,11 @@ cell.scales[scale] ← cell.variants[variant]`` (``←``: the right side is deep
 a variant is an alternative set of defaults that a cell's explicit choice overrides, a scale
 overrides everything. The result is
 validated into :class:`Cell`, whose ``train``/``eval`` are the same settings ``repro train`` and
-``repro eval`` read (:mod:`repro.settings`).
+``repro eval`` read (:mod:`repro.run_settings`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -38,7 +37,7 @@ from repro.config import (
     load_config,
     resolve_extends,
 )
-from repro.settings import DataRef, EvalSettings, TrainSettings
+from repro.run_settings import DataRef, EvalSettings, TrainSettings
 
 CellKind = Literal["train", "eval_only", "cited"]
 SUITE_KEYS = (
@@ -114,12 +113,6 @@ class Cell:
         """Every dataset split this cell reads (labeled, pseudo, test)."""
         refs = [*self.train.labeled, *self.train.pseudo] if self.train else []
         return refs + ([self.eval.dataset] if self.eval else [])
-
-    def resolved(self) -> Cell:
-        """A copy with recipe defaults written out (see :meth:`TrainSettings.resolved`)."""
-        if self.train is None:
-            return self
-        return dataclasses.replace(self, train=self.train.resolved())
 
 
 @dataclass

@@ -13,19 +13,13 @@ from typing import Any
 
 from torch import nn
 
-from repro.teacher.depth_anything import (
-    DEFAULT_ID,
-    DEPTH_ANYTHING_IDS,
-    DepthAnythingTeacher,
-    WeightsMissingError,
-    depth_anything_config,
-    teacher_input_size,
-)
+from repro.choices import DEFAULT_TEACHER as DEFAULT_ID
+from repro.choices import DEPTH_ANYTHING_IDS
+from repro.choices import ORACLE_TEACHER as ORACLE
+from repro.teacher.depth_anything import DepthAnythingTeacher, depth_anything_config, teacher_input_size
 from repro.teacher.equirect import TeacherOnEquirect
-from repro.teacher.fetch import fetch_weights
+from repro.teacher.hub import WeightsMissingError, fetch_weights, load_pretrained
 from repro.teacher.oracle import OracleTeacher
-
-ORACLE = "oracle"
 
 
 def build_teacher(name_or_id: str = DEFAULT_ID, **opts: Any) -> nn.Module:
@@ -37,6 +31,17 @@ def build_teacher(name_or_id: str = DEFAULT_ID, **opts: Any) -> nn.Module:
     if name_or_id == ORACLE:
         return OracleTeacher(**opts)
     return DepthAnythingTeacher.from_pretrained(name_or_id, **opts)
+
+
+def build_teacher_from_spec(spec: Any, **extra: Any) -> nn.Module:
+    """The teacher a :class:`repro.run_settings.TeacherSpec` describes.
+
+    ``extra`` (e.g. ``random_init``) applies to Depth Anything only; the oracle has no weights.
+    """
+    opts = spec.build_options()
+    if not spec.is_oracle:
+        opts.update(extra)
+    return build_teacher(spec.id, **opts)
 
 
 def build_teacher_equirect(name_or_id: str = DEFAULT_ID, **opts: Any) -> TeacherOnEquirect:
@@ -53,6 +58,8 @@ __all__ = [
     "TeacherOnEquirect",
     "WeightsMissingError",
     "build_teacher",
+    "build_teacher_from_spec",
+    "load_pretrained",
     "build_teacher_equirect",
     "depth_anything_config",
     "fetch_weights",

@@ -14,7 +14,6 @@ default ``"bilinear"`` is Depth Anything's own inference (``F.interpolate(..., "
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -23,24 +22,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from repro.errors import UserError
-from repro.losses import normalize_01
+from repro.choices import DEFAULT_TEACHER as DEFAULT_ID
+from repro.choices import Precision
+from repro.geometry.disparity import normalize_01
+from repro.teacher.hub import load_pretrained, resolve_id
 
 ResizeMode = Literal["nearest", "bilinear", "bicubic", "area"]
-Precision = Literal["auto", "fp32", "bf16"]
 
 PATCH = 14  # the DINOv2 patch size; inputs must be multiples of it
-
-#: Short names of the released Hugging Face checkpoints (``repro models fetch`` accepts both).
-DEPTH_ANYTHING_IDS: dict[str, str] = {
-    "depth-anything-v1-small": "LiheYoung/depth-anything-small-hf",
-    "depth-anything-v1-base": "LiheYoung/depth-anything-base-hf",
-    "depth-anything-v1-large": "LiheYoung/depth-anything-large-hf",
-    "depth-anything-v2-small": "depth-anything/Depth-Anything-V2-Small-hf",
-    "depth-anything-v2-base": "depth-anything/Depth-Anything-V2-Base-hf",
-    "depth-anything-v2-large": "depth-anything/Depth-Anything-V2-Large-hf",
-}
-DEFAULT_ID = DEPTH_ANYTHING_IDS["depth-anything-v1-large"]  # the paper's teacher
 
 
 # Architecture of each size (DINOv2 backbone + DPT head), as the released checkpoints' configs
@@ -61,15 +50,6 @@ _ARCH: dict[str, _Arch] = {
     "base": _Arch(768, 12, 12, 128, (96, 192, 384, 768), (9, 10, 11, 12), (3, 6, 9, 12)),
     "large": _Arch(1024, 24, 16, 256, (256, 512, 1024, 1024), (21, 22, 23, 24), (5, 12, 18, 24)),
 }
-
-
-class WeightsMissingError(UserError):
-    """Model weights are neither cached nor downloadable (offline); the message says how to fetch them."""
-
-
-def resolve_id(name_or_id: str) -> str:
-    """Short name (``depth-anything-v2-base``) -> Hugging Face id; ids and local paths pass through."""
-    return DEPTH_ANYTHING_IDS.get(name_or_id, name_or_id)
 
 
 def _size_and_version(model_id: str) -> tuple[str, str]:
@@ -126,40 +106,6 @@ def depth_anything_config(name_or_id: str = DEFAULT_ID):
         neck_hidden_sizes=list(a.neck),
         fusion_hidden_size=a.fusion,
     )
-
-
-def _offline() -> bool:
-    return any(
-        os.environ.get(k, "").strip().lower() in ("1", "true", "yes", "on")
-        for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
-    )
-
-
-def missing_weights_message(model_id: str, cause: BaseException | None = None) -> str:
-    from huggingface_hub.constants import HF_HUB_CACHE
-
-    where = "and HF_HUB_OFFLINE is set" if _offline() else "and could not be downloaded"
-    msg = (
-        f"weights of {model_id!r} are not in the Hugging Face cache ({HF_HUB_CACHE}) {where}. "
-        f"Pre-fetch them where a network exists: `repro models fetch {model_id}` (with no ids it fetches every "
-        f'model the pipeline uses; Docker: --build-arg PREFETCH_MODELS="{model_id}"), or pass a local folder '
-        f"holding the model's config.json and model.safetensors instead of the id."
-    )
-    if cause is not None:
-        first = str(cause).splitlines()[0] if str(cause) else ""
-        msg += f" [{type(cause).__name__}: {first}]"
-    return msg
-
-
-def load_pretrained(model_cls: Any, model_id: str, cache_dir: str | Path | None = None, **kwargs: Any) -> Any:
-    """``model_cls.from_pretrained`` that turns "weights not available" into one actionable error."""
-    local = Path(model_id).expanduser()
-    if local.is_dir():
-        return model_cls.from_pretrained(str(local), **kwargs)
-    try:
-        return model_cls.from_pretrained(model_id, cache_dir=cache_dir, local_files_only=_offline(), **kwargs)
-    except OSError as exc:  # transformers/huggingface_hub report missing files and no network as OSError
-        raise WeightsMissingError(missing_weights_message(model_id, exc)) from exc
 
 
 def _resize(x: torch.Tensor, size: tuple[int, int], mode: ResizeMode) -> torch.Tensor:

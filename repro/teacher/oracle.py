@@ -26,7 +26,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from repro.losses import depth_to_disparity, normalize_01
+from repro.geometry.disparity import depth_to_disparity, normalize_01
 
 
 class OracleTeacher(nn.Module):

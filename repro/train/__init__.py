@@ -10,10 +10,10 @@ from pathlib import Path
 
 import torch
 
-from repro.settings import TrainSettings
+from repro.run_settings import TrainSettings
 from repro.train.distributed import env_info, init, resolve_device, shutdown
+from repro.train.dry_run import profile
 from repro.train.loop import Components, NonFiniteLossError, Trainer
-from repro.train.profile import profile
 
 
 def train(

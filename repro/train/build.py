@@ -10,14 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 
-from repro.settings import DataRef, TeacherSpec, TrainSettings
+from repro.models import build_student_from_meta
+from repro.run_settings import DataRef, TrainSettings
+from repro.teacher import build_teacher_from_spec
 from repro.train.loop import Components, EpochConcat
 
 
 def student_meta(settings: TrainSettings) -> dict[str, Any]:
-    """Everything :func:`build_student_from_meta` needs, stored in every checkpoint."""
+    """Everything :func:`repro.models.build_student_from_meta` needs, stored in every checkpoint."""
     h, w = settings.input_size
     return {
         "name": settings.student.name,
@@ -26,26 +27,6 @@ def student_meta(settings: TrainSettings) -> dict[str, Any]:
         "metric": settings.loss != "affine_inv",
         "output_kind": "disparity" if settings.loss == "affine_inv" else "depth",
     }
-
-
-def build_student_from_meta(meta: dict[str, Any], pretrained: bool = False) -> nn.Module:
-    """The network described by :func:`student_meta` (untrained, or with ImageNet backbones)."""
-    from repro.models import build_student
-
-    h, w = meta["input_size"]
-    return build_student(
-        meta["name"], height=int(h), width=int(w), pretrained=pretrained, metric=bool(meta["metric"]), **meta["options"]
-    )
-
-
-def build_teacher_from_spec(spec: TeacherSpec, **extra: Any) -> Any:
-    """``extra`` (e.g. ``random_init``) applies to Depth Anything only; the oracle has no weights."""
-    from repro.teacher import build_teacher
-
-    opts = spec.build_options()
-    if not spec.is_oracle:
-        opts.update(extra)
-    return build_teacher(spec.id, **opts)
 
 
 def _datasets(refs: list[DataRef], settings: TrainSettings, data_root: Path, masks: Any) -> torch.utils.data.Dataset:
@@ -65,7 +46,6 @@ def _datasets(refs: list[DataRef], settings: TrainSettings, data_root: Path, mas
 
 def build_components(settings: TrainSettings, data_root: str | Path) -> Components:
     """Datasets, student (seeded initialisation) and teacher of a run."""
-    settings = settings.resolved()
     data_root = Path(data_root)
     labeled = _datasets(settings.labeled, settings, data_root, masks=None)
     unlabeled = _datasets(settings.pseudo, settings, data_root, masks=settings.masks) if settings.pseudo else None

@@ -19,6 +19,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from repro.devices import pick_device
+
 
 @dataclass(frozen=True)
 class DistInfo:
@@ -45,9 +47,7 @@ def env_info() -> DistInfo:
 
 def resolve_device(device: str | torch.device | None, info: DistInfo) -> torch.device:
     """``None``: this rank's GPU when CUDA is available, else CPU."""
-    if device is None:
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(device)
+    device = pick_device(device)
     if device.type == "cuda" and device.index is None:
         device = torch.device("cuda", info.local_rank % max(1, torch.cuda.device_count()))
     if device.type == "cuda":
@@ -85,10 +85,6 @@ def wrap_model(model: nn.Module, device: torch.device, info: DistInfo, sync_bn: 
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     ids = [device.index] if device.type == "cuda" else None
     return nn.parallel.DistributedDataParallel(model, device_ids=ids)
-
-
-def unwrap(model: nn.Module) -> nn.Module:
-    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
 
 
 def all_reduce_mean(values: torch.Tensor, info: DistInfo) -> torch.Tensor:

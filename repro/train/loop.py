@@ -14,7 +14,7 @@ bad batch (the paper reports NaNs when training on uncleaned data). All ranks ag
 from __future__ import annotations
 
 import dataclasses
-import logging as _logging
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,9 +24,10 @@ import torch
 from torch import nn
 from torch.utils.data import ConcatDataset, Dataset
 
-from repro.config import atomic_write_text, dump_yaml, to_plain
-from repro.settings import TrainSettings
-from repro.train import checkpoint as ckpt
+from repro.atomic import write_text
+from repro.config import dump_yaml, to_plain
+from repro.models import checkpoints as ckpt
+from repro.run_settings import TrainSettings
 from repro.train.distributed import (
     DistInfo,
     all_reduce_mean,
@@ -35,12 +36,13 @@ from repro.train.distributed import (
     gather_objects,
     wrap_model,
 )
-from repro.train.logging import TrainLog
 from repro.train.objective import JointObjective, SectionTimer
 from repro.train.optim import build_optimizer, build_scheduler
+from repro.train.rng import capture_rng, restore_rng
 from repro.train.sampling import LABELED, UNLABELED, Stream, mix_seed, stream_loader
+from repro.train.steplog import TrainLog
 
-log = _logging.getLogger("repro.train")
+log = logging.getLogger("repro.train")
 
 
 class NonFiniteLossError(RuntimeError):
@@ -152,7 +154,7 @@ class Trainer:
         progress: bool = True,
         timer: SectionTimer | None = None,
     ) -> None:
-        self.settings = settings.resolved()
+        self.settings = settings
         self.components = components
         self.out_dir = Path(out_dir)
         self.device = torch.device(device)
@@ -189,7 +191,7 @@ class Trainer:
 
     def state_dict(self) -> dict[str, Any]:
         """Everything a resume needs (collective in DDP: every rank must call it)."""
-        rng = gather_objects(ckpt.capture_rng(self._generators()), self.info)
+        rng = gather_objects(capture_rng(self._generators()), self.info)
         return {
             "format": ckpt.FORMAT,
             "kind": "train_state",
@@ -227,7 +229,7 @@ class Trainer:
                 len(rng),
                 self.info.world_size,
             )
-        ckpt.restore_rng(rng[self.info.rank % len(rng)], self._generators())
+        restore_rng(rng[self.info.rank % len(rng)], self._generators())
         self.step = int(state["step"])
         self.bad_in_a_row = int(state["guard"]["bad_in_a_row"])
         self.skipped_total = int(state["guard"]["skipped_total"])
@@ -238,7 +240,7 @@ class Trainer:
         state = self.state_dict()
         path = self.ckpt_dir / ckpt.LAST
         if self.info.is_main:
-            ckpt.atomic_save(state, path)
+            ckpt.save_state(state, path)
         barrier(self.info)
         return path
 
@@ -252,7 +254,7 @@ class Trainer:
                 settings=to_plain(self.settings),
                 teacher=_describe_teacher(self.components.teacher),
             )
-            ckpt.atomic_save(payload, path)
+            ckpt.save_state(payload, path)
         barrier(self.info)
         return path
 
@@ -262,15 +264,15 @@ class Trainer:
         last = self.ckpt_dir / ckpt.LAST
         have_last = broadcast_object(last.is_file(), self.info)
         if resume and have_last:
-            self.load_state_dict(ckpt.load(last), last)
+            self.load_state_dict(ckpt.load_state(last), last)
             log.info("resuming %s at step %d of %d", last, self.step, self.plan.total_steps)
             return
         if init_checkpoint is not None:
-            load_weights(self.model, init_checkpoint)
+            ckpt.load_weights(self.model, init_checkpoint)
         seed_process(self.settings.seed, self.info.rank)
         if self.info.is_main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(self.out_dir / "resolved.yaml", dump_yaml(self.settings))
+            write_text(self.out_dir / "resolved.yaml", dump_yaml(self.settings))
 
     def fit(self, resume: bool = False, init_checkpoint: str | Path | None = None) -> Path:
         """Train to ``plan.total_steps``; returns ``final.pt``."""
@@ -382,19 +384,6 @@ def _describe_teacher(teacher: Any) -> dict[str, Any] | None:
         "description": describe() if callable(describe) else type(teacher).__name__,
         "stand_in": bool(getattr(teacher, "is_stand_in", False)),
     }
-
-
-def load_weights(model: nn.Module, path: str | Path) -> None:
-    """Initial weights: one of our checkpoints, or a released one (via ``repro.models``)."""
-    path = Path(path)
-    try:
-        state = ckpt.load(path)
-    except ckpt.CheckpointError:
-        from repro.models import load_checkpoint
-
-        load_checkpoint(model, path, strict=True)
-        return
-    model.load_state_dict(state["model"])
 
 
 class EpochConcat(ConcatDataset):

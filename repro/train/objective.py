@@ -31,7 +31,8 @@ from torch import nn
 
 from repro.data.transforms import imagenet_normalize
 from repro.geometry import random_rotation
-from repro.losses import affine_invariant_l1, berhu, depth_to_disparity, normalize_01
+from repro.geometry.disparity import depth_to_disparity, normalize_01
+from repro.losses import affine_invariant_l1, berhu
 
 
 @dataclass

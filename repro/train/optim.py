@@ -1,6 +1,6 @@
 """Optimizer and learning-rate schedule from a student's published recipe.
 
-The recipes and where each number comes from are in :data:`repro.settings.RECIPES`. Schedules are
+The recipes and where each number comes from are in :data:`repro.run_settings.RECIPES`. Schedules are
 expressed per optimizer step (``LambdaLR`` stepped every step) so a run resumed mid-epoch needs no
 special case; HoHoNet's poly decay is still piecewise constant per epoch, exactly as its
 ``train.py`` steps ``LambdaLR((1 − epoch/E)^0.9)`` once per epoch.
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from repro.settings import RECIPES, Recipe, TrainSettings
+from repro.run_settings import RECIPES, Recipe, TrainSettings
 
 
 def recipe_for(settings: TrainSettings) -> Recipe:
@@ -24,7 +24,7 @@ def recipe_for(settings: TrainSettings) -> Recipe:
 def build_optimizer(params: Iterable[nn.Parameter], settings: TrainSettings) -> torch.optim.Optimizer:
     """Adam/AdamW with the recipe's betas and weight decay; ``schedule`` overrides optimizer and lr."""
     recipe = recipe_for(settings)
-    schedule = settings.resolved().schedule
+    schedule = settings.schedule
     params = [p for p in params if p.requires_grad]
     kwargs = {"lr": float(schedule.lr), "betas": recipe.betas, "weight_decay": recipe.weight_decay}
     name = schedule.optimizer or recipe.optimizer
@@ -65,7 +65,7 @@ def build_scheduler(
     """The recipe's schedule as a per-step ``LambdaLR``."""
     recipe = recipe_for(settings)
     if recipe.scheduler == "poly":
-        epochs = settings.resolved().schedule.epochs
+        epochs = settings.schedule.epochs
         fn = PolyPerEpoch(recipe.poly_power, steps_per_epoch, epochs, total_steps)
         return torch.optim.lr_scheduler.LambdaLR(optimizer, fn)
     return torch.optim.lr_scheduler.LambdaLR(optimizer, constant)

@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from repro.data import DATASETS
 from repro.data.folder import DEPTH_DIR
-from repro.data.manifest import MaskRecord, write_manifest, write_mask
+from repro.data.mask_manifest import MaskRecord, write_manifest, write_mask
 from repro.data.structured3d import SCENE_RANGES
 from repro.data.synth.world import panorama_generator, render_panorama
 

@@ -8,7 +8,7 @@ place where the released code differs is a named option here (``mask_mode``,
 ``rmse_log``; the list is docs/paper_vs_code.md), recorded with each result.
 
 Schedule fields left empty take the student's published recipe (:data:`RECIPES`);
-:meth:`TrainSettings.resolved` fills them in so the stored config shows the numbers really used.
+they are filled in when the settings are loaded, so the stored config shows the numbers really used.
 """
 
 from __future__ import annotations
@@ -18,16 +18,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from repro.choices import (
+    DEFAULT_TEACHER,
+    ORACLE_TEACHER,
+    DatasetName,
+    LossName,
+    LossReduction,
+    MaskBackend,
+    MaskMode,
+    Optimizer,
+    Precision,
+    Projection,
+    Protocol,
+    RmseLog,
+    RotationSampling,
+    Split,
+    StudentName,
+    TeacherResize,
+)
 from repro.config import from_data, load_config
-
-DatasetName = Literal["matterport3d", "stanford2d3d", "structured3d", "spatialaudiogen", "folder"]
-Split = Literal["train", "val", "test", "all"]
-StudentName = Literal["unifuse", "bifusepp", "hohonet", "egformer", "equi"]
-LossName = Literal["affine_inv", "berhu"]
-Projection = Literal["cube", "tangent", "equirect_stitched"]
-MaskMode = Literal["paper", "released_code"]
-Protocol = Literal["median", "lsq_disparity_median", "none"]
-Optimizer = Literal["adam", "adamw"]
 
 #: Paper-table abbreviations (M, SF, ST, SP), used in row labels and reports.
 DATASET_ABBREV: dict[str, str] = {
@@ -37,8 +46,6 @@ DATASET_ABBREV: dict[str, str] = {
     "spatialaudiogen": "SP",
     "folder": "F",
 }
-DEFAULT_TEACHER = "LiheYoung/depth-anything-large-hf"  # Depth Anything V1 ViT-L, the paper's teacher
-ORACLE_TEACHER = "oracle"
 
 
 @dataclass(frozen=True)
@@ -124,9 +131,9 @@ class TeacherSpec:
     input_size: int = 518  # faces are resized to this (a multiple of 14) before the teacher
     options: dict[str, Any] = field(default_factory=dict)  # e.g. the oracle's distortion and noise
 
-    #: Teacher disparity back to face size: bilinear (Depth Anything's own inference) or nearest
-    #: (the released train.py). Depth Anything only; the oracle works at face size already.
-    output_resize: Literal["bilinear", "nearest"] = "bilinear"
+    #: Teacher disparity back to face size (see repro.choices.TeacherResize). Depth Anything only;
+    #: the oracle works at face size already.
+    output_resize: TeacherResize = "bilinear"
 
     @property
     def is_oracle(self) -> bool:
@@ -144,7 +151,7 @@ class TeacherSpec:
 class MaskSpec:
     """Offline sky/watermark masks of the unlabeled data (Grounded-SAM, paper §A.1)."""
 
-    backend: Literal["transformers", "grounded-sam", "ground_truth", "none"] = "transformers"
+    backend: MaskBackend = "transformers"
     prompts: list[str] = field(default_factory=lambda: ["sky", "watermark"])
     box_threshold: float = 0.3
     text_threshold: float = 0.25
@@ -159,9 +166,7 @@ class DistillSpec:
     rotation_max_deg: float = 45.0  # each Euler angle uniform in ±max_deg; 0 = no rotation
     face_size: int = 256
     mask_mode: MaskMode = "paper"  # released_code: the sky mask is dropped as in the released loss
-    #: per_image: each unlabeled panorama its own rotation (the paper's description); per_batch: one
-    #: rotation shared by the whole unlabeled batch, as the released train.py draws it
-    rotation_sampling: Literal["per_image", "per_batch"] = "per_image"
+    rotation_sampling: RotationSampling = "per_image"  # see repro.choices.RotationSampling
 
     def __post_init__(self) -> None:
         if not 0 <= self.rotation_max_deg <= 180:
@@ -208,15 +213,13 @@ class TrainSettings:
     distill: DistillSpec = field(default_factory=DistillSpec)
     loss: LossName = "affine_inv"
     loss_weights: LossWeights = field(default_factory=LossWeights)
-    #: per_map: the affine-invariant L1 averaged per image / face, then over maps (paper eq. 4);
-    #: pixels: all valid pixels of the batch pooled, as the released loss does
-    loss_reduction: Literal["per_map", "pixels"] = "per_map"
+    loss_reduction: LossReduction = "per_map"  # see repro.choices.LossReduction
     ratio: str = "1:1"  # labeled : pseudo-labeled images per step (paper Table 7: 1:1, 1:2, 1:4)
     schedule: Schedule = field(default_factory=Schedule)
     input_size: tuple[int, int] = (512, 1024)
     init_from: str | None = None  # a checkpoint path, or "cell:NAME" for another cell of the suite
     seed: int = 0
-    precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU
+    precision: Precision = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU
     augment: bool | None = None  # None: the student's recipe (released configs: BiFuse++/EGFormer none,
     #                              HoHoNet no colour jitter); True: yaw roll + flip + jitter; False: none
 
@@ -228,6 +231,17 @@ class TrainSettings:
             raise ValueError(f"pseudo labels are relative depth: loss '{self.loss}' needs pseudo: []")
         if self.input_size[1] != 2 * self.input_size[0]:
             raise ValueError(f"input_size must be equirectangular (W = 2H), got {list(self.input_size)}")
+        # Resolved once, here: empty schedule fields take the student's recipe, so every consumer
+        # (trainer, cost model, cache keys, resolved.yaml) sees the numbers really used.
+        recipe = RECIPES[self.student.name]
+        s = self.schedule
+        self.schedule = dataclasses.replace(
+            s,
+            epochs=s.epochs if s.epochs is not None else (None if s.steps is not None else recipe.epochs),
+            batch_size=s.batch_size or recipe.batch_size,
+            lr=s.lr or recipe.lr,
+            optimizer=s.optimizer or recipe.optimizer,
+        )
 
     @property
     def pseudo_per_labeled(self) -> int:
@@ -242,19 +256,6 @@ class TrainSettings:
         if self.init_from and self.init_from.startswith("cell:"):
             return self.init_from[len("cell:") :]
         return None
-
-    def resolved(self) -> TrainSettings:
-        """A copy with every recipe default written out (what the trainer really uses)."""
-        recipe = RECIPES[self.student.name]
-        s = self.schedule
-        schedule = dataclasses.replace(
-            s,
-            epochs=s.epochs if s.epochs is not None else (None if s.steps is not None else recipe.epochs),
-            batch_size=s.batch_size or recipe.batch_size,
-            lr=s.lr or recipe.lr,
-            optimizer=s.optimizer or recipe.optimizer,
-        )
-        return dataclasses.replace(self, schedule=schedule)
 
     @property
     def augment_flags(self) -> tuple[bool, bool, bool]:
@@ -275,7 +276,7 @@ class EvalSettings:
     min_depth: float = 0.0  # GT <= min_depth is invalid
     max_depth: float = 10.0  # GT > max_depth is invalid
     clamp: tuple[float, float] | None = None  # clamp predictions (the released evaluator: [0.1, 10])
-    rmse_log: Literal["ln", "released"] = "ln"  # RMSE of ln depth, or the released log10(x + 1) form
+    rmse_log: RmseLog = "ln"  # RMSE of ln depth, log10 depth, or the released log10(x + 1) form
     model: Literal["student", "teacher_equirect", "predictions"] = "student"
     predictions: str | None = None  # model: predictions — folder of depth maps, one per test image
     teacher: TeacherSpec | None = None  # model: teacher_equirect — default: the paper's teacher

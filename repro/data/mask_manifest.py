@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from repro.atomic import write_bytes
 
 MANIFEST = "manifest.jsonl"
 PARTS = ".parts"
@@ -51,19 +52,6 @@ class MaskRecord:
 def mask_relpath(image_rel: str | Path) -> str:
     """Where the mask of ``image_rel`` lives under the mask root: same relative path, ``.png``."""
     return Path(image_rel).with_suffix(".png").as_posix()
-
-
-def atomic_write_bytes(path: Path, data: bytes, tag: str = "") -> None:
-    """Write via a temp file in the same folder and ``os.replace`` (no half files after a crash)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f"{tag}.tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def encode_mask(valid: np.ndarray) -> bytes:
@@ -91,7 +79,7 @@ def write_mask(
     """Write one mask PNG atomically and return its manifest record (for other mask sources too,
     e.g. the synthetic world's true sky/watermark masks; finish with :func:`merge_manifest`)."""
     record = mask_record(image_rel, valid, min_valid_fraction, labels)
-    atomic_write_bytes(Path(mask_root) / record.mask, encode_mask(valid), tag)
+    write_bytes(Path(mask_root) / record.mask, encode_mask(valid), fsync=False, tag=tag)
     return record
 
 
@@ -186,4 +174,4 @@ def write_manifest(mask_root: str | Path, records: Iterable[MaskRecord]) -> None
 
 
 def _write_manifest_file(root: Path, records: dict[str, MaskRecord]) -> None:
-    atomic_write_bytes(root / MANIFEST, "".join(r.to_json() + "\n" for r in records.values()).encode())
+    write_bytes(root / MANIFEST, "".join(r.to_json() + "\n" for r in records.values()).encode(), fsync=False)

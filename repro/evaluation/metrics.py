@@ -35,24 +35,21 @@ Released = ``utils/metric.py`` of github.com/albert100121/Depth-Anywhere (``Affi
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import torch
 
-from repro.losses import depth_to_disparity, disparity_to_depth
+from repro.atomic import write_text
+from repro.choices import Protocol, RmseLog
+from repro.geometry.disparity import depth_to_disparity, disparity_to_depth
 
 METRIC_KEYS: tuple[str, ...] = (
     "abs_rel", "sq_rel", "mae", "rmse", "rmse_log", "log10", "delta1", "delta2", "delta3",
 )
-# Whether a larger value is better, for reports and tolerance checks.
-HIGHER_IS_BETTER: dict[str, bool] = {k: k.startswith("delta") for k in METRIC_KEYS}
-
-RmseLog = Literal["ln", "released", "log10"]
 RMSE_LOG_VARIANTS: dict[str, str] = {
     "ln": "sqrt(mean((ln pred - ln gt)^2)): the standard (Eigen et al.) RMSElog",
     "released": "sqrt(mean((log10(gt + 1) - log10(pred + 1))^2)): released Depth Anywhere "
@@ -69,29 +66,29 @@ _DISPARITY_FLOOR = 1e-6
 
 
 @dataclass(frozen=True)
-class Protocol:
+class ProtocolSpec:
     """How a prediction is aligned to the ground truth before the metrics, and where it comes from."""
 
     name: str
-    align: Literal["median", "lsq_disparity_median", "none"]
+    align: Protocol
     clamp: bool  # whether pred and gt are clamped to [0.1, max_depth] after alignment by default
     source: str
 
 
-PROTOCOLS: dict[str, Protocol] = {
-    "median": Protocol(
+PROTOCOLS: dict[str, ProtocolSpec] = {
+    "median": ProtocolSpec(
         "median", "median", False,
         "Paper, appendix A.1 eq. 8: disparity -> depth (1/d), then pred * median(gt) / median(pred) "
         "over valid pixels; no clamping stated. Non-positive disparity is read as a depth of 1e6 m.",
     ),
-    "lsq_disparity_median": Protocol(
+    "lsq_disparity_median": ProtocolSpec(
         "lsq_disparity_median", "lsq_disparity_median", True,
         "Released Depth Anywhere evaluator (utils/metric.py Affine_Inv_Evaluator."
         "compute_affine_inv_eval_metrics): least-squares scale and shift of the prediction to 1/gt in "
         "disparity over valid pixels, back to depth (0 stays 0, negative -> 0 by the clip), clip to "
         "[0, 10], median alignment, then prediction and gt clamped to [0.1, 10].",
     ),
-    "none": Protocol(
+    "none": ProtocolSpec(
         "none", "none", False,
         "Metric depth without alignment (paper Table 5, metric fine-tuning); no clamping stated.",
     ),
@@ -106,11 +103,6 @@ def scaled_crop_rows(rows_at_512: int, height: int) -> int:
     rows. ``compute_metrics`` itself takes absolute rows so nothing is rescaled behind the caller.
     """
     return round(rows_at_512 * height / RELEASED_CROP_HEIGHT)
-
-
-def released_zero_shot_crop(height: int) -> int:
-    """Rows the released zero-shot Stanford2D3D evaluation drops at top and bottom, at ``height``."""
-    return scaled_crop_rows(RELEASED_ZERO_SHOT_CROP, height)
 
 
 Clamp = bool | tuple[float, float] | None
@@ -147,7 +139,7 @@ def describe(protocol: str, rmse_log: str, crop_rows: int, clamp: Clamp = None,
     }
 
 
-def _check(protocol: str, rmse_log: str, crop_rows: int) -> Protocol:
+def _check(protocol: str, rmse_log: str, crop_rows: int) -> ProtocolSpec:
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; choose from {sorted(PROTOCOLS)}")
     if rmse_log not in RMSE_LOG_VARIANTS:
@@ -179,7 +171,7 @@ def _to_depth(pred: torch.Tensor, pred_is_disparity: bool) -> torch.Tensor:
     return 1.0 / pred.clamp_min(_DISPARITY_FLOOR) if pred_is_disparity else pred
 
 
-def _align(pred: torch.Tensor, gt: torch.Tensor, protocol: Protocol, pred_is_disparity: bool,
+def _align(pred: torch.Tensor, gt: torch.Tensor, protocol: ProtocolSpec, pred_is_disparity: bool,
            max_depth: float) -> torch.Tensor:
     """Valid-pixel prediction (1-D) -> aligned depth (1-D), in the order of the named source."""
     if protocol.align == "lsq_disparity_median":
@@ -239,7 +231,7 @@ def compute_metrics(
     restricts the valid pixels (``min_depth < gt ≤ max_depth``); ``clamp`` (see ``resolve_clamp``;
     default: the protocol's) clamps prediction and ground truth after alignment. Returns the
     ``METRIC_KEYS`` plus
-    ``valid_pixels`` (and ``seam_ratio`` with ``seam``, see :mod:`repro.metrics_seam`: ``gt`` must then
+    ``valid_pixels`` (and ``seam_ratio`` with ``seam``, see :mod:`repro.evaluation.seam`: ``gt`` must then
     be the whole equirect panorama, after the protocol's alignment and clamp); with no valid pixel every metric is NaN and ``valid_pixels`` is 0, so the
     caller can skip the image. A NaN prediction at a valid pixel propagates to NaN metrics rather
     than being dropped.
@@ -268,7 +260,7 @@ def compute_metrics(
         p, g = p.clamp(*clamp_range), g.clamp(*clamp_range)
     out = {**_metrics(p, g, rmse_log), "valid_pixels": n}
     if seam:
-        from repro.metrics_seam import seam_ratio
+        from repro.evaluation.seam import seam_ratio
 
         aligned, ref = torch.zeros_like(gt), torch.zeros_like(gt)
         aligned[valid], ref[valid] = p, g
@@ -329,25 +321,16 @@ class MetricAccumulator:
                "pred_is_disparity": s["pred_is_disparity"], "min_depth": s["min_depth"],
                "max_depth": s["max_depth"]}
         if s["seam"]:
-            from repro.metrics_seam import SEAM_BAND_PX
+            from repro.evaluation.seam import SEAM_BAND_PX
 
             out["seam_ratio_definition"] = (f"mean |Δ(ln pred − ln gt)| within {SEAM_BAND_PX} px of the un-rotated "
-                                            "cube-face borders / elsewhere (repro.metrics_seam)")
+                                            "cube-face borders / elsewhere (repro.evaluation.seam)")
         return out
 
     def write_csv(self, path: str | os.PathLike[str]) -> Path:
         """Per-image rows as CSV, written atomically (temp file + rename)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fields = ["image", "valid_pixels", *self.keys]
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", newline="") as fh:
-                writer = csv.DictWriter(fh, fieldnames=fields)
-                writer.writeheader()
-                writer.writerows(self.rows)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-        return path
+        buffer = io.StringIO(newline="")
+        writer = csv.DictWriter(buffer, fieldnames=["image", "valid_pixels", *self.keys])
+        writer.writeheader()
+        writer.writerows(self.rows)
+        return write_text(path, buffer.getvalue())

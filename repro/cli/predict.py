@@ -19,7 +19,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from repro.predict import predict
+    from repro.evaluation.predict import predict
 
     records = predict(
         args.panoramas, checkpoint=args.checkpoint, out_dir=args.out, student=args.student, device=args.device

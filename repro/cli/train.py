@@ -1,4 +1,4 @@
-"""`repro train CONFIG`: one training run from a YAML file (``repro.settings.TrainConfig``).
+"""`repro train CONFIG`: one training run from a YAML file (``repro.run_settings.TrainConfig``).
 
 Multi-GPU: ``torchrun --nproc_per_node N -m repro train CONFIG`` (the global batch stays the
 configured one; each process reads 1/N of it).
@@ -22,9 +22,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from repro.errors import UserError
     from repro.data import DataError
-    from repro.settings import load_train_config
+    from repro.errors import UserError
+    from repro.run_settings import load_train_config
     from repro.train import train
     from repro.train.distributed import env_info
 
@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(f"checkpoint: {checkpoint}")
     if config.eval is not None:
-        from repro.evaluate import evaluate
+        from repro.evaluation.evaluate import evaluate
 
         settings = config.eval
         if settings.input_size is None:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from repro.errors import UserError
 from repro.config import ConfigError
+from repro.errors import UserError
 
 ACTIONS = ("list", "validate", "report")
 
@@ -157,9 +157,10 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _run_suite(directory: Path, args: argparse.Namespace) -> int:
+    from repro.cli.args import parse_shard
     from repro.suite.executor import ReproExecutor
     from repro.suite.report import render_terminal, write_reports
-    from repro.suite.runner import RunOptions, SuiteRunner, parse_shard
+    from repro.suite.runner import RunOptions, SuiteRunner
     from repro.suite.schema import find_suite
 
     suite, expected = _load(find_suite(args.target, directory), args.scale, args.variant)
@@ -202,7 +203,7 @@ def render_plan(runner) -> str:  # type: ignore[no-untyped-def]
     total_hours, unknown, runnable = 0.0, 0, 0
     for item in runner.plan():
         cell, cost = item["cell"], item["cost"]
-        t = cell.resolved().train
+        t = cell.train
         data = "—"
         if t is not None:
             data = " + ".join(r.label for r in t.labeled) + "".join(f", {r.label} (p)" for r in t.pseudo)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    from repro.settings import DatasetName, Protocol
+    from repro.run_settings import DatasetName, Protocol
 
     parser.add_argument("--checkpoint", type=Path, help="a `repro train` checkpoint, or a released one with --student")
     parser.add_argument("--dataset", required=True, choices=typing.get_args(DatasetName), help="dataset layout")
@@ -49,11 +49,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from repro.errors import UserError
     from repro.config import ConfigError, from_data
     from repro.data import DataError
-    from repro.evaluate import evaluate
-    from repro.settings import EvalSettings
+    from repro.errors import UserError
+    from repro.evaluation.evaluate import evaluate
+    from repro.run_settings import EvalSettings
 
     raw = {
         "dataset": {"dataset": args.dataset, "split": args.split, "root": str(args.root.resolve())},

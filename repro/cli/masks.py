@@ -51,10 +51,10 @@ def _backend_options(args: argparse.Namespace) -> dict:
 
 
 def _generate(args: argparse.Namespace) -> int:
+    from repro.cli.args import parse_shard
     from repro.errors import UserError
     from repro.masks import build_backend, generate_masks
     from repro.masks.generate import MaskFn
-    from repro.suite.runner import parse_shard
 
     def make_backend() -> MaskFn:
         try:

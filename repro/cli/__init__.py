@@ -1,4 +1,4 @@
-"""The ``repro`` command line: a thin, lazy dispatcher.
+"""The ``repro`` command line: a thin, lazy dispatcher (the top layer: no library module imports ``repro.cli``).
 
 Each subcommand lives in its own module exposing ``configure(parser)`` and ``run(args) -> int``.
 Modules are imported only when their subcommand runs, so ``repro --help`` stays fast and a
@@ -12,19 +12,19 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from repro.errors import UserError  # noqa: F401  (re-exported until every module imports repro.errors)
+from repro.errors import UserError
 
 # name -> (module, one-line help). Add a line here when a new subcommand lands.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("repro.demo", "write the randomly rotated cube faces of a built-in panorama as PNGs"),
-    "data": ("repro.data.cli", "list datasets, write synthetic ones in the real layouts, verify a download"),
-    "masks": ("repro.masks.cli", "generate Grounded-SAM sky/watermark masks (resumable, sharded) or audit them"),
-    "models": ("repro.models.cli", "the student networks (list with parameter counts) and weight downloads (fetch)"),
-    "suite": ("repro.suite.cli", "run a paper-table suite and diff it against the paper; list, validate, report"),
-    "docker": ("repro.docker", "build the CUDA image, or run a repro command in it (Docker SDK)"),
-    "train": ("repro.train.cli", "train a student from a YAML config (resumable; torchrun for several GPUs)"),
-    "eval": ("repro.evaluate_cli", "evaluate a checkpoint on a test split: per-image CSV and aggregate JSON"),
-    "predict": ("repro.predict_cli", "depth PNG, colour preview and PLY point cloud for panoramas"),
+    "demo": ("repro.cli.demo", "write the randomly rotated cube faces of a built-in panorama as PNGs"),
+    "data": ("repro.cli.data", "list datasets, write synthetic ones in the real layouts, verify a download"),
+    "masks": ("repro.cli.masks", "generate Grounded-SAM sky/watermark masks (resumable, sharded) or audit them"),
+    "models": ("repro.cli.models", "the student networks (list with parameter counts) and weight downloads (fetch)"),
+    "suite": ("repro.cli.suite", "run a paper-table suite and diff it against the paper; list, validate, report"),
+    "docker": ("repro.cli.docker", "build the CUDA image, or run a repro command in it (Docker SDK)"),
+    "train": ("repro.cli.train", "train a student from a YAML config (resumable; torchrun for several GPUs)"),
+    "eval": ("repro.cli.eval", "evaluate a checkpoint on a test split: per-image CSV and aggregate JSON"),
+    "predict": ("repro.cli.predict", "depth PNG, colour preview and PLY point cloud for panoramas"),
 }
 
 

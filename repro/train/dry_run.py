@@ -14,8 +14,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from repro.settings import TrainSettings
-from repro.train.build import build_student_from_meta, build_teacher_from_spec, student_meta
+from repro.devices import pick_device
+from repro.models import build_student_from_meta
+from repro.run_settings import TrainSettings
+from repro.teacher import build_teacher_from_spec
+from repro.train.build import student_meta
 from repro.train.objective import JointObjective, SectionTimer
 from repro.train.optim import build_optimizer
 
@@ -49,7 +52,7 @@ class StepRunner:
         teacher: Any | None = None,
         pseudo: bool | None = None,
     ) -> None:
-        self.settings = settings.resolved()
+        self.settings = settings
         self.device = device
         self.pseudo = bool(self.settings.pseudo) if pseudo is None else pseudo
         meta = student_meta(self.settings)
@@ -105,6 +108,6 @@ class StepRunner:
 
 def profile(settings: TrainSettings, *, steps: int = 5, device: str | torch.device | None = None) -> dict[str, float]:
     """The suite's random-init dry run of a training cell (see :mod:`repro.suite.executor`)."""
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = pick_device(device)
     torch.manual_seed(settings.seed)
     return StepRunner(settings, device).run(steps)

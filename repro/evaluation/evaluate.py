@@ -3,7 +3,7 @@
 Writes ``per_image.csv`` (every metric of every image) and ``metrics.json`` (the mean over images,
 with the protocol, crop, clamp and RMSElog definition they were computed under, the model and
 dataset, and whether a stand-in teacher was involved) and returns the aggregate. Metrics come
-from :mod:`repro.metrics`; the protocols and their sources are documented there.
+from :mod:`repro.evaluation.metrics`; the protocols and their sources are documented there.
 
 Models: ``student`` — a checkpoint written by ``repro train`` (it records the network), or a
 released one with ``student=`` naming the network; ``teacher_equirect`` — the teacher on whole
@@ -24,53 +24,13 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from repro.atomic import write_text
+from repro.config import to_plain
+from repro.devices import pick_device
 from repro.errors import UserError
-from repro.config import atomic_write_text, to_plain
-from repro.metrics import MetricAccumulator, scaled_crop_rows
-from repro.settings import EvalSettings, StudentSpec
-
-DEFAULT_SIZE = (512, 1024)
-
-
-def load_model(
-    checkpoint: str | Path, student: StudentSpec | str | None = None, device: str | torch.device = "cpu"
-) -> tuple[nn.Module, dict[str, Any]]:
-    """A trained student in eval mode and its description (name, options, input size, output kind).
-
-    Our checkpoints describe their network; released ones need ``student`` (a name or a spec; their
-    input size is the published 512×1024 unless the spec's options say otherwise).
-    """
-    from repro.train import checkpoint as ckpt
-    from repro.train.build import build_student_from_meta
-
-    path = Path(checkpoint)
-    try:
-        state = ckpt.load(path)
-    except ckpt.CheckpointError:
-        state = None
-    if state is not None:
-        meta = {**state["student"], "trained_with_teacher": state.get("teacher")}
-        model = build_student_from_meta(meta)
-        model.load_state_dict(state["model"])
-    else:
-        if student is None:
-            raise UserError(f"{path} is not a repro checkpoint: say which network it holds (--student NAME)")
-        spec = StudentSpec(name=student) if isinstance(student, str) else student  # type: ignore[arg-type]
-        options = dict(spec.options)
-        size = [options.pop("height", DEFAULT_SIZE[0]), options.pop("width", DEFAULT_SIZE[1])]
-        metric = bool(options.pop("metric", False))
-        meta = {
-            "name": spec.name,
-            "options": options,
-            "input_size": size,
-            "metric": metric,
-            "output_kind": "depth" if metric else "disparity",
-        }
-        from repro.models import load_checkpoint
-
-        model = build_student_from_meta(meta)
-        load_checkpoint(model, path, strict=True)
-    return model.to(device).eval(), meta
+from repro.evaluation.metrics import MetricAccumulator, scaled_crop_rows
+from repro.models.checkpoints import DEFAULT_SIZE, load_student
+from repro.run_settings import EvalSettings, StudentSpec
 
 
 def _teacher_model(settings: EvalSettings, device: torch.device) -> tuple[nn.Module, dict[str, Any]]:
@@ -125,13 +85,13 @@ def evaluate(
     from repro.data import build_dataset
 
     started = time.time()
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = pick_device(device)
     out_dir, data_root = Path(out_dir), Path(data_root)
     model: nn.Module | None = None
     if settings.model == "student":
         if checkpoint is None:
             raise UserError("evaluating a student needs a checkpoint")
-        model, meta = load_model(checkpoint, student, device)
+        model, meta = load_student(checkpoint, student, device)
     elif settings.model == "teacher_equirect":
         model, meta = _teacher_model(settings, device)
     else:
@@ -183,7 +143,7 @@ def evaluate(
         "device": str(device),
         "seconds": time.time() - started,
     }
-    atomic_write_text(out_dir / "metrics.json", json.dumps(report, indent=2, default=str))
+    write_text(out_dir / "metrics.json", json.dumps(report, indent=2, default=str))
     return {k: float(v) for k, v in result.items()}
 
 
@@ -193,10 +153,9 @@ def profile(settings: EvalSettings, *, steps: int = 5, device: str | torch.devic
 
     if settings.model != "teacher_equirect":
         raise UserError(f"eval model '{settings.model}' runs no network: there is nothing to profile")
-    from repro.teacher import TeacherOnEquirect
-    from repro.train.build import build_teacher_from_spec
+    from repro.teacher import TeacherOnEquirect, build_teacher_from_spec
 
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = pick_device(device)
     assert settings.teacher is not None
     if settings.teacher.is_oracle:
         raise UserError("the oracle teacher has no network to profile")

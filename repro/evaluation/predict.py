@@ -14,7 +14,6 @@ For each input panorama ``NAME.*`` under ``out_dir``:
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 from typing import Any
@@ -24,8 +23,9 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
+from repro.atomic import write_bytes, write_png, write_text
+from repro.devices import pick_device
 from repro.errors import UserError
-from repro.config import atomic_write_bytes, atomic_write_text
 from repro.geometry import equirect_directions
 
 RELATIVE_FLOOR = 1e-3  # disparity floor as a fraction of the map's maximum (depth range ≤ 1000:1)
@@ -72,7 +72,7 @@ def write_ply(path: Path, points: np.ndarray, colors: np.ndarray) -> None:
     vertex = np.empty(n, dtype=[("xyz", "<f4", 3), ("rgb", "u1", 3)])
     vertex["xyz"] = points
     vertex["rgb"] = colors
-    atomic_write_bytes(path, header.encode("ascii") + vertex.tobytes())
+    write_bytes(path, header.encode("ascii") + vertex.tobytes())
 
 
 def point_cloud(depth: torch.Tensor, rgb: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
@@ -86,9 +86,7 @@ def point_cloud(depth: torch.Tensor, rgb: torch.Tensor) -> tuple[np.ndarray, np.
 
 
 def _save_png(array: np.ndarray, path: Path) -> None:
-    buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, format="PNG")
-    atomic_write_bytes(path, buffer.getbuffer())
+    write_png(path, Image.fromarray(array))
 
 
 def predict(
@@ -103,10 +101,10 @@ def predict(
     """Run a trained student on each panorama; returns one record per image (its output files)."""
     from repro.data.base import read_rgb, resize_rgb
     from repro.data.transforms import imagenet_normalize
-    from repro.evaluate import load_model
+    from repro.models import load_student
 
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    model, meta = load_model(checkpoint, student, device)
+    device = pick_device(device)
+    model, meta = load_student(checkpoint, student, device)
     size = tuple(meta["input_size"])
     metric = meta["output_kind"] == "depth"
     out_dir = Path(out_dir)
@@ -138,6 +136,6 @@ def predict(
             "checkpoint": str(checkpoint),
             **{k: str(v) for k, v in files.items()},
         }
-        atomic_write_text(stem.with_suffix(".json"), json.dumps(record, indent=2))
+        write_text(stem.with_suffix(".json"), json.dumps(record, indent=2))
         records.append(record)
     return records
