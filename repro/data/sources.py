@@ -115,6 +115,6 @@ def layouts_text() -> str:
             f"  disk:     {s.disk}\n"
             f"  layout (under DATA_ROOT):\n{tree}\n"
             f"  convert:  {s.prepare}\n"
-            f"            ({s.source_arg.split(' (')[0]})"
+            f"            ({s.source_arg})"
         )
     return "\n\n".join(blocks) + "\n\nDetails: docs/data.md\n"
