@@ -138,7 +138,11 @@ def _pose(vx: float, vy: float, centre: np.ndarray) -> np.ndarray:
 
 def _fake_matterport(scan_dir: Path, scene: str, pano_id: str, height: int) -> torch.Tensor:
     """Skybox faces (zipped, official names and orientation) and 18 depth views + .conf of one panorama."""
-    from repro.geometry import CUBE_FACES, equirect_depth_to_perspective, equirect_to_cube
+    from repro.geometry import (
+        CUBE_FACES,
+        equirect_depth_to_perspective,
+        equirect_to_cube,
+    )
 
     pano = render_panorama(seed=3, style="a", height=height)
     faces = equirect_to_cube(pano.rgb[None], height // 2)[0].permute(0, 2, 3, 1).numpy()
@@ -284,3 +288,27 @@ def test_layouts_and_docs_name_every_prepare_command(capsys):
     doc = (ROOT / "docs" / "data.md").read_text()
     for source in SOURCES.values():
         assert source.prepare in out and source.prepare in doc and source.url in doc
+
+
+# ------------------------------------------------------------------------------ the check before a run
+
+
+def test_train_lists_every_missing_split_before_starting(tmp_path, capsys):
+    config = tmp_path / "train.yaml"
+    config.write_text(
+        "train:\n"
+        "  student: {name: unifuse}\n"
+        "  labeled: [{dataset: matterport3d, split: train}]\n"
+        "  pseudo: [{dataset: spatialaudiogen, split: train}]\n"
+        "eval:\n"
+        "  dataset: {dataset: stanford2d3d, split: test}\n"
+        f"data_root: {tmp_path / 'data'}\n"
+        f"output_dir: {tmp_path / 'run'}\n"
+    )
+    assert main(["train", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("repro train: error: 3 dataset split(s) this run needs are missing")
+    for name in ("matterport3d", "spatialaudiogen", "stanford2d3d"):
+        assert SOURCES[name].prepare_command(str(tmp_path / "data")) in err
+    assert "needed by training (pseudo labels)" in err and "needed by evaluation" in err
+    assert not (tmp_path / "run").exists()

@@ -135,8 +135,8 @@ def _synth(args: argparse.Namespace) -> int:
     import shutil
     import time
 
-    from repro.errors import UserError
     from repro.data.synth import read_marker, write_dataset
+    from repro.errors import UserError
 
     options = {"sky_fraction": args.sky_fraction, "watermark_fraction": args.watermark_fraction}
     for name in args.dataset or SYNTH_DEFAULT:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from repro.errors import UserError
 from repro.config import ConfigError
+from repro.errors import UserError
 
 ACTIONS = ("list", "validate", "report")
 

@@ -22,8 +22,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from repro.errors import UserError
     from repro.data import DataError
+    from repro.errors import UserError
     from repro.settings import load_train_config
     from repro.train import train
     from repro.train.distributed import env_info

@@ -102,13 +102,12 @@ def archive_members(archive: Path) -> Iterator[tuple[str, int, Callable[[], byte
                     yield info.filename, info.file_size, (lambda i=info: zf.read(i))
         return
     try:
-        tf = tarfile.open(archive)
-    except (tarfile.TarError, OSError) as exc:
+        with tarfile.open(archive) as tf:
+            for member in tf:
+                if member.isfile():
+                    yield member.name, member.size, (lambda m=member: tf.extractfile(m).read())  # type: ignore[union-attr]
+    except tarfile.ReadError as exc:
         raise PrepareError(f"{archive} is neither a zip nor a tar archive ({exc}); is the download complete?") from None
-    with tf:
-        for member in tf:
-            if member.isfile():
-                yield member.name, member.size, (lambda m=member: tf.extractfile(m).read())  # type: ignore[union-attr]
 
 
 def extract_selected(

@@ -39,7 +39,12 @@ import numpy as np
 import torch
 from PIL import Image
 
-from repro.data.prepare.common import PrepareError, PrepareSummary, require_dir, run_items
+from repro.data.prepare.common import (
+    PrepareError,
+    PrepareSummary,
+    require_dir,
+    run_items,
+)
 
 NAME = "matterport3d"
 SKYBOX = "matterport_skybox_images"
@@ -151,7 +156,7 @@ def camera_axes(vx: float, vy: float) -> tuple[np.ndarray, np.ndarray, np.ndarra
 
 
 def _round(x: float) -> int:
-    return int(math.floor(x + 0.5))  # MATLAB's round (half away from zero, for positive x)
+    return math.floor(x + 0.5)  # MATLAB's round (half away from zero, for positive x)
 
 
 def crop_centred(depth: np.ndarray, K: np.ndarray) -> np.ndarray:

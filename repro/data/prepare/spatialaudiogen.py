@@ -36,7 +36,12 @@ from typing import Any, Literal
 import numpy as np
 from PIL import Image
 
-from repro.data.prepare.common import PrepareError, PrepareSummary, require_dir, run_items
+from repro.data.prepare.common import (
+    PrepareError,
+    PrepareSummary,
+    require_dir,
+    run_items,
+)
 
 NAME = "spatialaudiogen"
 PAPER_FRAMES = 344_000  # Depth Anywhere, Table 6

@@ -12,7 +12,12 @@ import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from repro.data.prepare.common import PrepareError, PrepareSummary, extract_selected, require_dir
+from repro.data.prepare.common import (
+    PrepareError,
+    PrepareSummary,
+    extract_selected,
+    require_dir,
+)
 
 NAME = "structured3d"
 LIGHTINGS = ("raw", "cold", "warm")
