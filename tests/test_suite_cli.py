@@ -91,8 +91,8 @@ def test_failing_stage_fails_the_cell_honestly_and_sets_exit_code(tmp_path, caps
     (tmp_path / "expected").mkdir()
     (tmp_path / "suites" / "tiny_cli.yaml").write_text(TINY_SUITE)
     (tmp_path / "expected" / "tiny_cli.yaml").write_text(TINY_EXPECTED)
-    for d in ("matterport3d", "stanford2d3d"):
-        (tmp_path / "data" / d).mkdir(parents=True)
+    for d in ("matterport3d", "stanford2d3d"):  # the run checks its data up front: real layouts needed
+        main(["data", "synth", "--out", str(tmp_path / "data"), "--count", "1", "--height", "8", "--dataset", d])
     args = [
         "suite",
         "tiny_cli",
@@ -113,6 +113,23 @@ def test_failing_stage_fails_the_cell_honestly_and_sets_exit_code(tmp_path, caps
     assert main(["suite", "report", str(tmp_path / "runs" / "tiny_cli")]) == 1
     assert "FAIL" in capsys.readouterr().out
     assert (tmp_path / "runs" / "tiny_cli" / "report.png").is_file()
+
+
+def test_missing_data_stops_before_any_cell_with_one_message(tmp_path, capsys):
+    """No per-cell tracebacks: every missing split listed once, with its prepare command."""
+    (tmp_path / "suites").mkdir()
+    (tmp_path / "suites" / "tiny_cli.yaml").write_text(TINY_SUITE)
+    data = tmp_path / "data"
+    (data / "stanford2d3d").mkdir(parents=True)  # there, but empty: the official test list's files are missing
+    args = ["suite", "tiny_cli", "--suites", str(tmp_path / "suites"), "--out", str(tmp_path / "runs")]
+    assert main([*args, "--data-root", str(data)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("repro suite: error: 2 dataset split(s) this run needs are missing")
+    assert f"matterport3d split 'train' (needed by cell a_cell): {data / 'matterport3d'} does not exist" in err
+    assert "stanford2d3d split 'test' (needed by cell a_cell): 746 listed file(s) missing" in err
+    assert f"repro data prepare matterport3d --from MP/v1/scans --out {data}" in err
+    assert f"repro data prepare stanford2d3d --from S2D3S --out {data}" in err
+    assert "Traceback" not in err and not (tmp_path / "runs" / "tiny_cli" / "a_cell").exists()
 
 
 def test_report_of_a_folder_without_a_run_is_a_user_error(tmp_path, capsys):

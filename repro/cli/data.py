@@ -1,4 +1,4 @@
-"""``repro data``: list the supported datasets, write synthetic ones, verify a download."""
+"""``repro data``: list the supported datasets, write synthetic ones, convert and verify a download."""
 
 from __future__ import annotations
 
@@ -14,7 +14,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     from repro.data import DATASETS
 
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    sub.add_parser("list", help="the supported datasets, their layouts, depth encodings and split sizes")
+    lister = sub.add_parser("list", help="the supported datasets, their layouts, depth encodings and split sizes")
+    lister.add_argument(
+        "--layouts", action="store_true", help="where each dataset comes from, its access terms, size and layout"
+    )
 
     synth = sub.add_parser("synth", help="write procedural synthetic panoramas in the datasets' real layouts")
     synth.add_argument("--out", type=Path, default=Path("data"), help="data root (datasets go to OUT/<name>)")
@@ -38,10 +41,63 @@ def configure(parser: argparse.ArgumentParser) -> None:
     verify.add_argument("--masks", type=Path, help="also check the sky/watermark mask folder")
     verify.add_argument("--limit", type=int, help="check only the first N images per split")
     verify.add_argument("--workers", type=int, default=4, help="reader threads")
+    _configure_prepare(sub)
 
 
-def _list() -> int:
+def _configure_prepare(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from repro.data.prepare import PREPARERS
+    from repro.data.prepare.structured3d import LIGHTINGS
+
+    prepare = sub.add_parser(
+        "prepare",
+        help="convert an official download into the layout the readers expect (resumable), then verify it",
+        description="Sources, access forms and layouts: `repro data list --layouts` and docs/data.md.",
+    )
+    prepare.add_argument("dataset", choices=sorted(PREPARERS))
+    prepare.add_argument(
+        "--from", dest="source", type=Path, metavar="DOWNLOAD", help="the official download (all but spatialaudiogen)"
+    )
+    prepare.add_argument("--videos", type=Path, help="spatialaudiogen: the folder of downloaded 360° videos")
+    prepare.add_argument("--out", type=Path, default=Path("data"), help="data root; the dataset goes to OUT/<dataset>")
+    prepare.add_argument(
+        "--height",
+        type=int,
+        help="matterport3d: panorama height (default 1024, UniFuse's); spatialaudiogen: frame height (default 512, "
+        "0 = the video's own)",
+    )
+    prepare.add_argument(
+        "--ray-scale",
+        choices=["unifuse", "exact"],
+        default="unifuse",
+        help="matterport3d: z-depth to ray distance as UniFuse computed it (default) or the exact ray length",
+    )
+    prepare.add_argument(
+        "--lighting", action="append", choices=LIGHTINGS, help="structured3d: repeatable; default raw (the reader's)"
+    )
+    prepare.add_argument("--fps", type=float, help="spatialaudiogen: frames per second (default 0.846: 344K frames / 113 h)")
+    prepare.add_argument(
+        "--target-frames", type=int, help="spatialaudiogen: derive the rate from your videos' total duration instead"
+    )
+    prepare.add_argument(
+        "--dedup-threshold", type=float, default=2.0, help="spatialaudiogen: mean grey difference below which a frame "
+        "repeats the previous one (0-255, default 2)"
+    )
+    prepare.add_argument(
+        "--stereo", choices=["mono", "top-bottom"], default="mono", help="spatialaudiogen: top-bottom: use the top half"
+    )
+    prepare.add_argument("--no-verify", action="store_true", help="skip the final `data verify`")
+    prepare.add_argument("--workers", type=int, default=4, help="reader threads of the final verify")
+    prepare.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _list(args: argparse.Namespace) -> int:
     from tabulate import tabulate
+
+    if args.layouts:
+        from repro.data.sources import layouts_text
+
+        print(layouts_text(), end="")
+        return 0
 
     from repro.data import DATASETS
     from repro.data.base import SPLITS_DIR
@@ -71,6 +127,7 @@ def _list() -> int:
             }
         )
     print(tabulate(rows, headers="keys"))
+    print("\nWhere to get each dataset and how to convert it: repro data list --layouts (and docs/data.md)")
     return 0
 
 
@@ -115,7 +172,11 @@ def _verify(args: argparse.Namespace) -> int:
     report = verify_dataset(
         args.dataset, args.root, args.split, mask_root=args.masks, limit=args.limit, workers=args.workers
     )
-    print(f"{args.dataset} at {args.root}")
+    return _print_report(report, args.dataset, args.root)
+
+
+def _print_report(report, dataset: str, root: Path) -> int:  # type: ignore[no-untyped-def]
+    print(f"{dataset} at {root}")
     print(report.table())
     for warning in report.warnings:
         print(f"warning: {warning}")
@@ -127,5 +188,50 @@ def _verify(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _prepare_options(args: argparse.Namespace) -> tuple[Path, dict]:  # type: ignore[type-arg]
+    from repro.errors import UserError
+
+    name = args.dataset
+    if name == "spatialaudiogen":
+        if args.videos is None:
+            raise UserError("spatialaudiogen: give the folder of downloaded videos with --videos DIR")
+        from repro.data.prepare.spatialaudiogen import DEFAULT_FPS, FrameSettings
+
+        if args.fps is not None and args.target_frames is not None:
+            raise UserError("--fps and --target-frames exclude each other")
+        settings = FrameSettings(
+            fps=args.fps or DEFAULT_FPS,
+            height=512 if args.height is None else args.height,
+            dedup_threshold=args.dedup_threshold,
+            stereo=args.stereo,
+        )
+        return args.videos, {"settings": settings, "target_frames": args.target_frames}
+    if args.source is None:
+        raise UserError(f"{name}: give the official download with --from DOWNLOAD (see `repro data list --layouts`)")
+    if name == "matterport3d":
+        return args.source, {"height": args.height or 1024, "ray_scale": args.ray_scale}
+    if name == "structured3d":
+        return args.source, {"lightings": tuple(args.lighting or ("raw",))}
+    return args.source, {}
+
+
+def _prepare(args: argparse.Namespace) -> int:
+    from repro.data.prepare import prepare_dataset
+    from repro.data.verify import verify_dataset
+
+    source, options = _prepare_options(args)
+    summary = prepare_dataset(args.dataset, source, args.out, progress=not args.no_progress, **options)
+    print(summary.line())
+    for note in summary.notes:
+        print(f"  {note}")
+    for problem in summary.problems[:50]:
+        print(f"problem: {problem}")
+    if args.no_verify:
+        return 0 if not summary.problems else 1
+    report = verify_dataset(args.dataset, summary.out, workers=args.workers, progress=not args.no_progress)
+    verified = _print_report(report, args.dataset, summary.out)
+    return 1 if summary.problems or verified else 0
+
+
 def run(args: argparse.Namespace) -> int:
-    return {"list": lambda a: _list(), "synth": _synth, "verify": _verify}[args.action](args)
+    return {"list": _list, "synth": _synth, "verify": _verify, "prepare": _prepare}[args.action](args)

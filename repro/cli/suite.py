@@ -184,6 +184,8 @@ def _run_suite(directory: Path, args: argparse.Namespace) -> int:
     if args.dry_run:
         print(render_plan(runner))
         return 0
+    if not args.random_init:
+        _require_data(runner.selected(), options.data_root)
     logging.getLogger("repro").addHandler(logging.StreamHandler(sys.stderr))
     logging.getLogger("repro").setLevel(logging.WARNING)
     if args.random_init:
@@ -195,6 +197,19 @@ def _run_suite(directory: Path, args: argparse.Namespace) -> int:
     print(render_terminal(report), end="")
     _say(f"report: {runner.run_dir / 'report.md'} (also .txt, .json, .png)")
     return 0 if report.passed_for(selected) or args.report_only else 1
+
+
+def _require_data(cells, data_root: Path) -> None:  # type: ignore[no-untyped-def]
+    """Stop before the first cell when real data is missing: one message, every gap, its prepare command."""
+    from repro.data.requirements import require_data
+
+    needs = [
+        (ref, f"cell {cell.name}")
+        for cell in cells
+        if cell.kind != "cited" and cell.synthetic is None
+        for ref in cell.datasets()
+    ]
+    require_data(needs, data_root)
 
 
 def render_plan(runner) -> str:  # type: ignore[no-untyped-def]

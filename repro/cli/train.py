@@ -34,6 +34,9 @@ def run(args: argparse.Namespace) -> int:
     init = args.init or (Path(config.train.init_from) if config.train.init_from else None)
     if config.train.init_cell:
         raise UserError(f"{args.config}: init_from 'cell:...' only works inside a suite; give a checkpoint path")
+    from repro.data.requirements import require_data, train_needs
+
+    require_data(train_needs(config.train, config.eval), data_root)  # every missing split in one message
     try:
         checkpoint = train(
             config.train,
