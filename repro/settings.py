@@ -275,7 +275,8 @@ class EvalSettings:
     min_depth: float = 0.0  # GT <= min_depth is invalid
     max_depth: float = 10.0  # GT > max_depth is invalid
     clamp: tuple[float, float] | None = None  # clamp predictions (the released evaluator: [0.1, 10])
-    rmse_log: Literal["ln", "released"] = "ln"  # RMSE of ln depth, or the released log10(x + 1) form
+    #: RMSE of ln depth, of log10 depth (UniFuse's own evaluator), or of log10(x + 1) (the released evaluator)
+    rmse_log: Literal["ln", "log10", "released"] = "ln"
     model: Literal["student", "teacher_equirect", "predictions"] = "student"
     predictions: str | None = None  # model: predictions — folder of depth maps, one per test image
     teacher: TeacherSpec | None = None  # model: teacher_equirect — default: the paper's teacher

@@ -64,6 +64,26 @@ claims:
 """
 
 
+def write_evaluation(out_dir: Path, metrics: dict[str, float], images: int = 20) -> None:
+    """TEST-ONLY: metrics.json + per-image CSVs in the evaluator's format (repro.evaluate), for
+    both named evaluators; per-image values spread symmetrically around the aggregate."""
+    import csv
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    offsets = [0.004 * (i - (images - 1) / 2) / images for i in range(images)]
+    for name in ("paper", "released"):
+        with (out_dir / f"per_image.{name}.csv").open("w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=["image", "valid_pixels", *metrics])
+            writer.writeheader()
+            for i, off in enumerate(offsets):
+                writer.writerow({"image": f"img{i:02d}", "valid_pixels": 100, **{m: v + off for m, v in metrics.items()}})
+    report = {
+        "cell_evaluator": "paper",
+        "evaluators": {n: {"metrics": metrics, "evaluation": {"rmse_log": "ln"}} for n in ("paper", "released")},
+    }
+    (out_dir / "metrics.json").write_text(json.dumps(report))
+
+
 class FakeExecutor:
     """TEST-ONLY: records calls; metrics = the cell's paper value + ``offsets[cell]``."""
 
@@ -99,7 +119,9 @@ class FakeExecutor:
         self.contexts.append(ctx)
         paper = self.expected.cells[cell.name].metrics
         jitter = self.seed_jitter * (ctx.seed - 1)
-        return {m: v + self.offsets.get(cell.name, 0.0) + jitter for m, v in paper.items()}
+        metrics = {m: v + self.offsets.get(cell.name, 0.0) + jitter for m, v in paper.items()}
+        write_evaluation(ctx.out_dir, metrics)
+        return metrics
 
     def profile(self, cell: Cell, ctx: RunContext, steps: int) -> dict[str, float]:
         self.calls.append(("profile", cell.name, steps))

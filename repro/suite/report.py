@@ -23,11 +23,11 @@ from repro.suite.expected import (
     ClaimVerdict,
     ExpectedFile,
     MetricVerdict,
-    judge_cell,
     judge_claims,
     judge_metric,
 )
 from repro.suite.runner import read_json, write_json
+from repro.suite.verdicts import claim_images, claim_seeds, judge_result
 from repro.suite.vram import GIB, MEASURES, format_gib
 
 STAGES = ("data", "masks", "train", "eval", "profile")
@@ -133,9 +133,9 @@ def _vram_by_stage(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def build_report(run: RunData) -> Report:
     exp = run.expected
-    compare = run.suite.get("scale", "full") == "full"
+    scale = run.suite.get("scale", "full")
+    compare = exp.compares_at(scale) if exp is not None else scale == "full"
     cells: list[CellRow] = []
-    per_seed: dict[str, dict[str, dict[str, float]]] = {}  # cell -> metric -> seed -> value
     for name in run.suite.get("cells", []):
         res = run.results.get(name)
         kind = run.suite.get("kinds", {}).get(name, "")
@@ -147,7 +147,7 @@ def build_report(run: RunData) -> Report:
         measured = res.get("metrics") or {}
         verdicts: list[MetricVerdict] = []
         if exp is not None and name in exp.cells and status in ("ok", "cited"):
-            verdicts = judge_cell(exp, name, measured if status == "ok" else None, compare=compare)
+            verdicts = judge_result(exp, name, res, compare=compare)
         elif status == "ok":  # no expectation: show the numbers, judge only their sanity
             verdicts = [
                 judge_metric(
@@ -155,8 +155,6 @@ def build_report(run: RunData) -> Report:
                 )
                 for m, v in measured.items()
             ]
-        if status == "ok":
-            per_seed[name] = _per_seed_metrics(res)
         err = res.get("error") or {}
         reused = [s["train_reused_from"] for s in res.get("seeds") or [] if s.get("train_reused_from")]
         cells.append(
@@ -172,18 +170,16 @@ def build_report(run: RunData) -> Report:
                 reused=reused,
             )
         )
-    scale = run.suite.get("scale", "full")
-    claims = judge_claims(exp, per_seed, compare=compare, scale=scale) if exp is not None else []
+    claims = []
+    if exp is not None:
+        claims = judge_claims(
+            exp,
+            claim_seeds(run.results, exp),  # type: ignore[arg-type]
+            compare=scale == "full",
+            scale=scale,
+            images=claim_images(run.results, exp),
+        )
     return Report(run, cells, claims)
-
-
-def _per_seed_metrics(result: dict[str, Any]) -> dict[str, dict[str, float]]:
-    """metric -> {seed: value} of a finished cell, so claims can pair seeds across cells."""
-    out: dict[str, dict[str, float]] = {}
-    for i, rec in enumerate(result.get("seeds") or []):
-        for m, v in (rec.get("metrics") or {}).items():
-            out.setdefault(m, {})[str(rec.get("seed", i))] = float(v)
-    return out
 
 
 # --------------------------------------------------------------------------- formatting

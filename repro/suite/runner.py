@@ -41,9 +41,11 @@ from repro.config import atomic_write_text, config_hash, dump_yaml, to_plain
 from repro.suite import provenance
 from repro.suite.cost import estimate
 from repro.suite.executor import CellExecutor, CellSkipped, RunContext
-from repro.suite.expected import ExpectedFile, judge_cell
+from repro.suite.evidence import read_evaluation
+from repro.suite.expected import ExpectedFile
 from repro.suite.manifest import dataset_manifest
 from repro.suite.schema import Cell, Suite
+from repro.suite.verdicts import judge_result
 from repro.suite.vram import DEFAULT_BUDGET_GIB, VramMonitor
 
 RESULT_SCHEMA = "repro.suite.result/1"
@@ -376,6 +378,7 @@ class SuiteRunner:
         metrics = self._stage("eval", record["stages"], lambda: self.executor.evaluate(run, checkpoint, ctx))
         record["metrics"] = metrics
         record["eval_dir"] = str(ctx.out_dir)
+        record.update(read_evaluation(ctx.out_dir))  # every evaluator's aggregate and per-image values
 
     def _stage(self, name: str, stages: dict[str, Any], fn: Callable[[], T]) -> T:
         """Run one stage under the VRAM monitor; record wall time and memory even when it fails."""
@@ -432,8 +435,8 @@ class SuiteRunner:
                     measured.setdefault(m, []).append(v)
         verdicts = None
         if self.expected is not None and cell.name in self.expected.cells and status in ("ok", "cited"):
-            compare = self.suite.scale == "full"
-            verdicts = judge_cell(self.expected, cell.name, measured if status == "ok" else None, compare=compare)
+            compare = self.expected.compares_at(self.suite.scale)
+            verdicts = judge_result(self.expected, cell.name, {"status": status, "seeds": seeds}, compare=compare)
         wall = time.time() - started
         return {
             "schema": RESULT_SCHEMA,
