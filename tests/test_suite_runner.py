@@ -334,7 +334,7 @@ def test_multi_seed_cell_uses_stated_acceptance(mini):
 
 
 def test_dry_run_plan_and_random_init_profile(mini):
-    runner, ex = make_runner(mini)
+    runner, ex = make_runner(mini, device="cpu")
     plan = {p["cell"].name: p for p in runner.plan()}
     assert plan["cited_row"]["state"] == "cited (not run)"
     assert plan["base"]["cost"].steps == 2 * -(-7829 // 3)  # 2 epochs over M train, UniFuse batch 3
@@ -344,9 +344,16 @@ def test_dry_run_plan_and_random_init_profile(mini):
     profiles = runner.profile()
     assert {p["cell"] for p in profiles} == {"base", "plus", "finetune", "external"}
     assert all(p["step_time_s"] == 0.5 and p["vram"]["over_budget"] is None for p in profiles)
-    cost = {p["cell"].name: p["cost"] for p in runner.plan()}["base"]
+    # a CPU profile is labelled CPU and never turned into GPU-hours
+    assert all(p["device"] == "cpu" and p["estimate"]["gpu_hours"] is None for p in profiles)
+    assert {p["cell"].name: p["cost"] for p in runner.plan()}["base"].gpu_hours is None
+    text = render_terminal(write_reports(runner.run_dir))
+    assert "Random-init profile" in text and "— (CPU profile)" in text
+    assert "NOT COMPARED" in text and "PASS" not in text  # nothing was compared
+    gpu, _ = make_runner(mini, ex, device="cuda")  # the fake executor ignores the device
+    gpu.profile()
+    cost = {p["cell"].name: p["cost"] for p in gpu.plan()}["base"]
     assert cost.gpu_hours == pytest.approx(cost.steps * 0.5 / 3600)
-    assert "Random-init profile" in render_terminal(write_reports(runner.run_dir))
 
 
 def test_interrupted_cell_is_recorded(mini):

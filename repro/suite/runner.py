@@ -101,6 +101,23 @@ def write_json(path: Path, data: Any) -> None:
     atomic_write_text(path, json.dumps(to_plain(data), indent=2, sort_keys=False, allow_nan=True) + "\n")
 
 
+def _device_kind(device: str | None) -> str:
+    """``cuda`` or ``cpu``: where a profile ran (None: CUDA when available, as the stages choose)."""
+    if device is not None:
+        return "cuda" if str(device).startswith("cuda") else "cpu"
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def gpu_step_time(profile: dict[str, Any]) -> float | None:
+    """A profile's step time when it was measured on a GPU; None for a CPU profile (older profiles
+    without ``device`` count as CPU unless their provenance lists a GPU)."""
+    device = profile.get("device")
+    on_gpu = device == "cuda" if device else bool((profile.get("provenance") or {}).get("gpus"))
+    return profile.get("step_time_s") if on_gpu else None
+
+
 class StageFailed(Exception):
     def __init__(self, stage: str, error: BaseException) -> None:
         super().__init__(f"{stage}: {type(error).__name__}: {error}")
@@ -475,7 +492,7 @@ class SuiteRunner:
         for cell in self.selected():
             resolved = cell.resolved()
             prof = read_json(self.run_dir / cell.name / "profile.json") or {}
-            cost = estimate(resolved, prof.get("step_time_s"))
+            cost = estimate(resolved, gpu_step_time(prof))
             prev = read_json(self.run_dir / cell.name / "result.json") or {}
             if cell.kind == "cited":
                 state = "cited (not run)"
@@ -531,7 +548,8 @@ class SuiteRunner:
                 record["error"] = {"stage": "profile", "type": type(exc.error).__name__, "message": str(exc.error)}
             record["vram"] = stages["profile"]["vram"]
             record["wall_s"] = stages["profile"]["wall_s"]
-            cost = estimate(resolved, record.get("step_time_s"))
+            record["device"] = _device_kind(self.options.device)
+            cost = estimate(resolved, gpu_step_time(record))  # a CPU step time is never GPU time
             record["estimate"] = {"steps": cost.steps, "seeds": cost.seeds, "gpu_hours": cost.gpu_hours}
             record["provenance"] = provenance.collect(
                 seeds=resolved.seeds, config_hash=config_hash(_config_for_key(resolved))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from repro.suite.evidence import recorded_form, seed_images, seed_metrics
+from repro.suite.evidence import evaluator_of, recorded_form, seed_images, seed_metrics
 from repro.suite.expected import ExpectedFile, ImageValues, MetricVerdict, judge_cell
 from repro.suite.stats import row_mde
 
@@ -29,6 +29,8 @@ def judge_result(exp: ExpectedFile, cell: str, result: dict[str, Any], *, compar
     if result.get("status") != "ok":
         return judge_cell(exp, cell, None, compare=compare)
     evaluator = exp.evaluator_for(cell)
+    seeds = result.get("seeds") or [{}]
+    evaluator = evaluator_of(seeds[0], evaluator) or evaluator  # "cell" is shown as the evaluator it equals
     per_seed = seed_metrics(result, evaluator)
     measured = {m: list(v.values()) for m, v in per_seed.items()}
     forms = {"rmse_log": recorded_form(result, evaluator)}
