@@ -22,6 +22,7 @@ synthetic data are not expected to reach them. Every measured value must be fini
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import statistics
@@ -213,6 +214,13 @@ def load_expected(path: str | os.PathLike[str]) -> ExpectedFile:
         if claim.metric not in exp.directions:
             raise ConfigError(f"claim metric '{claim.metric}' has no direction", where, f"claims[{i}]")
     return exp
+
+
+def override_evaluator(exp: ExpectedFile, evaluator: str, by: str) -> ExpectedFile:
+    """``exp`` judged under ``evaluator`` for every cell (a suite's ``verdict_evaluator:``)."""
+    cells = {n: dataclasses.replace(c, evaluator=None) for n, c in exp.cells.items()}
+    why = f"set by {by} (verdict_evaluator); the expected file's choice was {exp.evaluator}"
+    return dataclasses.replace(exp, evaluator=evaluator, evaluator_why=why, cells=cells)
 
 
 def check_cells_match(exp: ExpectedFile, cell_names: list[str], suite_path: Path) -> None:
