@@ -89,6 +89,25 @@ RECIPES: dict[str, Recipe] = {
 }
 
 
+#: The students' own baseline schedules (labeled images per step, epochs), from the same sources as
+#: :data:`RECIPES` but without Depth Anywhere's halving of the batch: UniFuse's README (batch 6,
+#: 100 epochs; ``equi`` shares it), BiFusev2's ``config.yaml`` (batch 8, 200 epochs), HoHoNet's
+#: ``HOHO_depth_dct_efficienthc_TransEn1.yaml`` (batch 4, 60 epochs). EGformer's script sets batch
+#: 4 but no epoch count we could verify: its official recipe needs ``schedule.epochs`` set.
+OFFICIAL_BASELINE: dict[str, tuple[int, int | None]] = {
+    "unifuse": (6, 100),
+    "equi": (6, 100),
+    "bifusepp": (8, 200),
+    "hohonet": (4, 60),
+    "egformer": (4, None),
+}
+#: ``same_as_distilled`` (default): a baseline trains the labeled half of the distilled run's batch
+#: for as many epochs, so a baseline → distilled difference measures the pseudo labels alone (the
+#: released configs give no other baseline schedule); ``official``: the student's own published
+#: schedule (:data:`OFFICIAL_BASELINE`), the paper's §A.1 "official settings" read literally.
+BaselineRecipe = Literal["same_as_distilled", "official"]
+
+
 @dataclass
 class DataRef:
     """One dataset split, located under the data root."""
@@ -217,6 +236,8 @@ class TrainSettings:
     init_from: str | None = None  # a checkpoint path, or "cell:NAME" for another cell of the suite
     seed: int = 0
     precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU
+    #: the schedule of a baseline (no pseudo data); ignored when pseudo data are used (see BaselineRecipe)
+    baseline_recipe: BaselineRecipe = "same_as_distilled"
     augment: bool | None = None  # None: the student's recipe (released configs: BiFuse++/EGFormer none,
     #                              HoHoNet no colour jitter); True: yaw roll + flip + jitter; False: none
 
@@ -246,15 +267,26 @@ class TrainSettings:
     def resolved(self) -> TrainSettings:
         """A copy with every recipe default written out (what the trainer really uses)."""
         recipe = RECIPES[self.student.name]
+        batch, epochs = recipe.batch_size, recipe.epochs
+        if self.uses_official_recipe:
+            batch, official_epochs = OFFICIAL_BASELINE[self.student.name]
+            if official_epochs is None and self.schedule.epochs is None and self.schedule.steps is None:
+                raise ValueError(f"{self.student.name} has no documented official epoch count: set schedule.epochs")
+            epochs = official_epochs or epochs
         s = self.schedule
         schedule = dataclasses.replace(
             s,
-            epochs=s.epochs if s.epochs is not None else (None if s.steps is not None else recipe.epochs),
-            batch_size=s.batch_size or recipe.batch_size,
+            epochs=s.epochs if s.epochs is not None else (None if s.steps is not None else epochs),
+            batch_size=s.batch_size or batch,
             lr=s.lr or recipe.lr,
             optimizer=s.optimizer or recipe.optimizer,
         )
         return dataclasses.replace(self, schedule=schedule)
+
+    @property
+    def uses_official_recipe(self) -> bool:
+        """A baseline (no pseudo data) trained on its student's own published schedule."""
+        return not self.pseudo and self.baseline_recipe == "official"
 
     @property
     def augment_flags(self) -> tuple[bool, bool, bool]:

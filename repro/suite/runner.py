@@ -110,6 +110,16 @@ def _device_kind(device: str | None) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def _recipe_record(cell: Cell) -> dict[str, Any] | None:
+    """Which schedule this cell trained with (baseline recipe choice, batch, epochs/steps)."""
+    if cell.train is None:
+        return None
+    t = cell.resolved().train
+    assert t is not None
+    choice = "distilled" if t.pseudo else t.baseline_recipe
+    return {"recipe": choice, "batch_size": t.schedule.batch_size, "epochs": t.schedule.epochs, "steps": t.schedule.steps}
+
+
 def gpu_step_time(profile: dict[str, Any]) -> float | None:
     """A profile's step time when it was measured on a GPU; None for a CPU profile (older profiles
     without ``device`` count as CPU unless their provenance lists a GPU)."""
@@ -467,6 +477,7 @@ class SuiteRunner:
             "scale": self.suite.scale,
             "variant": self.suite.variant,
             "keys": keys or {},
+            "train_recipe": _recipe_record(cell),
             "stages": stages or {},
             "seeds": seeds,
             "metrics": measured,

@@ -51,23 +51,24 @@ def judge_result(exp: ExpectedFile, cell: str, result: dict[str, Any], *, compar
 
 
 def claim_images(results: dict[str, dict[str, Any]], exp: ExpectedFile) -> ImageValues:
-    """cell -> metric -> seed -> image -> value for every claim's cells, under each cell's evaluator."""
+    """cell -> metric -> seed -> image -> value for every claim's cells, under the file's evaluator
+    (one evaluator for all cells of a claim: a per-row override never mixes protocols in a pair)."""
     out: ImageValues = {}
     for claim in exp.claims:
         for name in claim.names:
             res = results.get(name)
             if res is None or res.get("status") != "ok":
                 continue
-            values = seed_images(res, exp.evaluator_for(name), claim.metric)
+            values = seed_images(res, exp.evaluator, claim.metric)
             if values:
                 out.setdefault(name, {})[claim.metric] = values
     return out
 
 
 def claim_seeds(results: dict[str, dict[str, Any]], exp: ExpectedFile) -> dict[str, dict[str, dict[str, float]]]:
-    """cell -> metric -> {seed: value} of every finished cell under its verdict evaluator."""
+    """cell -> metric -> {seed: value} of every finished cell under the file's evaluator."""
     return {
-        name: seed_metrics(res, exp.evaluator_for(name) if name in exp.cells else "cell")
+        name: seed_metrics(res, exp.evaluator)
         for name, res in results.items()
         if res.get("status") == "ok"
     }
