@@ -100,11 +100,19 @@ def paired_images(diffs: list[float], alpha: float) -> PairedStats:
     return out
 
 
+def _spread(values: list[float]) -> float | None:
+    """Sample std; exactly 0 when it is rounding noise (constant differences), None for n < 2."""
+    if len(values) < 2:
+        return None
+    sd = statistics.stdev(values)
+    return 0.0 if sd <= 1e-12 * max(1.0, max(abs(v) for v in values)) else sd
+
+
 def paired_seeds(gains: list[float], alpha: float) -> PairedStats:
     """Per-seed gains (> 0 = as claimed): one-sided paired t-test, t interval of the mean."""
     n = len(gains)
     mean = statistics.fmean(gains) if gains else math.nan
-    sd = statistics.stdev(gains) if n > 1 else None
+    sd = _spread(gains)
     out = PairedStats("seeds", "paired_t", n, mean, sd)
     if sd:
         out.p = float(stats.ttest_1samp(gains, 0.0, alternative="greater").pvalue)
@@ -118,9 +126,11 @@ def tost(diffs: list[float], margin: float, alpha: float, kind: str) -> PairedSt
     """Two one-sided t-tests that the mean difference lies inside ±``margin`` (equivalence)."""
     n = len(diffs)
     mean = statistics.fmean(diffs) if diffs else math.nan
-    sd = statistics.stdev(diffs) if n > 1 else None
+    sd = _spread(diffs)
     out = PairedStats(kind, "tost", n, mean, sd, margin=margin)
-    if sd:
+    if n >= 2 and not sd:  # zero spread: equivalent exactly when the constant difference is inside
+        out.p = 0.0 if abs(mean) < margin else 1.0
+    elif sd:
         lo = stats.ttest_1samp(diffs, -margin, alternative="greater").pvalue
         hi = stats.ttest_1samp(diffs, margin, alternative="less").pvalue
         out.p = float(max(lo, hi))
