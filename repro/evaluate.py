@@ -1,7 +1,8 @@
 """Evaluation: a checkpoint (or the teacher, or supplied predictions) on a test split, per image.
 
 Writes ``per_image.csv`` (every metric of every image), ``per_image.<evaluator>.csv`` for each
-evaluator of :mod:`repro.evaluators` (the paper's and the released code's, always both) and ``metrics.json`` (the mean over images,
+evaluator of :mod:`repro.evaluators` (the paper's and the released code's, always both) and
+``metrics.json`` (the mean over images,
 with the protocol, crop, clamp and RMSElog definition they were computed under, the model and
 dataset, and whether a stand-in teacher was involved) and returns the aggregate. Metrics come
 from :mod:`repro.metrics`; the protocols and their sources are documented there.

@@ -82,7 +82,9 @@ def mutated(name: str | None) -> Iterator[None]:
         yield
 
 
-def smoke_runner(out: Path, *, cells: list[str] | None = None, seed: int | None = None, force: bool = False):  # type: ignore[no-untyped-def]
+def smoke_runner(  # type: ignore[no-untyped-def]
+    out: Path, *, cells: list[str] | None = None, seed: int | None = None, force: bool = False
+):
     """The smoke suite's runner, as `repro suite smoke --out OUT [--cells ...]` builds it."""
     from repro.suite.executor import ReproExecutor
     from repro.suite.expected import check_cells_match, load_expected
@@ -98,7 +100,9 @@ def smoke_runner(out: Path, *, cells: list[str] | None = None, seed: int | None 
     return SuiteRunner(suite, ReproExecutor(), options, expected)
 
 
-def run_smoke(out: Path, *, cells: list[str] | None = None, seed: int | None = None, force: bool = False):  # type: ignore[no-untyped-def]
+def run_smoke(  # type: ignore[no-untyped-def]
+    out: Path, *, cells: list[str] | None = None, seed: int | None = None, force: bool = False
+):
     """Run (or reuse) the smoke cells under ``out``; the report of the run folder."""
     from repro.suite.report import write_reports
 

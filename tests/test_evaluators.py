@@ -62,7 +62,9 @@ def scored(tmp_path_factory):
         np.save(preds / f"{Path(s['path']).stem}.npy", shifted.astype(np.float32))
     settings = EvalSettings(dataset=ref, model="predictions", predictions="preds", input_size=(32, 64))
     out = root / "out"
-    metrics = evaluate(settings, checkpoint=None, out_dir=out, data_root=root, device="cpu", num_workers=0, progress=False)
+    metrics = evaluate(
+        settings, checkpoint=None, out_dir=out, data_root=root, device="cpu", num_workers=0, progress=False
+    )
     return out, metrics
 
 

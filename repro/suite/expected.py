@@ -182,13 +182,17 @@ class ExpectedFile:
         return scale == "full" or scale in self.compare_scales
 
 
+def _unknown_evaluator(name: str) -> str:
+    return f"unknown evaluator '{name}' (choose from {', '.join(EVALUATOR_NAMES)})"
+
+
 def load_expected(path: str | os.PathLike[str]) -> ExpectedFile:
     """Load and cross-check an expected file (every metric has a direction and a tolerance)."""
     raw = load_config(path)
     exp = from_data(ExpectedFile, raw)
     exp.path = str(path)
     if exp.evaluator not in EVALUATOR_NAMES:
-        raise ConfigError(f"unknown evaluator '{exp.evaluator}' (choose from {', '.join(EVALUATOR_NAMES)})", raw.where("evaluator"), "evaluator")
+        raise ConfigError(_unknown_evaluator(exp.evaluator), raw.where("evaluator"), "evaluator")
     cells_raw = raw.get("cells") or ConfigDict()
     for name, cell in exp.cells.items():
         where = cells_raw.where(name) if isinstance(cells_raw, ConfigDict) else None
@@ -199,10 +203,11 @@ def load_expected(path: str | os.PathLike[str]) -> ExpectedFile:
                 raise ConfigError(f"metric '{metric}' has no tolerance", where, f"cells.{name}")
         for evaluator in filter(None, [cell.evaluator]):
             if evaluator not in EVALUATOR_NAMES:
-                raise ConfigError(f"unknown evaluator '{evaluator}' (choose from {', '.join(EVALUATOR_NAMES)})", where, f"cells.{name}.evaluator")
+                raise ConfigError(_unknown_evaluator(evaluator), where, f"cells.{name}.evaluator")
         for metric, form in cell.forms.items():
             if metric != "rmse_log" or form not in RMSE_LOG_FORMS:
-                raise ConfigError(f"forms: only rmse_log, one of {', '.join(RMSE_LOG_FORMS)}", where, f"cells.{name}.forms")
+                forms = ", ".join(RMSE_LOG_FORMS)
+                raise ConfigError(f"forms: only rmse_log, one of {forms}", where, f"cells.{name}.forms")
         for metric, (lo, hi) in cell.bounds.items():
             if lo > hi:
                 raise ConfigError(f"bounds of '{metric}' are reversed: [{lo}, {hi}]", where, f"cells.{name}.bounds")
@@ -535,7 +540,10 @@ def _power(exp: ExpectedFile, claim: Claim, sign: float, v: ClaimVerdict) -> Non
             "cannot be told from training noise; add seeds"
         )
     elif v.mde is not None and abs(v.paper_effect) < v.mde:
-        v.power = f"this run cannot resolve the paper's gain of {v.paper_effect:.4g} (MDE {v.mde:.4g}); add seeds or test images"
+        v.power = (
+            f"this run cannot resolve the paper's gain of {v.paper_effect:.4g} (MDE {v.mde:.4g}); "
+            "add seeds or test images"
+        )
 
 
 def judge_claims(
@@ -576,7 +584,8 @@ def judge_claims(
         sign = 1.0 if exp.directions[claim.metric] == "lower" else -1.0
         if claim.better_than:
             pair = (cell_images[claim.cell], cell_images[claim.better_than]) if have_images else None
-            _prepare_better(claim, per_cell[claim.cell], per_cell[claim.better_than], pair, sign, v)  # type: ignore[arg-type]
+            a, b = per_cell[claim.cell], per_cell[claim.better_than]
+            _prepare_better(claim, a, b, pair, sign, v)  # type: ignore[arg-type]
             pending.append((v, claim, per_cell, sign))
         else:
             ok = _judge_within(claim, per_cell, cell_images if have_images else None, v)  # type: ignore[arg-type]

@@ -256,7 +256,8 @@ def metric_table(report: Report) -> list[list[str]]:
     for c in report.cells:
         if not c.verdicts:
             state = {"failed": "FAIL", "interrupted": "FAIL (interrupted)"}.get(c.status, c.status)
-            rows.append([c.cell, "", "", *([""] * len(columns)), "", "", "", f"{state}" + (f": {c.error}" if c.error else "")])
+            text = f"{state}" + (f": {c.error}" if c.error else "")
+            rows.append([c.cell, "", "", *([""] * len(columns)), "", "", "", text])
             continue
         for i, v in enumerate(c.verdicts):
             delta = "" if v.delta is None else f"{v.delta:+.4f}"

@@ -117,7 +117,8 @@ def _recipe_record(cell: Cell) -> dict[str, Any] | None:
     t = cell.resolved().train
     assert t is not None
     choice = "distilled" if t.pseudo else t.baseline_recipe
-    return {"recipe": choice, "batch_size": t.schedule.batch_size, "epochs": t.schedule.epochs, "steps": t.schedule.steps}
+    sched = t.schedule
+    return {"recipe": choice, "batch_size": sched.batch_size, "epochs": sched.epochs, "steps": sched.steps}
 
 
 def gpu_step_time(profile: dict[str, Any]) -> float | None:
