@@ -24,6 +24,12 @@ Optimizer = Literal["adam", "adamw"]
 #: auto: bf16 autocast on CUDA, fp32 on CPU
 Precision = Literal["auto", "fp32", "bf16"]
 
+#: ``same_as_distilled`` (default): a baseline trains the labeled half of the distilled run's batch
+#: for as many epochs, so a baseline → distilled difference measures the pseudo labels alone (the
+#: released configs give no other baseline schedule); ``official``: the student's own published
+#: schedule (``repro.run_settings.OFFICIAL_BASELINE``), the paper's §A.1 "official settings" read literally.
+BaselineRecipe = Literal["same_as_distilled", "official"]
+
 # --- distillation -------------------------------------------------------------------------------
 Projection = Literal["cube", "tangent", "equirect_stitched"]
 MaskMode = Literal["paper", "released_code"]
@@ -37,6 +43,9 @@ RotationSampling = Literal["per_image", "per_batch"]
 Protocol = Literal["median", "lsq_disparity_median", "none"]
 #: RMSE of ln depth; log10 depth; or the released evaluator's log10(x + 1)
 RmseLog = Literal["ln", "log10", "released"]
+#: Whose numbers a verdict judges (repro.evaluation.evaluators): the cell's own eval settings, the
+#: paper's eq. 8, or the released evaluator
+Evaluator = Literal["cell", "paper", "released"]
 
 # --- teacher ------------------------------------------------------------------------------------
 #: Teacher disparity back to face size: bilinear (Depth Anything's own inference) or nearest

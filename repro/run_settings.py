@@ -21,6 +21,7 @@ from typing import Any, Literal
 from repro.choices import (
     DEFAULT_TEACHER,
     ORACLE_TEACHER,
+    BaselineRecipe,
     DatasetName,
     LossName,
     LossReduction,
@@ -93,6 +94,20 @@ RECIPES: dict[str, Recipe] = {
         augment=(False, False, False),
     ),
     "equi": Recipe(batch_size=3, optimizer="adam", lr=1e-4, epochs=200),
+}
+
+
+#: The students' own baseline schedules (labeled images per step, epochs), from the same sources as
+#: :data:`RECIPES` but without Depth Anywhere's halving of the batch: UniFuse's README (batch 6,
+#: 100 epochs; ``equi`` shares it), BiFusev2's ``config.yaml`` (batch 8, 200 epochs), HoHoNet's
+#: ``HOHO_depth_dct_efficienthc_TransEn1.yaml`` (batch 4, 60 epochs). EGformer's script sets batch
+#: 4 but no epoch count we could verify: its official recipe needs ``schedule.epochs`` set.
+OFFICIAL_BASELINE: dict[str, tuple[int, int | None]] = {
+    "unifuse": (6, 100),
+    "equi": (6, 100),
+    "bifusepp": (8, 200),
+    "hohonet": (4, 60),
+    "egformer": (4, None),
 }
 
 
@@ -220,6 +235,8 @@ class TrainSettings:
     init_from: str | None = None  # a checkpoint path, or "cell:NAME" for another cell of the suite
     seed: int = 0
     precision: Precision = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU
+    #: the schedule of a baseline (no pseudo data); ignored when pseudo data are used (see BaselineRecipe)
+    baseline_recipe: BaselineRecipe = "same_as_distilled"
     augment: bool | None = None  # None: the student's recipe (released configs: BiFuse++/EGFormer none,
     #                              HoHoNet no colour jitter); True: yaw roll + flip + jitter; False: none
 
@@ -234,11 +251,17 @@ class TrainSettings:
         # Resolved once, here: empty schedule fields take the student's recipe, so every consumer
         # (trainer, cost model, cache keys, resolved.yaml) sees the numbers really used.
         recipe = RECIPES[self.student.name]
+        batch, epochs = recipe.batch_size, recipe.epochs
+        if self.uses_official_recipe:
+            batch, official_epochs = OFFICIAL_BASELINE[self.student.name]
+            if official_epochs is None and self.schedule.epochs is None and self.schedule.steps is None:
+                raise ValueError(f"{self.student.name} has no documented official epoch count: set schedule.epochs")
+            epochs = official_epochs or epochs
         s = self.schedule
         self.schedule = dataclasses.replace(
             s,
-            epochs=s.epochs if s.epochs is not None else (None if s.steps is not None else recipe.epochs),
-            batch_size=s.batch_size or recipe.batch_size,
+            epochs=s.epochs if s.epochs is not None else (None if s.steps is not None else epochs),
+            batch_size=s.batch_size or batch,
             lr=s.lr or recipe.lr,
             optimizer=s.optimizer or recipe.optimizer,
         )
@@ -256,6 +279,11 @@ class TrainSettings:
         if self.init_from and self.init_from.startswith("cell:"):
             return self.init_from[len("cell:") :]
         return None
+
+    @property
+    def uses_official_recipe(self) -> bool:
+        """A baseline (no pseudo data) trained on its student's own published schedule."""
+        return not self.pseudo and self.baseline_recipe == "official"
 
     @property
     def augment_flags(self) -> tuple[bool, bool, bool]:
@@ -276,7 +304,8 @@ class EvalSettings:
     min_depth: float = 0.0  # GT <= min_depth is invalid
     max_depth: float = 10.0  # GT > max_depth is invalid
     clamp: tuple[float, float] | None = None  # clamp predictions (the released evaluator: [0.1, 10])
-    rmse_log: RmseLog = "ln"  # RMSE of ln depth, log10 depth, or the released log10(x + 1) form
+    #: RMSE of ln depth, of log10 depth (UniFuse's own evaluator), or of log10(x + 1) (the released evaluator)
+    rmse_log: RmseLog = "ln"
     model: Literal["student", "teacher_equirect", "predictions"] = "student"
     predictions: str | None = None  # model: predictions — folder of depth maps, one per test image
     teacher: TeacherSpec | None = None  # model: teacher_equirect — default: the paper's teacher

@@ -28,6 +28,12 @@ def test_protocols_rmse_log_and_reductions_match_their_implementations():
     assert set(REDUCTIONS) == set(values(choices.LossReduction))
 
 
+def test_evaluator_names_match_the_evaluators():
+    from repro.evaluation.evaluators import EVALUATORS, SOURCES
+
+    assert EVALUATORS == values(choices.Evaluator) and set(SOURCES) == set(EVALUATORS)
+
+
 def test_teacher_resize_modes_are_resize_modes_of_the_teacher():
     from repro.teacher.depth_anything import ResizeMode
 

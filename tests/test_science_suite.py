@@ -38,7 +38,7 @@ def test_science_suite_and_claims_are_consistent():
     assert [full.cells[n].train.ratio for n in ("ratio_1_2", "ratio_1_4")] == ["1:2", "1:4"]
     assert full.cells["tangent"].train.distill.projection == "tangent"
     tests = {(c.metric, c.test) for c in exp.claims}
-    assert ("seam_ratio", "paired_t") in tests and ("abs_rel", "band") in tests
+    assert ("seam_ratio", "paired") in tests and ("abs_rel", "tost") in tests
     assert all(not c.scales for c in exp.claims)  # judged at the full scale only, never at ci
 
 

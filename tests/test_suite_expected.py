@@ -121,7 +121,7 @@ def test_claims_direction():
     exp = ExpectedFile(source="s", directions={"abs_rel": "lower", "delta1": "higher"}, tolerance={}, rationale="r")
     from repro.suite.expected import Claim
 
-    exp.claims = [Claim("b", "a", "abs_rel"), Claim("b", "a", "delta1"), Claim("c", "a", "abs_rel")]
+    exp.claims = [Claim("b", "a", "abs_rel", test="mean"), Claim("b", "a", "delta1", test="mean"), Claim("c", "a", "abs_rel")]
     out = judge_claims(exp, {"a": {"abs_rel": 0.1, "delta1": 0.9}, "b": {"abs_rel": 0.09, "delta1": 0.89}})
     assert [c.status for c in out] == ["pass", "fail", "not_evaluated"]
 
@@ -169,7 +169,7 @@ def test_paired_t_claim_reports_effect_spread_and_p():
     c = {"0": 0.29, "1": 0.21, "2": 0.24}  # better on average, worse on one seed
     good, noisy = judge_claims(exp, {"a": {"abs_rel": a}, "b": {"abs_rel": b}, "c": {"abs_rel": c}})
     assert good.status == "pass" and good.effect == pytest.approx(0.0117, abs=1e-4)
-    assert good.spread == pytest.approx(0.0029, abs=1e-4) and "paired t-test, n=3" in good.test
+    assert good.spread == pytest.approx(0.0029, abs=1e-4) and "paired t-test over seeds, n=3" in good.test
     assert good.values["a"][2] == 3
     assert noisy.status == "fail" and "p=" in noisy.test
 
@@ -179,21 +179,24 @@ def test_within_claims_band_and_tost():
     m = {"r1": {"0": 0.20, "1": 0.21}, "r2": {"0": 0.205, "1": 0.212}, "r4": {"0": 0.203, "1": 0.214}}
     measured = {n: {"abs_rel": v} for n, v in m.items()}
     band, tight = judge_claims(
-        _claims_file({"cells": cells, "within": 0.01, "metric": "abs_rel"}, {"cells": cells, "within": 0.002, "metric": "abs_rel"}),
+        _claims_file(
+            {"cells": cells, "within": 0.01, "metric": "abs_rel", "test": "band"},
+            {"cells": cells, "within": 0.002, "metric": "abs_rel", "test": "band"},
+        ),
         measured,
     )
     assert band.status == "pass" and band.effect == pytest.approx(0.0035)
     assert tight.status == "fail" and "0.0035 > 0.002" in tight.test
     (tost,) = judge_claims(_claims_file({"cells": cells, "within": 0.02, "metric": "abs_rel", "test": "tost"}), measured)
-    assert tost.status == "pass" and "paired TOST" in tost.test
+    assert tost.status == "pass" and "TOST on every pair" in tost.test
     (loose,) = judge_claims(_claims_file({"cells": cells, "within": 0.006, "metric": "abs_rel", "test": "tost"}), measured)
     assert loose.status == "fail"  # means within the band, but two seeds cannot show it
 
 
 def test_claim_scales_and_validation():
     exp = _claims_file(
-        {"cell": "b", "better_than": "a", "metric": "abs_rel", "scales": ["ci"]},
-        {"cell": "b", "better_than": "a", "metric": "abs_rel"},
+        {"cell": "b", "better_than": "a", "metric": "abs_rel", "scales": ["ci"], "test": "mean"},
+        {"cell": "b", "better_than": "a", "metric": "abs_rel", "test": "mean"},
     )
     measured = {"a": {"abs_rel": 0.2}, "b": {"abs_rel": 0.1}}
     at_ci = judge_claims(exp, measured, compare=False, scale="ci")
@@ -204,7 +207,7 @@ def test_claim_scales_and_validation():
         Claim(cell="a", better_than="b", cells=["a", "b"], metric="abs_rel")
     with pytest.raises(ValueError, match="within claim needs"):
         Claim(cells=["a", "b"], metric="abs_rel")
-    with pytest.raises(ValueError, match="tested by mean or paired_t"):
+    with pytest.raises(ValueError, match="tested by paired, mean or paired_t"):
         Claim(cell="a", better_than="b", metric="abs_rel", test="tost")
 
 
@@ -214,9 +217,9 @@ def test_within_band_relative_to_a_gain():
         "r1": {"abs_rel": {"0": 0.20, "1": 0.22}},
         "r2": {"abs_rel": {"0": 0.24, "1": 0.25}},
     }
-    claim = {"cells": ["r1", "r2"], "within": 0.5, "relative_to": ["gt", "r1"], "metric": "abs_rel"}
+    claim = {"cells": ["r1", "r2"], "within": 0.5, "relative_to": ["gt", "r1"], "metric": "abs_rel", "test": "band"}
     (ok,) = judge_claims(_claims_file(claim), measured)  # band 0.5 × 0.10 = 0.05 ≥ |0.245 − 0.21|
-    assert ok.status == "pass" and "band = 0.5 × |Δ| of gt vs r1" in ok.test
+    assert ok.status == "pass" and "margin = 0.5 × |Δ| of gt vs r1" in ok.test
     (tight,) = judge_claims(_claims_file({**claim, "within": 0.2}), measured)  # band 0.02 < 0.035
     assert tight.status == "fail"
     assert set(ok.values) == {"gt", "r1", "r2"}

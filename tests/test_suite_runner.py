@@ -65,6 +65,26 @@ claims:
 """
 
 
+def write_evaluation(out_dir: Path, metrics: dict[str, float], images: int = 20) -> None:
+    """TEST-ONLY: metrics.json + per-image CSVs in the evaluator's format (repro.evaluation.evaluate), for
+    both named evaluators; per-image values spread symmetrically around the aggregate."""
+    import csv
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    offsets = [0.004 * (i - (images - 1) / 2) / images for i in range(images)]
+    for name in ("paper", "released"):
+        with (out_dir / f"per_image.{name}.csv").open("w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=["image", "valid_pixels", *metrics])
+            writer.writeheader()
+            for i, off in enumerate(offsets):
+                writer.writerow({"image": f"img{i:02d}", "valid_pixels": 100, **{m: v + off for m, v in metrics.items()}})
+    report = {
+        "cell_evaluator": "paper",
+        "evaluators": {n: {"metrics": metrics, "evaluation": {"rmse_log": "ln"}} for n in ("paper", "released")},
+    }
+    (out_dir / "metrics.json").write_text(json.dumps(report))
+
+
 class FakeExecutor:
     """TEST-ONLY: records calls; metrics = the cell's paper value + ``offsets[cell]``."""
 
@@ -100,7 +120,9 @@ class FakeExecutor:
         self.contexts.append(ctx)
         paper = self.expected.cells[cell.name].metrics
         jitter = self.seed_jitter * (ctx.seed - 1)
-        return {m: v + self.offsets.get(cell.name, 0.0) + jitter for m, v in paper.items()}
+        metrics = {m: v + self.offsets.get(cell.name, 0.0) + jitter for m, v in paper.items()}
+        write_evaluation(ctx.out_dir, metrics)
+        return metrics
 
     def profile(self, cell: Cell, ctx: RunContext, steps: int) -> dict[str, float]:
         self.calls.append(("profile", cell.name, steps))
@@ -313,7 +335,7 @@ def test_multi_seed_cell_uses_stated_acceptance(mini):
 
 
 def test_dry_run_plan_and_random_init_profile(mini):
-    runner, ex = make_runner(mini)
+    runner, ex = make_runner(mini, device="cpu")
     plan = {p["cell"].name: p for p in runner.plan()}
     assert plan["cited_row"]["state"] == "cited (not run)"
     assert plan["base"]["cost"].steps == 2 * -(-7829 // 3)  # 2 epochs over M train, UniFuse batch 3
@@ -323,9 +345,16 @@ def test_dry_run_plan_and_random_init_profile(mini):
     profiles = runner.profile()
     assert {p["cell"] for p in profiles} == {"base", "plus", "finetune", "external"}
     assert all(p["step_time_s"] == 0.5 and p["vram"]["over_budget"] is None for p in profiles)
-    cost = {p["cell"].name: p["cost"] for p in runner.plan()}["base"]
+    # a CPU profile is labelled CPU and never turned into GPU-hours
+    assert all(p["device"] == "cpu" and p["estimate"]["gpu_hours"] is None for p in profiles)
+    assert {p["cell"].name: p["cost"] for p in runner.plan()}["base"].gpu_hours is None
+    text = render_terminal(write_reports(runner.run_dir))
+    assert "Random-init profile" in text and "— (CPU profile)" in text
+    assert "NOT COMPARED" in text and "PASS" not in text  # nothing was compared
+    gpu, _ = make_runner(mini, ex, device="cuda")  # the fake executor ignores the device
+    gpu.profile()
+    cost = {p["cell"].name: p["cost"] for p in gpu.plan()}["base"]
     assert cost.gpu_hours == pytest.approx(cost.steps * 0.5 / 3600)
-    assert "Random-init profile" in render_terminal(write_reports(runner.run_dir))
 
 
 def test_interrupted_cell_is_recorded(mini):

@@ -56,7 +56,7 @@ def test_shipped_suites_resolve_as_the_paper_says():
     resolved = cell.train.schedule
     assert (resolved.epochs, resolved.batch_size, resolved.lr) == (200, 4, 3e-4)  # BiFuse++ recipe
     t7 = load_suite(SUITES / "table7_ratio.yaml")
-    assert [c.train.pseudo_per_labeled for c in t7.cells.values()] == [1, 2, 4]
+    assert [t7.cells[f"ratio_1_{n}"].train.pseudo_per_labeled for n in (1, 2, 4)] == [1, 2, 4]
     t8 = load_suite(SUITES / "table8_projection.yaml")
     assert t8.cells["tangent"].train.distill.projection == "tangent"
     t5 = load_suite(SUITES / "table5_metric_ft.yaml")
@@ -74,6 +74,22 @@ def test_table7_and_table8_reference_cells_equal_table3s():
     t8 = load_suite(SUITES / "table8_projection.yaml").cells["cube"].train
     t5 = load_suite(SUITES / "table5_metric_ft.yaml").cells["unifuse_m_all_st"].train
     assert to_plain(t3) == to_plain(t7) == to_plain(t8) == to_plain(t5)
+    # ... and so are the baselines Table 7's and Table 8's claims need
+    base = [load_suite(SUITES / f"{n}.yaml").cells["unifuse_m_all"].train for n in
+            ("table3_zero_shot", "table7_ratio", "table8_projection")]
+    assert to_plain(base[0]) == to_plain(base[1]) == to_plain(base[2]) and base[0].pseudo == []
+
+
+def test_baseline_recipe_is_a_recorded_choice():
+    t5 = load_suite(SUITES / "table5_metric_ft.yaml")
+    official = t5.cells["unifuse_sf_metric"].train
+    assert official.baseline_recipe == "official" and official.uses_official_recipe
+    assert (official.schedule.batch_size, official.schedule.epochs) == (6, 100)  # UniFuse's own schedule
+    t3 = load_suite(SUITES / "table3_zero_shot.yaml")
+    same = t3.cells["unifuse_m_all"].train
+    assert same.baseline_recipe == "same_as_distilled" and not same.uses_official_recipe
+    assert (same.schedule.batch_size, same.schedule.epochs) == (3, 200)  # the distilled run's labeled half
+    assert t3.cells["unifuse_m_all_st"].train.schedule.batch_size == 3
 
 
 def test_tiny_scale_and_released_code_variant():

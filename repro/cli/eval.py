@@ -30,7 +30,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--clamp", type=float, nargs=2, metavar=("LO", "HI"), help="clamp prediction and GT after alignment"
     )
-    parser.add_argument("--rmse-log", default="ln", choices=["ln", "released"], help="RMSElog definition")
+    parser.add_argument("--rmse-log", default="ln", choices=["ln", "log10", "released"], help="RMSElog: ln, log10 (UniFuse), released (log10(x+1))")
     parser.add_argument("--min-depth", type=float, default=0.0)
     parser.add_argument("--max-depth", type=float, default=10.0)
     parser.add_argument("--model", default="student", choices=["student", "teacher_equirect", "predictions"])

@@ -112,7 +112,7 @@ def _list(directory: Path) -> int:
 
 
 def _load(path: Path, scale: str | None = None, variant: str | None = None):  # type: ignore[no-untyped-def]
-    from repro.suite.expected import check_cells_match, load_expected
+    from repro.suite.expected import check_cells_match, load_expected, override_evaluator
     from repro.suite.schema import load_suite
 
     suite = load_suite(path, scale=scale, variant=variant)
@@ -120,12 +120,15 @@ def _load(path: Path, scale: str | None = None, variant: str | None = None):  # 
     if suite.expected_path is not None:
         expected = load_expected(suite.expected_path)
         check_cells_match(expected, list(suite.cells), path)
+        if suite.verdict_evaluator:
+            expected = override_evaluator(expected, suite.verdict_evaluator, f"suite {path.name}")
     return suite, expected
 
 
 def _validate(directory: Path, names: list[str]) -> int:
     """Every scale and variant of each suite, and its expected file; all errors, not just the first."""
     from repro.config import load_config
+    from repro.suite.power import form_warnings, tolerance_warnings
     from repro.suite.schema import find_suite, iter_suite_files
 
     paths = [find_suite(n, directory) for n in names] if names else list(iter_suite_files(directory))
@@ -136,10 +139,17 @@ def _validate(directory: Path, names: list[str]) -> int:
             (None, v) for v in (raw.get("variants") or {})
         ]
         try:
+            warnings: list[str] = []
             for scale, variant in combos:
                 suite, expected = _load(path, scale, variant)
+                if expected is not None and scale == "full":
+                    warnings += [w for w in form_warnings(suite, expected) if w not in warnings]
+            if expected is not None:
+                warnings += tolerance_warnings(expected)
             note = "" if expected else " (no expected file)"
             print(f"ok   {path}: {len(suite.cells)} cells, scales/variants checked: {len(combos)}{note}")
+            for w in warnings:
+                print(f"warn   {w}")
         except ConfigError as exc:
             failures += 1
             print(f"FAIL {exc}")

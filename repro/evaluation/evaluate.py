@@ -1,6 +1,8 @@
 """Evaluation: a checkpoint (or the teacher, or supplied predictions) on a test split, per image.
 
-Writes ``per_image.csv`` (every metric of every image) and ``metrics.json`` (the mean over images,
+Writes ``per_image.csv`` (every metric of every image), ``per_image.<evaluator>.csv`` for each
+evaluator of :mod:`repro.evaluation.evaluators` (the paper's and the released code's, always both) and
+``metrics.json`` (the mean over images,
 with the protocol, crop, clamp and RMSElog definition they were computed under, the model and
 dataset, and whether a stand-in teacher was involved) and returns the aggregate. Metrics come
 from :mod:`repro.evaluation.metrics`; the protocols and their sources are documented there.
@@ -28,6 +30,7 @@ from repro.atomic import write_text
 from repro.config import to_plain
 from repro.devices import pick_device
 from repro.errors import UserError
+from repro.evaluation.evaluators import CELL, evaluators_for, same_as
 from repro.evaluation.metrics import MetricAccumulator, scaled_crop_rows
 from repro.models.checkpoints import DEFAULT_SIZE, load_student
 from repro.run_settings import EvalSettings, StudentSpec
@@ -69,6 +72,19 @@ def _read_prediction(folder: Path, image_path: str, size: tuple[int, int]) -> to
     return depth[0]
 
 
+def _accumulator(settings: EvalSettings, pred_is_disparity: bool, height: int) -> MetricAccumulator:
+    return MetricAccumulator(
+        settings.protocol,
+        pred_is_disparity=pred_is_disparity,
+        crop_rows=scaled_crop_rows(settings.crop_rows, height),
+        rmse_log=settings.rmse_log,
+        clamp=settings.clamp,
+        min_depth=settings.min_depth,
+        max_depth=settings.max_depth,
+        seam="seam_ratio" in settings.metrics,
+    )
+
+
 def evaluate(
     settings: EvalSettings,
     *,
@@ -99,16 +115,11 @@ def evaluate(
     size = tuple(settings.input_size or meta.get("input_size") or DEFAULT_SIZE)
     dataset = build_dataset(settings.dataset, data_root, size=size, augment=False)
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)
-    acc = MetricAccumulator(
-        settings.protocol,
-        pred_is_disparity=meta["output_kind"] == "disparity",
-        crop_rows=scaled_crop_rows(settings.crop_rows, size[0]),
-        rmse_log=settings.rmse_log,
-        clamp=settings.clamp,
-        min_depth=settings.min_depth,
-        max_depth=settings.max_depth,
-        seam="seam_ratio" in settings.metrics,
-    )
+    # Every named evaluator (paper eq. 8, released code) on the same predictions, in one pass.
+    evaluators = evaluators_for(settings)
+    accs = {name: _accumulator(s, meta["output_kind"] == "disparity", size[0]) for name, s in evaluators.items()}
+    cell_evaluator = CELL if CELL in accs else same_as(settings)
+    acc = accs[cell_evaluator]  # type: ignore[index]
     from repro.data.transforms import imagenet_normalize
 
     # a stand-in (oracle) teacher, in training or as the evaluated model, is recorded with the result
@@ -125,12 +136,17 @@ def evaluate(
                 pred = model(x, depth=gt.to(device) if stand_in else None)  # type: ignore[misc]
             else:
                 pred = model(imagenet_normalize(batch["rgb"].to(device)))  # type: ignore[misc]
-            acc.update(pred.float().cpu(), gt, names=[str(p) for p in batch["path"]])
+            for a in accs.values():
+                a.update(pred.float().cpu(), gt, names=[str(p) for p in batch["path"]])
     result = acc.result()
     acc.write_csv(out_dir / "per_image.csv")
+    for name, a in accs.items():
+        a.write_csv(out_dir / f"per_image.{name}.csv")
     report = {
         "metrics": result,
         "evaluation": acc.describe(),
+        "cell_evaluator": cell_evaluator,
+        "evaluators": {name: {"metrics": a.result(), "evaluation": a.describe()} for name, a in accs.items()},
         "settings": to_plain(dataclasses.replace(settings, input_size=size)),
         "dataset": {
             "name": settings.dataset.dataset,

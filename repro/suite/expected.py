@@ -22,6 +22,7 @@ synthetic data are not expected to reach them. Every measured value must be fini
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import statistics
@@ -29,11 +30,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from repro.choices import Evaluator, values
 from repro.config import ConfigDict, ConfigError, Location, from_data, load_config
+from repro.suite.stats import PairedStats, holm, paired_image_diffs, paired_images, paired_seeds, tost
 
 Direction = Literal["lower", "higher"]
 Mode = Literal["two_sided", "no_worse"]
 Status = Literal["pass", "fail", "missing", "not_compared", "not_reported", "cited"]
+
+EVALUATOR_NAMES = values(Evaluator)
+RMSE_LOG_FORMS = ("ln", "log10", "released")
 
 METRIC_LABELS = {
     "abs_rel": "AbsRel",
@@ -69,20 +75,26 @@ class CellExpectation:
     mode: Mode | None = None
     acceptance: Acceptance | None = None
     note: str = ""
+    evaluator: str | None = None  # the evaluator this row's numbers came from (default: the file's)
+    forms: dict[str, str] = field(default_factory=dict)  # e.g. {rmse_log: log10}: the form the paper's number is in
 
 
-ClaimTest = Literal["mean", "paired_t", "band", "tost"]
+ClaimTest = Literal["paired", "mean", "paired_t", "band", "tost"]
 
 
 @dataclass
 class Claim:
     """A comparison the paper makes between cells, checked on the measured values.
 
-    Two kinds: ``cell`` is better than ``better_than`` (tests ``mean``: the mean over seeds is
-    strictly better; ``paired_t``: a one-sided paired t-test over the seeds the two cells share
-    rejects "not better" at ``alpha``), or ``cells`` agree ``within`` a band (tests ``band``: the
-    largest difference between two cells' means is at most ``within``; ``tost``: for every pair,
-    two one-sided paired t-tests show the difference lies inside ±``within`` at ``alpha``). With
+    Two kinds: ``cell`` is better than ``better_than`` (tests ``paired``, the default: a
+    one-sided Wilcoxon signed-rank test of the per-image differences and, with two or more shared
+    seeds, a one-sided paired t-test over seeds, each Holm-adjusted across the suite's directional
+    claims, must both reject "not better" at ``alpha``; ``paired_t``: the seed test alone;
+    ``mean``: the mean over seeds is strictly better, no test), or ``cells`` agree ``within`` a
+    margin (tests ``tost``, the default: for every pair, two one-sided tests on the per-image
+    differences and, with two or more shared seeds, on the per-seed differences show the
+    difference lies inside ±``within`` at ``alpha``; ``band``: the largest difference between two
+    cells' means is at most ``within``, no test). With
     ``relative_to: [a, b]`` the band is ``within × |mean(a) − mean(b)|``: "these variants differ
     by less than half the gain of a (the paper's Table 7 spread is half its Table 3 gain)".
     ``scales`` lists the scales the claim is judged at besides the paper's (``full``).
@@ -94,7 +106,7 @@ class Claim:
     why: str = ""
     cells: list[str] = field(default_factory=list)
     within: float | None = None
-    test: ClaimTest | None = None  # default: mean (better) / band (within)
+    test: ClaimTest | None = None  # default: paired (better) / tost (within)
     alpha: float = 0.05
     scales: list[str] = field(default_factory=list)
     relative_to: list[str] = field(default_factory=list)
@@ -107,13 +119,13 @@ class Claim:
         if self.better_than:
             if not self.cell:
                 raise ValueError("a better_than claim needs cell:")
-            self.test = self.test or "mean"
-            if self.test not in ("mean", "paired_t"):
-                raise ValueError(f"a better_than claim is tested by mean or paired_t, not {self.test}")
+            self.test = self.test or "paired"
+            if self.test not in ("paired", "mean", "paired_t"):
+                raise ValueError(f"a better_than claim is tested by paired, mean or paired_t, not {self.test}")
         else:
             if len(self.cells) < 2 or self.within is None or self.within <= 0 or self.cell:
                 raise ValueError("a within claim needs cells: (two or more), a positive within:, and no cell:")
-            self.test = self.test or "band"
+            self.test = self.test or "tost"
             if self.relative_to and len(self.relative_to) != 2:
                 raise ValueError("relative_to names two cells: the band is within × |mean(a) − mean(b)|")
             if self.test not in ("band", "tost"):
@@ -147,6 +159,12 @@ class ExpectedFile:
     cells: dict[str, CellExpectation] = field(default_factory=dict)
     claims: list[Claim] = field(default_factory=list)
     path: str = ""
+    #: which evaluation the verdicts use (repro.evaluation.evaluators): cell | paper | released, and why
+    evaluator: str = "cell"
+    evaluator_why: str = ""
+    #: scales (besides ``full``) at which the metric values are compared: a reference run recorded
+    #: at that scale (the smoke suite) rather than the paper's numbers
+    compare_scales: list[str] = field(default_factory=list)
 
     def tolerance_for(self, cell: str, metric: str) -> float:
         return self.cells[cell].tolerance.get(metric, self.tolerance[metric])
@@ -157,12 +175,25 @@ class ExpectedFile:
     def acceptance_for(self, cell: str) -> Acceptance:
         return self.cells[cell].acceptance or self.acceptance
 
+    def evaluator_for(self, cell: str) -> str:
+        ce = self.cells.get(cell)
+        return (ce.evaluator if ce is not None else None) or self.evaluator
+
+    def compares_at(self, scale: str) -> bool:
+        return scale == "full" or scale in self.compare_scales
+
+
+def _unknown_evaluator(name: str) -> str:
+    return f"unknown evaluator '{name}' (choose from {', '.join(EVALUATOR_NAMES)})"
+
 
 def load_expected(path: str | os.PathLike[str]) -> ExpectedFile:
     """Load and cross-check an expected file (every metric has a direction and a tolerance)."""
     raw = load_config(path)
     exp = from_data(ExpectedFile, raw)
     exp.path = str(path)
+    if exp.evaluator not in EVALUATOR_NAMES:
+        raise ConfigError(_unknown_evaluator(exp.evaluator), raw.where("evaluator"), "evaluator")
     cells_raw = raw.get("cells") or ConfigDict()
     for name, cell in exp.cells.items():
         where = cells_raw.where(name) if isinstance(cells_raw, ConfigDict) else None
@@ -171,6 +202,13 @@ def load_expected(path: str | os.PathLike[str]) -> ExpectedFile:
                 raise ConfigError(f"metric '{metric}' has no direction", where, f"cells.{name}")
             if metric not in exp.tolerance and metric not in cell.tolerance and metric in cell.metrics:
                 raise ConfigError(f"metric '{metric}' has no tolerance", where, f"cells.{name}")
+        for evaluator in filter(None, [cell.evaluator]):
+            if evaluator not in EVALUATOR_NAMES:
+                raise ConfigError(_unknown_evaluator(evaluator), where, f"cells.{name}.evaluator")
+        for metric, form in cell.forms.items():
+            if metric != "rmse_log" or form not in RMSE_LOG_FORMS:
+                forms = ", ".join(RMSE_LOG_FORMS)
+                raise ConfigError(f"forms: only rmse_log, one of {forms}", where, f"cells.{name}.forms")
         for metric, (lo, hi) in cell.bounds.items():
             if lo > hi:
                 raise ConfigError(f"bounds of '{metric}' are reversed: [{lo}, {hi}]", where, f"cells.{name}.bounds")
@@ -182,6 +220,13 @@ def load_expected(path: str | os.PathLike[str]) -> ExpectedFile:
         if claim.metric not in exp.directions:
             raise ConfigError(f"claim metric '{claim.metric}' has no direction", where, f"claims[{i}]")
     return exp
+
+
+def override_evaluator(exp: ExpectedFile, evaluator: str, by: str) -> ExpectedFile:
+    """``exp`` judged under ``evaluator`` for every cell (a suite's ``verdict_evaluator:``)."""
+    cells = {n: dataclasses.replace(c, evaluator=None) for n, c in exp.cells.items()}
+    why = f"set by {by} (verdict_evaluator); the expected file's choice was {exp.evaluator}"
+    return dataclasses.replace(exp, evaluator=evaluator, evaluator_why=why, cells=cells)
 
 
 def check_cells_match(exp: ExpectedFile, cell_names: list[str], suite_path: Path) -> None:
@@ -210,10 +255,20 @@ class MetricVerdict:
     bounds: tuple[float, float] | None = None
     direction: Direction | None = None
     test: str = ""  # the rule applied, with its numbers
+    evaluator: str = ""  # whose numbers were judged (repro.evaluation.evaluators)
+    by_evaluator: dict[str, float] = field(default_factory=dict)  # every recorded evaluator's mean
+    mde_images: float | None = None  # two-sided MDE of the mean from the per-image spread
+    mde_seeds: float | None = None  # ... from the per-seed spread (≥ 2 seeds)
 
     @property
     def failed(self) -> bool:
         return self.status in ("fail", "missing")
+
+    @property
+    def mde(self) -> float | None:
+        """The resolution of this run for this row: the larger of the measured MDEs."""
+        known = [x for x in (self.mde_images, self.mde_seeds) if x is not None]
+        return max(known) if known else None
 
 
 def summarize(values: list[float]) -> tuple[float, float | None]:
@@ -308,9 +363,18 @@ def judge_metric(
 
 
 def judge_cell(
-    exp: ExpectedFile, cell: str, measured: dict[str, list[float]] | None, *, compare: bool = True
+    exp: ExpectedFile,
+    cell: str,
+    measured: dict[str, list[float]] | None,
+    *,
+    compare: bool = True,
+    forms: dict[str, str | None] | None = None,
 ) -> list[MetricVerdict]:
-    """Verdicts for every metric the paper reports for ``cell`` (and every measured one)."""
+    """Verdicts for every metric the paper reports for ``cell`` (and every measured one).
+
+    ``forms`` gives the form each measured metric was computed in (``rmse_log``: ln | log10 |
+    released); a metric whose paper number is stated in another form is shown, not compared.
+    """
     ce = exp.cells[cell]
     metrics = list(dict.fromkeys([*ce.metrics, *ce.not_reported, *ce.bounds, *(measured or {})]))
     out = []
@@ -333,6 +397,9 @@ def judge_cell(
         )
         if m in ce.not_reported and v.status == "not_compared":
             v.status, v.test = "not_reported", "the paper prints '-'"
+        want, got = ce.forms.get(m), (forms or {}).get(m)
+        if want and got and want != got and v.status in ("pass", "fail"):
+            v.status, v.test = "not_compared", f"paper's {m} is the {want} form, measured: {got}"
         out.append(v)
     return out
 
@@ -345,6 +412,12 @@ class ClaimVerdict:
     effect: float | None = None  # better: mean paired improvement (> 0 = as claimed); within: largest |Δ|
     spread: float | None = None  # better: std of the paired improvement over seeds
     test: str = ""
+    images: list[PairedStats] = field(default_factory=list)  # per-image paired tests (one per pair)
+    seeds: list[PairedStats] = field(default_factory=list)  # per-seed paired tests (one per pair)
+    margin: float | None = None  # within: the equivalence margin used
+    paper_effect: float | None = None  # better: the paper's gain (> 0 = as claimed), when both rows are printed
+    mde: float | None = None  # the smallest gain this run resolves (seeds when measured, else images)
+    power: str = ""  # the warning when the paper's effect is below the MDE
 
     @property
     def failed(self) -> bool:
@@ -353,6 +426,7 @@ class ClaimVerdict:
 
 SeedValues = dict[str, float]  # seed (as text) -> value
 Measured = dict[str, dict[str, "SeedValues | list[float] | float"]]  # cell -> metric -> per seed
+ImageValues = dict[str, dict[str, dict[str, dict[str, float]]]]  # cell -> metric -> seed -> image -> value
 
 
 def _per_seed(x: SeedValues | list[float] | float | None) -> SeedValues | None:
@@ -369,68 +443,128 @@ def _paired(a: SeedValues, b: SeedValues) -> list[tuple[float, float]]:
     return [(a[k], b[k]) for k in a if k in b]
 
 
-def _judge_better(claim: Claim, a: SeedValues, b: SeedValues, sign: float, v: ClaimVerdict) -> bool:
-    from scipy import stats
+def _judge_mean(a: SeedValues, b: SeedValues, sign: float, v: ClaimVerdict, note: str = "") -> bool:
+    ma, mb = statistics.fmean(a.values()), statistics.fmean(b.values())
+    v.test = f"means {ma:.4f} {'<' if sign > 0 else '>'} {mb:.4f}{note}"
+    return ma < mb if sign > 0 else ma > mb
 
+
+def _prepare_better(
+    claim: Claim, a: SeedValues, b: SeedValues, images: tuple[dict, dict] | None, sign: float, v: ClaimVerdict
+) -> None:
+    """The paired statistics of a directional claim (decided after the Holm adjustment)."""
     ma, mb = statistics.fmean(a.values()), statistics.fmean(b.values())
     gains = [sign * (y - x) for x, y in _paired(a, b)]  # > 0: cell better than better_than, per seed
     v.effect = sign * (mb - ma)
     v.spread = statistics.stdev(gains) if len(gains) > 1 else None
-    rel = "<" if sign > 0 else ">"
-    if claim.test == "paired_t" and len(gains) >= 2:
-        mean = statistics.fmean(gains)
-        if not v.spread:
-            ok = all(g > 0 for g in gains)
-            v.test = f"paired, n={len(gains)}: zero spread, gain {mean:+.4g} (t-test undefined)"
-            return ok
-        p = float(stats.ttest_1samp(gains, 0.0, alternative="greater").pvalue)
-        ok = p < claim.alpha
-        v.test = (
-            f"one-sided paired t-test, n={len(gains)}: gain {mean:+.4g} ± {v.spread:.2g}, "
-            f"d_z={mean / v.spread:.2f}, p={p:.3g} {'<' if ok else '≥'} α={claim.alpha:g}"
-        )
-        return ok
-    ok = ma < mb if sign > 0 else ma > mb
-    fallback = " (paired_t needs ≥ 2 shared seeds)" if claim.test == "paired_t" else ""
-    v.test = f"means {ma:.4f} {rel} {mb:.4f}{fallback}"
-    return ok
+    if images is not None:
+        diffs = paired_image_diffs(images[0], images[1], sign)
+        if len(diffs) >= 2:
+            v.images = [paired_images(diffs, claim.alpha)]
+    if len(gains) >= 2 and claim.test in ("paired", "paired_t"):
+        v.seeds = [paired_seeds(gains, claim.alpha)]
 
 
-def _judge_within(claim: Claim, per_cell: dict[str, SeedValues], v: ClaimVerdict) -> bool:
+def _decide_better(claim: Claim, a: SeedValues, b: SeedValues, sign: float, v: ClaimVerdict) -> bool | None:
+    """True/False once the p-values are Holm-adjusted; None when no test applies."""
+    if claim.test == "mean":
+        return _judge_mean(a, b, sign, v)
+    if claim.test == "paired_t":
+        if not v.seeds:
+            return _judge_mean(a, b, sign, v, " (paired_t needs ≥ 2 shared seeds)")
+        st = v.seeds[0]
+        if st.p is None:
+            v.test = f"paired, n={st.n}: zero spread, gain {st.mean:+.4g} (t-test undefined)"
+            return all(sign * (y - x) > 0 for x, y in _paired(a, b))
+        v.test = st.describe(claim.alpha) + (f", d_z={st.mean / st.sd:.2f}" if st.sd else "")
+        return st.rejects(claim.alpha)
+    tests = [*v.images, *v.seeds]
+    if not tests:
+        v.test = "no paired data: needs per-image values or ≥ 2 shared seeds"
+        return None
+    v.test = "; ".join(t.describe(claim.alpha) for t in tests)
+    if not v.seeds:
+        v.test += "; 1 seed: training variance not measured"
+    return all(t.rejects(claim.alpha) for t in tests)
+
+
+def _judge_within(
+    claim: Claim, per_cell: dict[str, SeedValues], images: dict[str, dict] | None, v: ClaimVerdict
+) -> bool | None:
     means = {n: statistics.fmean(x.values()) for n, x in per_cell.items()}
     within = float(claim.within)  # type: ignore[arg-type]
     if claim.relative_to:
         a, b = claim.relative_to
         within *= abs(means[a] - means[b])
+    v.margin = within
     pairs = [(i, j) for k, i in enumerate(claim.cells) for j in claim.cells[k + 1 :]]
     v.effect = max(abs(means[i] - means[j]) for i, j in pairs)
-    band = f"max |Δ mean| {v.effect:.4g} {'≤' if v.effect <= within + 1e-12 else '>'} {within:g}"
-    diffs = {(i, j): [x - y for x, y in _paired(per_cell[i], per_cell[j])] for i, j in pairs}
-    if claim.test == "tost" and min(len(d) for d in diffs.values()) >= 2:
-        ps = {pair: _tost_p(d, 0.0, within) for pair, d in diffs.items()}
-        # zero spread: equivalent exactly when the (constant) difference is inside the band
-        ps = {pair: (p if p is not None else float(abs(diffs[pair][0]) >= within)) for pair, p in ps.items()}
-        (wi, wj), worst = max(ps.items(), key=lambda kv: kv[1])
-        ok = worst < claim.alpha
-        v.test = (
-            f"paired TOST ±{within:g} on every pair, n={min(len(d) for d in diffs.values())}: "
-            f"worst {wi} vs {wj} p={worst:.3g} {'<' if ok else '≥'} α={claim.alpha:g}; {band}"
-        )
-        return ok
-    v.test = band + (" (tost needs ≥ 2 shared seeds)" if claim.test == "tost" else "")
+    band = f"max |Δ mean| {v.effect:.4g} {'≤' if v.effect <= within + 1e-12 else '>'} {within:.4g}"
     if claim.relative_to:
-        v.test += f" [band = {claim.within:g} × |Δ| of {' vs '.join(claim.relative_to)}]"
-    return v.effect <= within + 1e-12
+        band += f" [margin = {claim.within:g} × |Δ| of {' vs '.join(claim.relative_to)}]"
+    if claim.test == "band":
+        v.test = band
+        return v.effect <= within + 1e-12
+    for i, j in pairs:
+        seed_diffs = [x - y for x, y in _paired(per_cell[i], per_cell[j])]
+        if len(seed_diffs) >= 2:
+            v.seeds.append(tost(seed_diffs, within, claim.alpha, "seeds"))
+        if images is not None:
+            diffs = paired_image_diffs(images[j], images[i])  # image values of i − j
+            if len(diffs) >= 2:
+                v.images.append(tost(diffs, within, claim.alpha, "images"))
+    tests = [*v.images, *v.seeds]
+    if not tests:
+        v.test = f"TOST needs per-image values or ≥ 2 shared seeds; {band}"
+        return None
+    worst = max(tests, key=lambda t: math.inf if t.p is None else t.p)
+    ok = all(t.rejects(claim.alpha) for t in tests)
+    v.test = f"TOST on every pair ({len(tests)} tests), worst: {worst.describe(claim.alpha)}; {band}"
+    return ok
 
 
-def judge_claims(exp: ExpectedFile, measured: Measured, *, compare: bool = True, scale: str = "full") -> list[ClaimVerdict]:
+def _power(exp: ExpectedFile, claim: Claim, sign: float, v: ClaimVerdict) -> None:
+    """The run's MDE for this claim, and a warning when the paper's own gain is below it."""
+    if v.seeds and v.seeds[0].mde is not None:
+        v.mde = v.seeds[0].mde
+    elif v.images:
+        v.mde = v.images[0].mde
+    pa = exp.cells.get(claim.cell)
+    pb = exp.cells.get(claim.better_than)
+    if pa is not None and pb is not None and claim.metric in pa.metrics and claim.metric in pb.metrics:
+        v.paper_effect = sign * (pb.metrics[claim.metric] - pa.metrics[claim.metric])
+    if v.paper_effect is None:
+        return
+    if not v.seeds:
+        v.power = (
+            f"1 seed: the run-to-run spread is not measured, so the paper's gain of {v.paper_effect:.4g} "
+            "cannot be told from training noise; add seeds"
+        )
+    elif v.mde is not None and abs(v.paper_effect) < v.mde:
+        v.power = (
+            f"this run cannot resolve the paper's gain of {v.paper_effect:.4g} (MDE {v.mde:.4g}); "
+            "add seeds or test images"
+        )
+
+
+def judge_claims(
+    exp: ExpectedFile,
+    measured: Measured,
+    *,
+    compare: bool = True,
+    scale: str = "full",
+    images: ImageValues | None = None,
+) -> list[ClaimVerdict]:
     """Check each comparative claim on the measured cells.
 
     ``measured[cell][metric]`` holds one value per seed (``{seed: value}``; a list or a single
-    mean is read as unpaired seeds). A claim is judged at the paper's scale when ``compare``, and at
-    any scale it lists in ``scales``.
+    mean is read as unpaired seeds); ``images[cell][metric][seed][image]`` the per-image values
+    paired tests need. A claim is judged at the paper's scale when ``compare``, and at any scale it
+    lists in ``scales``. Directional p-values are Holm-adjusted across the judged directional
+    claims, separately for the per-image and the per-seed family.
     """
-    out = []
+    out: list[ClaimVerdict] = []
+    pending: list[tuple[ClaimVerdict, Claim, dict[str, SeedValues | None], float]] = []
     for claim in exp.claims:
         v = ClaimVerdict(claim, "not_evaluated")
         out.append(v)
@@ -446,10 +580,23 @@ def judge_claims(exp: ExpectedFile, measured: Measured, *, compare: bool = True,
         if any(x is None for x in per_cell.values()):
             v.test = "a cell has no measurement"
             continue
+        cell_images = {n: (images or {}).get(n, {}).get(claim.metric) or None for n in claim.names}
+        have_images = all(x is not None for x in cell_images.values())
+        sign = 1.0 if exp.directions[claim.metric] == "lower" else -1.0
         if claim.better_than:
-            sign = 1.0 if exp.directions[claim.metric] == "lower" else -1.0
-            ok = _judge_better(claim, per_cell[claim.cell], per_cell[claim.better_than], sign, v)  # type: ignore[arg-type]
+            pair = (cell_images[claim.cell], cell_images[claim.better_than]) if have_images else None
+            a, b = per_cell[claim.cell], per_cell[claim.better_than]
+            _prepare_better(claim, a, b, pair, sign, v)  # type: ignore[arg-type]
+            pending.append((v, claim, per_cell, sign))
         else:
-            ok = _judge_within(claim, per_cell, v)  # type: ignore[arg-type]
-        v.status = "pass" if ok else "fail"
+            ok = _judge_within(claim, per_cell, cell_images if have_images else None, v)  # type: ignore[arg-type]
+            v.status = "not_evaluated" if ok is None else ("pass" if ok else "fail")
+    for family in ("images", "seeds"):
+        tests = [t for v, *_ in pending for t in getattr(v, family)]
+        for t, p in zip(tests, holm([t.p for t in tests]), strict=True):
+            t.p_holm = p if len(tests) > 1 else None
+    for v, claim, per_cell, sign in pending:
+        ok = _decide_better(claim, per_cell[claim.cell], per_cell[claim.better_than], sign, v)  # type: ignore[arg-type]
+        v.status = "not_evaluated" if ok is None else ("pass" if ok else "fail")
+        _power(exp, claim, sign, v)
     return out

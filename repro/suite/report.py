@@ -24,11 +24,12 @@ from repro.suite.expected import (
     ClaimVerdict,
     ExpectedFile,
     MetricVerdict,
-    judge_cell,
     judge_claims,
     judge_metric,
 )
-from repro.suite.runner import read_json, write_json
+from repro.suite.runner import gpu_step_time, read_json, write_json
+from repro.suite.stats import PairedStats
+from repro.suite.verdicts import EVALUATOR_ORDER, claim_images, claim_seeds, judge_result
 from repro.suite.vram import GIB, MEASURES, format_gib
 
 STAGES = ("data", "masks", "train", "eval", "profile")
@@ -101,6 +102,19 @@ class Report:
     def passed(self) -> bool:
         return self.passed_for()
 
+    @property
+    def compared(self) -> bool:
+        """Whether anything was judged: a metric against a value or range, or a claim."""
+        n = self.counts()
+        return bool(n["metrics_judged"] or n["claims_judged"])
+
+    @property
+    def verdict(self) -> str:
+        """PASS only when something was compared and nothing failed; NOT COMPARED otherwise."""
+        if not self.passed:
+            return "FAIL"
+        return "PASS" if self.compared else "NOT COMPARED"
+
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
         for c in self.cells:
@@ -134,9 +148,9 @@ def _vram_by_stage(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def build_report(run: RunData) -> Report:
     exp = run.expected
-    compare = run.suite.get("scale", "full") == "full"
+    scale = run.suite.get("scale", "full")
+    compare = exp.compares_at(scale) if exp is not None else scale == "full"
     cells: list[CellRow] = []
-    per_seed: dict[str, dict[str, dict[str, float]]] = {}  # cell -> metric -> seed -> value
     for name in run.suite.get("cells", []):
         res = run.results.get(name)
         kind = run.suite.get("kinds", {}).get(name, "")
@@ -148,7 +162,7 @@ def build_report(run: RunData) -> Report:
         measured = res.get("metrics") or {}
         verdicts: list[MetricVerdict] = []
         if exp is not None and name in exp.cells and status in ("ok", "cited"):
-            verdicts = judge_cell(exp, name, measured if status == "ok" else None, compare=compare)
+            verdicts = judge_result(exp, name, res, compare=compare)
         elif status == "ok":  # no expectation: show the numbers, judge only their sanity
             verdicts = [
                 judge_metric(
@@ -156,8 +170,6 @@ def build_report(run: RunData) -> Report:
                 )
                 for m, v in measured.items()
             ]
-        if status == "ok":
-            per_seed[name] = _per_seed_metrics(res)
         err = res.get("error") or {}
         reused = [s["train_reused_from"] for s in res.get("seeds") or [] if s.get("train_reused_from")]
         cells.append(
@@ -173,18 +185,16 @@ def build_report(run: RunData) -> Report:
                 reused=reused,
             )
         )
-    scale = run.suite.get("scale", "full")
-    claims = judge_claims(exp, per_seed, compare=compare, scale=scale) if exp is not None else []
+    claims = []
+    if exp is not None:
+        claims = judge_claims(
+            exp,
+            claim_seeds(run.results, exp),  # type: ignore[arg-type]
+            compare=scale == "full",
+            scale=scale,
+            images=claim_images(run.results, exp),
+        )
     return Report(run, cells, claims)
-
-
-def _per_seed_metrics(result: dict[str, Any]) -> dict[str, dict[str, float]]:
-    """metric -> {seed: value} of a finished cell, so claims can pair seeds across cells."""
-    out: dict[str, dict[str, float]] = {}
-    for i, rec in enumerate(result.get("seeds") or []):
-        for m, v in (rec.get("metrics") or {}).items():
-            out.setdefault(m, {})[str(rec.get("seed", i))] = float(v)
-    return out
 
 
 # --------------------------------------------------------------------------- formatting
@@ -223,30 +233,92 @@ _RESULT = {
 }
 
 
+def evaluator_columns(report: Report) -> list[str]:
+    """The evaluators shown side by side: those any cell recorded, in a fixed order."""
+    seen = {e for c in report.cells for v in c.verdicts for e in [*v.by_evaluator, v.evaluator] if e}
+    return [e for e in EVALUATOR_ORDER if e in seen]
+
+
+def _mde(v: MetricVerdict) -> str:
+    parts = []
+    if v.mde_images is not None:
+        parts.append(f"{v.mde_images:.4f} img")
+    if v.mde_seeds is not None:
+        parts.append(f"{v.mde_seeds:.4f} seeds")
+    text = " / ".join(parts) or "—"
+    if v.tolerance is not None and v.mde is not None and v.tolerance < v.mde:
+        text += " (> tol.)"
+    return text
+
+
 def metric_table(report: Report) -> list[list[str]]:
+    columns = evaluator_columns(report)
     rows = []
     for c in report.cells:
         if not c.verdicts:
             state = {"failed": "FAIL", "interrupted": "FAIL (interrupted)"}.get(c.status, c.status)
-            rows.append([c.cell, "", "", "", "", "", f"{state}" + (f": {c.error}" if c.error else "")])
+            text = f"{state}" + (f": {c.error}" if c.error else "")
+            rows.append([c.cell, "", "", *([""] * len(columns)), "", "", "", text])
             continue
         for i, v in enumerate(c.verdicts):
             delta = "" if v.delta is None else f"{v.delta:+.4f}"
+            measured = []
+            for e in columns:
+                if e == v.evaluator:
+                    measured.append(_measured(v) + " *")
+                else:
+                    measured.append(_num(v.by_evaluator.get(e), 4) if e in v.by_evaluator else "—")
             rows.append(
                 [
                     c.cell if i == 0 else "",
                     METRIC_LABELS.get(v.metric, v.metric),
                     _num(v.paper),
-                    _measured(v),
+                    *measured,
                     delta,
                     _tolerance(v),
+                    _mde(v),
                     _RESULT[v.status],
                 ]
             )
     return rows
 
 
-METRIC_HEADERS = ["cell", "metric", "paper", "measured", "Δ", "tolerance", "result"]
+EVALUATOR_LABELS = {"paper": "paper eq. 8", "released": "released eval", "cell": "cell's eval"}
+EVALUATOR_PROSE = {
+    "paper": "the paper's evaluator (eq. 8, median)",
+    "released": "the released evaluator (LSQ disparity + median, clamp, crop)",
+    "cell": "each cell's own eval settings",
+}
+
+
+def metric_headers(report: Report) -> list[str]:
+    return [
+        "cell",
+        "metric",
+        "paper",
+        *(EVALUATOR_LABELS[e] for e in evaluator_columns(report)),
+        "Δ (*)",
+        "tolerance",
+        "MDE",
+        "result",
+    ]
+
+
+def _paired(tests: list[PairedStats], alpha: float) -> str:
+    if not tests:
+        return "—"
+    out = []
+    for t in tests:
+        text = f"{t.mean:+.4f}"
+        if t.ci is not None:
+            text += f" [{t.ci[0]:+.4f}, {t.ci[1]:+.4f}]"
+        if t.p is not None:
+            text += f" p={t.p:.2g}"
+            if t.p_holm is not None:
+                text += f" (Holm {t.p_holm:.2g})"
+        text += f" n={t.n}"
+        out.append(text)
+    return "; ".join(out)
 
 
 def claim_table(report: Report) -> list[list[str]]:
@@ -258,7 +330,49 @@ def claim_table(report: Report) -> list[list[str]]:
             f"{n} {mean:.4f}" + (f" ± {std:.4f}" if std is not None else "") + f" (n={k})"
             for n, (mean, std, k) in cv.values.items()
         )
-        out.append([c.label, METRIC_LABELS.get(c.metric, c.metric), values or "—", cv.test, status, c.why])
+        effect = "—" if cv.effect is None else f"{cv.effect:+.4f}"
+        paper = "—" if cv.paper_effect is None else f"{cv.paper_effect:+.4f}"
+        if c.within is not None and cv.margin is not None:
+            paper = f"margin ±{cv.margin:.4f}"
+        out.append(
+            [
+                c.label,
+                METRIC_LABELS.get(c.metric, c.metric),
+                c.test or "",
+                values or "—",
+                f"{effect} (paper {paper})",
+                _paired(cv.images, c.alpha),
+                _paired(cv.seeds, c.alpha),
+                "—" if cv.mde is None else f"{cv.mde:.4f}",
+                status,
+            ]
+        )
+    return out
+
+
+CLAIM_HEADERS = [
+    "claim",
+    "metric",
+    "test",
+    "measured (mean ± std over seeds)",
+    "gain (paper)",
+    "per image: mean Δ [95% CI] Wilcoxon/TOST p",
+    "per seed: mean Δ [95% CI] t/TOST p",
+    "MDE",
+    "result",
+]
+
+
+def claim_notes(report: Report) -> list[str]:
+    """Per claim: the test's full statement, why it is claimed, and any power warning."""
+    out = []
+    for cv in report.claims:
+        line = f"{cv.claim.label} ({METRIC_LABELS.get(cv.claim.metric, cv.claim.metric)}): {cv.test}"
+        if cv.claim.why:
+            line += f" — {cv.claim.why}"
+        if cv.power:
+            line += f" — POWER: {cv.power}"
+        out.append(line)
     return out
 
 
@@ -299,13 +413,15 @@ def profile_table(report: Report) -> list[list[str]]:
         est = p.get("estimate") or {}
         vr = p.get("vram") or {}
         hours = est.get("gpu_hours")
+        device = "GPU" if gpu_step_time(p) is not None else "CPU"
         out.append(
             [
                 name,
                 p.get("status"),
+                device,
                 _num(p.get("step_time_s"), 3),
                 str(est.get("steps") or "—"),
-                "—" if hours is None else f"{hours:.1f}",
+                "— (CPU profile)" if device == "CPU" else ("—" if hours is None else f"{hours:.1f}"),
                 format_gib(vr.get("peak")),
                 {True: "OVER", False: "ok", None: "n/a"}[vr.get("over_budget")],
             ]
@@ -313,7 +429,7 @@ def profile_table(report: Report) -> list[list[str]]:
     return out
 
 
-PROFILE_HEADERS = ["cell", "status", "step time (s)", "steps", "GPU-hours", "peak VRAM (GiB)", "fits"]
+PROFILE_HEADERS = ["cell", "status", "device", "step time (s)", "steps", "GPU-hours", "peak VRAM (GiB)", "fits"]
 
 
 def _summary(report: Report) -> str:
@@ -329,8 +445,7 @@ def _summary(report: Report) -> str:
     parts.append(f"{n['over_budget']} over the VRAM budget")
     wall = sum(c.wall_time_s or 0.0 for c in report.cells)
     parts.append(f"wall time {_duration(wall)} (sum over cells)")
-    verdict = "PASS" if report.passed else "FAIL"
-    return f"{'; '.join(parts)} — {verdict}"
+    return f"{'; '.join(parts)} — {report.verdict}"
 
 
 def _duration(seconds: float) -> str:
@@ -343,11 +458,26 @@ def _header(report: Report) -> str:
     s = report.run.suite
     scale = s.get("scale", "full")
     extra = f", variant {s['variant']}" if s.get("variant") else ""
-    note = " (paper numbers shown, not compared)" if scale != "full" else ""
-    return f"{s.get('title', s.get('suite'))} — scale {scale}{extra}{note}\n{report.run.run_dir}"
+    exp = report.run.expected
+    compared = exp.compares_at(scale) if exp is not None else scale == "full"
+    note = "" if compared else " (expected numbers shown, not compared)"
+    lines = [f"{s.get('title', s.get('suite'))} — scale {scale}{extra}{note}", str(report.run.run_dir)]
+    if exp is not None:
+        lines.append(f"Verdict protocol: {verdict_protocol(exp)} (* marks the judged value)")
+    return "\n".join(lines)
 
 
-CLAIM_HEADERS = ["claim", "metric", "measured (mean ± std over seeds)", "test", "result", "why"]
+def verdict_protocol(exp: ExpectedFile) -> str:
+    """Which evaluator the verdicts use, why, and the cells that use another."""
+    text = EVALUATOR_PROSE.get(exp.evaluator, exp.evaluator)
+    if exp.evaluator_why:
+        text += f" — {exp.evaluator_why.strip()}"
+    others = {n: c.evaluator for n, c in exp.cells.items() if c.evaluator and c.evaluator != exp.evaluator}
+    if others:
+        text += "; " + ", ".join(f"{n}: {EVALUATOR_PROSE.get(e, e)}" for n, e in others.items())
+    return text
+
+
 VRAM_TITLE = "VRAM (GiB; n/a = not measured: no GPU)"
 
 
@@ -357,9 +487,10 @@ def _sections(report: Report, tablefmt: str) -> list[tuple[str, str]]:
     def table(rows: list[list[str]], headers: list[str]) -> str:
         return tabulate(rows, headers, tablefmt=tablefmt, disable_numparse=True)
 
-    out = [("", table(metric_table(report), METRIC_HEADERS))]
+    out = [("", table(metric_table(report), metric_headers(report)))]
     if report.claims:
         out.append(("Claims", table(claim_table(report), CLAIM_HEADERS)))
+        out.append(("Claim tests", "\n".join(f"- {n}" for n in claim_notes(report))))
     vram = vram_table(report)
     if vram:
         out.append((VRAM_TITLE, table(vram, VRAM_HEADERS)))
@@ -424,6 +555,10 @@ def report_json(report: Report) -> dict[str, Any]:
         "scale": report.run.suite.get("scale"),
         "variant": report.run.suite.get("variant"),
         "passed": report.passed,
+        "verdict": report.verdict,
+        "verdict_evaluator": report.run.expected.evaluator if report.run.expected else None,
+        "verdict_protocol": verdict_protocol(report.run.expected) if report.run.expected else None,
+        "evaluators": evaluator_columns(report),
         "counts": report.counts(),
         "cells": [
             {

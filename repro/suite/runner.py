@@ -41,10 +41,12 @@ from repro.atomic import write_text
 from repro.config import config_hash, dump_yaml, to_plain
 from repro.suite import provenance
 from repro.suite.cost import estimate
+from repro.suite.evidence import read_evaluation
 from repro.suite.executor import CellExecutor, CellSkipped, RunContext
-from repro.suite.expected import ExpectedFile, judge_cell
+from repro.suite.expected import ExpectedFile
 from repro.suite.fingerprint import dataset_manifest
 from repro.suite.schema import Cell, Suite
+from repro.suite.verdicts import judge_result
 from repro.suite.vram import DEFAULT_BUDGET_GIB, VramMonitor
 
 RESULT_SCHEMA = "repro.suite.result/1"
@@ -90,6 +92,34 @@ def read_json(path: Path) -> dict[str, Any] | None:
 
 def write_json(path: Path, data: Any) -> None:
     write_text(path, json.dumps(to_plain(data), indent=2, sort_keys=False, allow_nan=True) + "\n")
+
+
+def _device_kind(device: str | None) -> str:
+    """``cuda`` or ``cpu``: where a profile ran (None: CUDA when available, as the stages choose)."""
+    if device is not None:
+        return "cuda" if str(device).startswith("cuda") else "cpu"
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _recipe_record(cell: Cell) -> dict[str, Any] | None:
+    """Which schedule this cell trained with (baseline recipe choice, batch, epochs/steps)."""
+    if cell.train is None:
+        return None
+    t = cell.train
+    assert t is not None
+    choice = "distilled" if t.pseudo else t.baseline_recipe
+    sched = t.schedule
+    return {"recipe": choice, "batch_size": sched.batch_size, "epochs": sched.epochs, "steps": sched.steps}
+
+
+def gpu_step_time(profile: dict[str, Any]) -> float | None:
+    """A profile's step time when it was measured on a GPU; None for a CPU profile (older profiles
+    without ``device`` count as CPU unless their provenance lists a GPU)."""
+    device = profile.get("device")
+    on_gpu = device == "cuda" if device else bool((profile.get("provenance") or {}).get("gpus"))
+    return profile.get("step_time_s") if on_gpu else None
 
 
 class StageFailed(Exception):
@@ -368,6 +398,7 @@ class SuiteRunner:
         metrics = self._stage("eval", record["stages"], lambda: self.executor.evaluate(run, checkpoint, ctx))
         record["metrics"] = metrics
         record["eval_dir"] = str(ctx.out_dir)
+        record.update(read_evaluation(ctx.out_dir))  # every evaluator's aggregate and per-image values
 
     def _stage(self, name: str, stages: dict[str, Any], fn: Callable[[], T]) -> T:
         """Run one stage under the VRAM monitor; record wall time and memory even when it fails."""
@@ -424,8 +455,8 @@ class SuiteRunner:
                     measured.setdefault(m, []).append(v)
         verdicts = None
         if self.expected is not None and cell.name in self.expected.cells and status in ("ok", "cited"):
-            compare = self.suite.scale == "full"
-            verdicts = judge_cell(self.expected, cell.name, measured if status == "ok" else None, compare=compare)
+            compare = self.expected.compares_at(self.suite.scale)
+            verdicts = judge_result(self.expected, cell.name, {"status": status, "seeds": seeds}, compare=compare)
         wall = time.time() - started
         return {
             "schema": RESULT_SCHEMA,
@@ -439,6 +470,7 @@ class SuiteRunner:
             "scale": self.suite.scale,
             "variant": self.suite.variant,
             "keys": keys or {},
+            "train_recipe": _recipe_record(cell),
             "stages": stages or {},
             "seeds": seeds,
             "metrics": measured,
@@ -463,7 +495,7 @@ class SuiteRunner:
         rows = []
         for cell in self.selected():
             prof = read_json(self.run_dir / cell.name / "profile.json") or {}
-            cost = estimate(cell, prof.get("step_time_s"))
+            cost = estimate(cell, gpu_step_time(prof))
             prev = read_json(self.run_dir / cell.name / "result.json") or {}
             if cell.kind == "cited":
                 state = "cited (not run)"
@@ -518,7 +550,8 @@ class SuiteRunner:
                 record["error"] = {"stage": "profile", "type": type(exc.error).__name__, "message": str(exc.error)}
             record["vram"] = stages["profile"]["vram"]
             record["wall_s"] = stages["profile"]["wall_s"]
-            cost = estimate(cell, record.get("step_time_s"))
+            record["device"] = _device_kind(self.options.device)
+            cost = estimate(cell, gpu_step_time(record))  # a CPU step time is never GPU time
             record["estimate"] = {"steps": cost.steps, "seeds": cost.seeds, "gpu_hours": cost.gpu_hours}
             record["provenance"] = provenance.collect(
                 seeds=cell.seeds, config_hash=config_hash(_config_for_key(cell))

@@ -47,6 +47,7 @@ SUITE_KEYS = (
     "paper_table",
     "description",
     "expected",
+    "verdict_evaluator",
     "default_scale",
     "defaults",
     "scales",
@@ -128,6 +129,7 @@ class Suite:
     paper_table: str = ""
     description: str = ""
     expected_path: Path | None = None
+    verdict_evaluator: str | None = None  # overrides the expected file's evaluator: for every cell
 
     def ordered(self, names: list[str] | None = None) -> list[Cell]:
         """Cells in file order, dependencies first; ``names`` selects (with their dependencies)."""
@@ -275,7 +277,19 @@ def load_suite(path: str | os.PathLike[str], *, scale: str | None = None, varian
         paper_table=str(raw.get("paper_table", "")),
         description=str(raw.get("description", "")),
         expected_path=expected_path if expected_path.is_file() else None,
+        verdict_evaluator=_verdict_evaluator(raw),
     )
+
+
+def _verdict_evaluator(raw: ConfigDict) -> str | None:
+    from repro.suite.expected import EVALUATOR_NAMES
+
+    value = raw.get("verdict_evaluator")
+    if value is not None and value not in EVALUATOR_NAMES:
+        raise ConfigError(
+            f"verdict_evaluator must be one of {', '.join(EVALUATOR_NAMES)}", raw.where("verdict_evaluator"), str(value)
+        )
+    return None if value is None else str(value)
 
 
 def _check_dependency_cycles(cells: dict[str, Cell], cells_raw: ConfigDict) -> None:
