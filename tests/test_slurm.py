@@ -109,3 +109,86 @@ def test_mini_suite_through_slurm_with_dependencies_status_and_report(slurm_env:
 
     write_reports(seq.run_dir)
     assert _cells(run_dir / "report.json") == _cells(seq.run_dir / "report.json")
+
+
+# The smoke suite with a schedule long enough to interrupt: 8 steps, a checkpoint every 2.
+LONGER_SMOKE = """\
+include: {smoke}
+suite: smoke_requeue
+expected: {expected}
+scales:
+  tiny:
+    train:
+      schedule: {{steps: 8, checkpoint_every_steps: 2}}
+"""
+
+
+def _repro(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "repro", *args], capture_output=True, text=True, env=env)
+
+
+def _last_step(train_dir: Path) -> int:
+    import torch
+
+    last = train_dir / "checkpoints" / "last.pt"
+    try:
+        return int(torch.load(last, map_location="cpu", weights_only=True)["step"])
+    except (OSError, RuntimeError, EOFError, KeyError):
+        return -1
+
+
+@pytest.mark.slow
+def test_smoke_suite_through_slurm_survives_requeue_and_preemption(slurm_env: LocalSlurm, tmp_path: Path) -> None:
+    suite_file = tmp_path / "smoke_requeue.yaml"
+    suite_file.write_text(
+        LONGER_SMOKE.format(smoke=REPO / "suites" / "smoke.yaml", expected=REPO / "expected" / "smoke.yaml")
+    )
+    env = dict(os.environ)
+    # the reference: the same suite run locally, in-process, meanwhile
+    local = subprocess.Popen(
+        [sys.executable, "-m", "repro", "suite", str(suite_file), "--out", str(tmp_path / "local"), "--report-only"],
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp_path / "local.log", "w"),  # noqa: SIM115
+        env=env,
+    )
+    out = tmp_path / "cluster"
+    sub = _repro("suite", str(suite_file), "--launcher", "slurm", "--cpus-per-task", "1", "--time", "90",
+                 "--signal-delay", "60", "--out", str(out), env=env)
+    print(sub.stderr)
+    assert sub.returncode == 0, sub.stderr
+    run_dir = out / "smoke_requeue"
+    jobs = {j["cell"]: j for j in read_jobs(run_dir)["jobs"]}
+    assert jobs["metric_ft"]["after"] == [jobs["gt_pseudo"]["job_id"]]
+
+    def running_both() -> bool:
+        states = slurm.scheduler_states([jobs["gt_only"]["job_id"], jobs["gt_pseudo"]["job_id"]])
+        return all(s.startswith("RUNNING") for s in states.values()) and len(states) == 2
+
+    _wait_for(running_both, 600, "two jobs running at once", slurm_env)
+    print(render(run_dir))
+    # gt_only: killed mid-training and requeued by hand (resumes from its periodic checkpoint)
+    _wait_for(lambda: 2 <= _last_step(run_dir / "gt_only/seed0/train") < 8, 1800, "gt_only's step-2 checkpoint", slurm_env, 0.5)
+    subprocess.run(["scontrol", "requeue", jobs["gt_only"]["job_id"]], env=slurm_env.env, check=True)
+    # gt_pseudo: the scheduler's warning signal (checkpoint at the next step, submitit requeues it)
+    _wait_for(lambda: 2 <= _last_step(run_dir / "gt_pseudo/seed0/train") < 8, 1800, "gt_pseudo's checkpoint", slurm_env, 0.5)
+    subprocess.run(["scancel", "--signal=USR2", jobs["gt_pseudo"]["job_id"]], env=slurm_env.env, check=True)
+    print(render(run_dir))
+
+    report_job = read_jobs(run_dir)["report_job"]["job_id"]
+    _wait_for(lambda: _report_done(run_dir, report_job), 2700, "the report job", slurm_env, 5)
+    status = render(run_dir)
+    print(status)
+    for cell in ("gt_only", "gt_pseudo"):
+        attempts = json.loads((run_dir / cell / "seed0/job.json").read_text())["attempts"]
+        assert len(attempts) >= 2 and attempts[-1]["resume"] and attempts[-1]["state"] == "ok", attempts
+        assert "resuming" in (run_dir / cell / "cell.log").read_text()
+    pseudo_attempts = json.loads((run_dir / "gt_pseudo/seed0/job.json").read_text())["attempts"]
+    assert any(a.get("state") == "preempted" for a in pseudo_attempts), pseudo_attempts
+    assert "resumed after 1 preemption" in status
+
+    assert local.wait(timeout=2700) == 0, (tmp_path / "local.log").read_text()[-3000:]
+    cluster_cells = _cells(run_dir / "report.json")
+    local_cells = _cells(tmp_path / "local" / "smoke_requeue" / "report.json")
+    print(json.dumps(cluster_cells, indent=1))
+    assert cluster_cells == local_cells
+    assert all(status == "ok" for status, _ in cluster_cells.values())
