@@ -123,6 +123,22 @@ def plan_jobs(runner: SuiteRunner) -> Plan:
     return Plan(jobs, cached, cited)
 
 
+def prepare_synthetic(runner: SuiteRunner) -> None:
+    """Write the synthetic datasets of smoke / ``--scale tiny`` cells before submitting (seconds).
+
+    Done once here rather than in the jobs: the cell keys then see the data (so a current cell is
+    not resubmitted), and the synthesizer's fork-based process pool runs in this plain process. In a
+    SLURM job on the CI machine (2 cores, task/none) a forked pool worker deadlocked in a futex
+    while the parent waited for it (the job process had a second thread).
+    """
+    from repro.suite.executor import RunContext
+
+    for cell in runner.selected():
+        if cell.synthetic is not None and cell.kind != "cited":
+            root = runner.data_root(cell)
+            runner._prepare_data(cell, RunContext(runner.suite.name, cell.name, cell.seeds[0], runner.run_dir, root))
+
+
 def clear_seed_records(runner: SuiteRunner, plan: Plan) -> None:
     """A resubmitted seed must not be judged by the record of an earlier run."""
     for job in plan.jobs:

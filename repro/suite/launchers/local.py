@@ -23,6 +23,7 @@ from repro.suite.launchers.jobs import (
     clear_seed_records,
     finish_run,
     plan_jobs,
+    prepare_synthetic,
     write_jobs,
 )
 
@@ -54,6 +55,7 @@ def run(
     say = progress or (lambda _text: None)
     runner = spec.runner()
     runner.write_suite_json()
+    prepare_synthetic(runner)
     plan = plan_jobs(runner)
     for name in plan.cached:
         say(f"{name}: current result, not run")

@@ -30,6 +30,7 @@ from repro.suite.launchers.jobs import (
     clear_seed_records,
     finish_run,
     plan_jobs,
+    prepare_synthetic,
     write_jobs,
 )
 from repro.suite.runner import run_name
@@ -148,6 +149,7 @@ def submit(
     """Submit the suite's jobs and its report job; returns what jobs.json records."""
     runner = spec.runner()
     runner.write_suite_json()
+    prepare_synthetic(runner)
     plan = plan_jobs(runner)
     run_dir = runner.run_dir
     say = progress or (lambda _text: None)
