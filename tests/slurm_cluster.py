@@ -149,7 +149,7 @@ class LocalSlurm:
     def stop(self) -> None:
         """Cancel what is left, then stop slurmd, slurmctld and munged (in that order)."""
         if "slurmctld" in self.procs:
-            subprocess.run(["scancel", "--full", "--user", "root"], env=self.env, capture_output=True, timeout=30)
+            subprocess.run(["scancel", "--full", "--user", "root"], env=self.env, check=False, capture_output=True, timeout=30)
         for name in ("slurmd", "slurmctld", "munged"):
             proc = getattr(self, "_popen", {}).get(name)
             if proc is None or proc.poll() is not None:
@@ -165,12 +165,12 @@ class LocalSlurm:
     # ------------------------------------------------------------------ helpers
 
     def _ok(self, argv: list[str], needle: str) -> bool:
-        res = subprocess.run(argv, env=self.env, capture_output=True, text=True, timeout=30)
+        res = subprocess.run(argv, env=self.env, check=False, capture_output=True, text=True, timeout=30)
         return res.returncode == 0 and needle in res.stdout
 
     def _node_idle(self) -> bool:
         res = subprocess.run(
-            ["sinfo", "-h", "-N", "-o", "%t"], env=self.env, capture_output=True, text=True, timeout=30
+            ["sinfo", "-h", "-N", "-o", "%t"], env=self.env, check=False, capture_output=True, text=True, timeout=30
         )
         return res.returncode == 0 and res.stdout.strip().startswith("idle")
 
@@ -202,9 +202,9 @@ if __name__ == "__main__":  # manual check: python tests/slurm_cluster.py DIR
     try:
         cluster.start()
         print(f"SLURM up in {time.monotonic() - t0:.1f} s; SLURM_CONF={cluster.conf}")
-        print(subprocess.run(["sinfo"], env=cluster.env, capture_output=True, text=True).stdout)
+        print(subprocess.run(["sinfo"], env=cluster.env, check=False, capture_output=True, text=True).stdout)
         out = subprocess.run(
-            ["srun", "-n1", "hostname"], env=cluster.env, capture_output=True, text=True, timeout=60
+            ["srun", "-n1", "hostname"], env=cluster.env, check=False, capture_output=True, text=True, timeout=60
         )
         print("srun:", out.returncode, out.stdout, out.stderr)
     finally:

@@ -62,7 +62,7 @@ def _wait_for(predicate, timeout: float, what: str, cluster: LocalSlurm, poll: f
         if value:
             return value
         time.sleep(poll)
-    queue = subprocess.run(["scontrol", "show", "job"], env=cluster.env, capture_output=True, text=True).stdout
+    queue = subprocess.run(["scontrol", "show", "job"], env=cluster.env, check=False, capture_output=True, text=True).stdout
     raise AssertionError(f"timed out waiting for {what}\n{queue[-3000:]}\n{cluster.logs(tail=1500)}")
 
 
@@ -124,7 +124,7 @@ scales:
 
 
 def _repro(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "repro", *args], capture_output=True, text=True, env=env)
+    return subprocess.run([sys.executable, "-m", "repro", *args], check=False, capture_output=True, text=True, env=env)
 
 
 def _last_step(train_dir: Path) -> int:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-
 from typing import Any
 
 from repro.errors import UserError

@@ -234,7 +234,7 @@ def scheduler_states(job_ids: list[str]) -> dict[str, str]:
 
 def _run(argv: list[str]) -> str:
     try:
-        res = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+        res = subprocess.run(argv, check=False, capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired):
         return ""
     return res.stdout if res.returncode == 0 else ""
