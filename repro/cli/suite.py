@@ -1,4 +1,4 @@
-"""`repro suite NAME | list | validate [NAME...] | report RUN_DIR`."""
+"""`repro suite NAME | list | validate [NAME...] | report RUN_DIR | status RUN_DIR`."""
 
 from __future__ import annotations
 
@@ -12,16 +12,19 @@ from tabulate import tabulate
 from repro.config import ConfigError
 from repro.errors import UserError
 
-ACTIONS = ("list", "validate", "report")
+ACTIONS = ("list", "validate", "report", "status")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "Run a paper-table suite cell by cell (masks → train → eval → diff against the paper), "
-        "or: `list` the suites, `validate [NAME...]` them, `report RUN_DIR` to rebuild a run's report."
+        "or: `list` the suites, `validate [NAME...]` them, `report RUN_DIR` to rebuild a run's report, "
+        "`status RUN_DIR` for the jobs of a run started with --launcher."
     )
-    parser.add_argument("target", metavar="NAME|list|validate|report", help="a suite name or alias, or an action")
-    parser.add_argument("args", nargs="*", metavar="ARG", help="validate: suite names; report: the run folder")
+    parser.add_argument(
+        "target", metavar="NAME|list|validate|report|status", help="a suite name or alias, or an action"
+    )
+    parser.add_argument("args", nargs="*", metavar="ARG", help="validate: suite names; report/status: the run folder")
     parser.add_argument("--cells", help="comma-separated cells to run (their init_from cells are added)")
     parser.add_argument(
         "--resume", action="store_true", help="continue interrupted/failed training from its last checkpoint"
@@ -62,6 +65,39 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="suites folder (default: $REPRO_SUITES, ./suites, or the source tree's)",
     )
+    _launcher_arguments(parser)
+
+
+def _launcher_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("launchers (one job per cell × seed; docs/cluster.md)")
+    group.add_argument(
+        "--launcher",
+        choices=("local", "slurm"),
+        default=None,
+        help="local: --jobs N jobs at once here, one GPU each; slurm: submit with sbatch (submitit) and return",
+    )
+    group.add_argument("--jobs", type=int, default=1, help="--launcher local: jobs at once (default 1)")
+    group.add_argument("--partition", help="slurm: partition")
+    group.add_argument("--gpus-per-task", type=int, default=None, help="slurm: GPUs per job")
+    group.add_argument("--cpus-per-task", type=int, default=None, help="slurm: CPUs per job")
+    group.add_argument("--mem", default=None, help="slurm: memory per job (sbatch syntax, e.g. 64G)")
+    group.add_argument("--time", default="1-00:00:00", help="slurm: time limit per job (default 1-00:00:00)")
+    group.add_argument("--account", default=None, help="slurm: account to charge")
+    group.add_argument("--qos", default=None, help="slurm: quality of service")
+    group.add_argument(
+        "--slurm-arg",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="slurm: any other sbatch option, e.g. constraint=a100 (repeatable; KEY alone for a flag)",
+    )
+    group.add_argument(
+        "--signal-delay", type=int, default=120, help="slurm: seconds of warning before the time limit (default 120)"
+    )
+    group.add_argument("--container-image", default=None, help="slurm: run each job in this image (.sif or pyxis name)")
+    group.add_argument(
+        "--container-runtime", choices=("apptainer", "pyxis"), default="apptainer", help="slurm: how (default apptainer)"
+    )
 
 
 def _env_path(value: Path | None, var: str, default: str) -> Path:
@@ -79,6 +115,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.target == "report":
         return _report(args)
+    if args.target == "status":
+        return _status(args)
     directory = schema.suites_dir(args.suites)
     if args.target == "list":
         return _list(directory)
@@ -112,17 +150,9 @@ def _list(directory: Path) -> int:
 
 
 def _load(path: Path, scale: str | None = None, variant: str | None = None):  # type: ignore[no-untyped-def]
-    from repro.suite.expected import check_cells_match, load_expected, override_evaluator
-    from repro.suite.schema import load_suite
+    from repro.suite.launchers.jobs import load_suite_and_expected
 
-    suite = load_suite(path, scale=scale, variant=variant)
-    expected = None
-    if suite.expected_path is not None:
-        expected = load_expected(suite.expected_path)
-        check_cells_match(expected, list(suite.cells), path)
-        if suite.verdict_evaluator:
-            expected = override_evaluator(expected, suite.verdict_evaluator, f"suite {path.name}")
-    return suite, expected
+    return load_suite_and_expected(path, scale, variant)
 
 
 def _validate(directory: Path, names: list[str]) -> int:
@@ -161,9 +191,60 @@ def _report(args: argparse.Namespace) -> int:
 
     if len(args.args) != 1:
         raise UserError("usage: repro suite report RUN_DIR")
-    report = write_reports(Path(args.args[0]))
+    run_dir = Path(args.args[0])
+    if (run_dir / "jobs.json").is_file():  # launched: assemble the cells' results from their seed records first
+        from repro.suite.launchers.jobs import finish_run, spec_of_run
+
+        report = finish_run(spec_of_run(run_dir))
+    else:
+        report = write_reports(run_dir)
     print(render_terminal(report), end="")
     return 0 if report.passed or args.report_only else 1
+
+
+def _status(args: argparse.Namespace) -> int:
+    from repro.suite.status import render
+
+    if len(args.args) != 1:
+        raise UserError("usage: repro suite status RUN_DIR")
+    run_dir = Path(args.args[0])
+    if not (run_dir / "jobs.json").is_file():
+        raise UserError(f"{run_dir}: no jobs.json (status is for runs started with --launcher local or slurm)")
+    print(render(run_dir), end="")
+    return 0
+
+
+def _launch(runner, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+    """--launcher local (wait, then report) or slurm (submit and return)."""
+    from repro.suite.launchers.jobs import LaunchSpec
+    from repro.suite.report import render_terminal
+
+    spec = LaunchSpec.of(runner.suite, runner.options)
+    if args.launcher == "local":
+        from repro.suite.launchers import local
+
+        report = local.run(spec, args.jobs, progress=_say)
+        print(render_terminal(report), end="")
+        _say(f"report: {runner.run_dir / 'report.md'} (also .txt, .json, .png)")
+        return 0 if report.passed_for([c.name for c in runner.selected()]) or args.report_only else 1
+    from repro.suite.launchers import slurm
+
+    settings = slurm.SlurmSettings(
+        partition=args.partition,
+        gpus_per_task=args.gpus_per_task,
+        cpus_per_task=args.cpus_per_task,
+        mem=args.mem,
+        time_min=slurm.parse_time(args.time),
+        account=args.account,
+        qos=args.qos,
+        extra=slurm.parse_slurm_args(args.slurm_arg),
+        signal_delay_s=args.signal_delay,
+        container_image=args.container_image,
+        container_runtime=args.container_runtime,
+    )
+    slurm.submit(spec, settings, progress=_say)
+    _say(f"submitted; `repro suite status {runner.run_dir}` shows the jobs, the report job writes report.md")
+    return 0
 
 
 def _run_suite(directory: Path, args: argparse.Namespace) -> int:
@@ -198,6 +279,8 @@ def _run_suite(directory: Path, args: argparse.Namespace) -> int:
         _require_data(runner.selected(), options.data_root)
     logging.getLogger("repro").addHandler(logging.StreamHandler(sys.stderr))
     logging.getLogger("repro").setLevel(logging.WARNING)
+    if args.launcher and not args.random_init:
+        return _launch(runner, args)
     if args.random_init:
         runner.write_suite_json()
         runner.profile(progress=_say)

@@ -45,11 +45,13 @@ from repro.suite.evidence import read_evaluation
 from repro.suite.executor import CellExecutor, CellSkipped, RunContext
 from repro.suite.expected import ExpectedFile
 from repro.suite.fingerprint import dataset_manifest
+from repro.suite.lock import held, lock_path
 from repro.suite.schema import Cell, Suite
 from repro.suite.verdicts import judge_result
 from repro.suite.vram import DEFAULT_BUDGET_GIB, VramMonitor
 
 RESULT_SCHEMA = "repro.suite.result/1"
+SEED_SCHEMA = "repro.suite.seed/1"
 RUN_SCHEMA = "repro.suite.run/1"
 PROFILE_SCHEMA = "repro.suite.profile/1"
 log = logging.getLogger("repro.suite")
@@ -288,37 +290,20 @@ class SuiteRunner:
         keys: dict[str, Any] = {}
         status, error = "ok", None
 
-        def prepare() -> dict[str, Any]:
-            self.executor.prepare_data(cell, ctx)
-            return self.keys(cell)  # data manifests are read after the data exists
-
         try:
             self._check_dependency(cell)
-            keys = self._stage("data", stages, prepare)
+            keys = self._stage("data", stages, partial(self._prepare_data, cell, ctx))
             previous = read_json(cell_dir / "result.json")
-            if (
-                previous
-                and not self.options.force
-                and previous.get("status") == "ok"
-                and previous.get("keys", {}).get("cell") == keys["cell"]
-            ):
+            if self._is_current(previous, keys):
                 log.info("%s: unchanged since its stored result (key %s): not re-run", cell.name, keys["cell"])
-                return CellOutcome(cell.name, "cached", previous)
-            self._stage("masks", stages, lambda: self.executor.prepare_masks(cell, ctx))
+                return CellOutcome(cell.name, "cached", previous)  # type: ignore[arg-type]
+            self._stage("masks", stages, partial(self._prepare_masks, cell, ctx))
             for seed in cell.seeds:
                 record: dict[str, Any] = {"seed": seed, "stages": {}}
                 seeds.append(record)
                 self._run_seed(cell, seed, keys, root, cell_dir, record)
-        except CellSkipped as exc:
-            status, error = "skipped", {"stage": "data", "type": "CellSkipped", "message": str(exc)}
-            log.warning("%s skipped: %s", cell.name, exc)
-        except StageFailed as exc:
-            status = "failed"
-            error = {"stage": exc.stage, "type": type(exc.error).__name__, "message": str(exc.error)}
-            trace = "".join(traceback.format_exception(exc.error))
-            write_text(cell_dir / "error.txt", trace)
-            log.error("%s failed in %s: %s", cell.name, exc.stage, exc.error)
-            log.info("traceback (also in %s):\n%s", cell_dir / "error.txt", trace)  # cell.log, not the console
+        except (CellSkipped, StageFailed) as exc:
+            status, error = self._failure(cell, cell_dir, exc)
         except KeyboardInterrupt:
             error = {"stage": None, "type": "KeyboardInterrupt", "message": "interrupted by the user"}
             result = self._result(
@@ -329,6 +314,38 @@ class SuiteRunner:
         result = self._result(cell, status, started=started, keys=keys, stages=stages, seeds=seeds, error=error)
         write_json(cell_dir / "result.json", result)
         return CellOutcome(cell.name, status, result)
+
+    def _is_current(self, previous: dict[str, Any] | None, keys: dict[str, Any]) -> bool:
+        return bool(
+            previous
+            and not self.options.force
+            and previous.get("status") == "ok"
+            and previous.get("keys", {}).get("cell") == keys["cell"]
+        )
+
+    def _prepare_data(self, cell: Cell, ctx: RunContext) -> dict[str, Any]:
+        """The cell's data (one process per data root at a time), then its keys."""
+        root = self.data_root(cell)
+        with held(lock_path(self.options.out, "data", config_hash(str(root.resolve()), 16)), f"{cell.name}: data"):
+            self.executor.prepare_data(cell, ctx)
+        return self.keys(cell)  # data manifests are read after the data exists
+
+    def _prepare_masks(self, cell: Cell, ctx: RunContext) -> None:
+        root = self.data_root(cell)
+        with held(lock_path(self.options.out, "data", config_hash(str(root.resolve()), 16)), f"{cell.name}: masks"):
+            self.executor.prepare_masks(cell, ctx)
+
+    @staticmethod
+    def _failure(cell: Cell, cell_dir: Path, exc: CellSkipped | StageFailed) -> tuple[str, dict[str, Any]]:
+        """Status and error record of a skipped or failed cell (the traceback goes to error.txt)."""
+        if isinstance(exc, CellSkipped):
+            log.warning("%s skipped: %s", cell.name, exc)
+            return "skipped", {"stage": "data", "type": "CellSkipped", "message": str(exc)}
+        trace = "".join(traceback.format_exception(exc.error))
+        write_text(cell_dir / "error.txt", trace)
+        log.error("%s failed in %s: %s", cell.name, exc.stage, exc.error)
+        log.info("traceback (also in %s):\n%s", cell_dir / "error.txt", trace)  # cell.log, not the console
+        return "failed", {"stage": exc.stage, "type": type(exc.error).__name__, "message": str(exc.error)}
 
     def _check_dependency(self, cell: Cell) -> None:
         if cell.depends_on is None:
@@ -347,7 +364,8 @@ class SuiteRunner:
         dep = self.suite.cells[cell.depends_on]
         dep_result = read_json(self.run_dir / dep.name / "result.json") or {}
         want = self._dep_seed(dep, seed)
-        for rec in dep_result.get("seeds", []):
+        seed_record = (read_json(self.run_dir / dep.name / f"seed{want}" / "seed.json") or {}).get("record", {})
+        for rec in [*dep_result.get("seeds", []), seed_record]:  # a scheduler job's cell has only seed records
             if rec.get("seed") == want and rec.get("checkpoint"):
                 return Path(rec["checkpoint"])
         raise FileNotFoundError(f"cell '{dep.name}' recorded no checkpoint for seed {want}")
@@ -361,44 +379,51 @@ class SuiteRunner:
         if run.train is not None:
             train_key = keys["train"][str(seed)]
             record["train_key"] = train_key
-            cached = None if self.options.force else read_json(self._cache_entry(train_key))
-            if cached and Path(cached["checkpoint"]).is_file():
-                checkpoint = Path(cached["checkpoint"])
-                record["train_reused_from"] = cached.get("cell")
-                log.info("%s seed %d: training reused from %s", cell.name, seed, cached.get("cell"))
-            else:
-
-                def train() -> Path:
-                    ctx = RunContext(
-                        self.suite.name,
-                        cell.name,
-                        seed,
-                        seed_dir / "train",
-                        root,
-                        self.options.device,
-                        self.options.resume,
-                        self._init_checkpoint(cell, seed),
-                    )
-                    return self.executor.train(run, ctx)
-
-                checkpoint = self._stage("train", record["stages"], train)
-                if not Path(checkpoint).is_file():
-                    raise StageFailed("train", FileNotFoundError(f"the trainer returned {checkpoint}, not a file"))
-                write_json(
-                    self._cache_entry(train_key),
-                    {
-                        "checkpoint": str(Path(checkpoint).resolve()),
-                        "cell": f"{run_name(self.suite)}/{cell.name}",
-                        "seed": seed,
-                        "written_at": _now(),
-                    },
-                )
+            with held(lock_path(self.options.out, "train", train_key), f"{cell.name} seed {seed}: training"):
+                checkpoint = self._train_or_reuse(cell, run, seed, train_key, root, seed_dir, record)
             record["checkpoint"] = str(checkpoint)
         ctx = RunContext(self.suite.name, cell.name, seed, seed_dir / "eval", root, self.options.device)
         metrics = self._stage("eval", record["stages"], lambda: self.executor.evaluate(run, checkpoint, ctx))
         record["metrics"] = metrics
         record["eval_dir"] = str(ctx.out_dir)
         record.update(read_evaluation(ctx.out_dir))  # every evaluator's aggregate and per-image values
+
+    def _train_or_reuse(
+        self, cell: Cell, run: Cell, seed: int, train_key: str, root: Path, seed_dir: Path, record: dict[str, Any]
+    ) -> Path:
+        """Train this seed, or reuse the checkpoint of its training key (under the key's lock)."""
+        cached = None if self.options.force else read_json(self._cache_entry(train_key))
+        if cached and Path(cached["checkpoint"]).is_file():
+            record["train_reused_from"] = cached.get("cell")
+            log.info("%s seed %d: training reused from %s", cell.name, seed, cached.get("cell"))
+            return Path(cached["checkpoint"])
+
+        def train() -> Path:
+            ctx = RunContext(
+                self.suite.name,
+                cell.name,
+                seed,
+                seed_dir / "train",
+                root,
+                self.options.device,
+                self.options.resume,
+                self._init_checkpoint(cell, seed),
+            )
+            return self.executor.train(run, ctx)
+
+        checkpoint = self._stage("train", record["stages"], train)
+        if not Path(checkpoint).is_file():
+            raise StageFailed("train", FileNotFoundError(f"the trainer returned {checkpoint}, not a file"))
+        write_json(
+            self._cache_entry(train_key),
+            {
+                "checkpoint": str(Path(checkpoint).resolve()),
+                "cell": f"{run_name(self.suite)}/{cell.name}",
+                "seed": seed,
+                "written_at": _now(),
+            },
+        )
+        return checkpoint
 
     def _stage(self, name: str, stages: dict[str, Any], fn: Callable[[], T]) -> T:
         """Run one stage under the VRAM monitor; record wall time and memory even when it fails."""
@@ -434,6 +459,92 @@ class SuiteRunner:
             root.setLevel(old_level)
             handler.close()
 
+    # ----------------------------------------------------------------- scheduler jobs (one per cell × seed)
+
+    def cached_result(self, cell: Cell) -> dict[str, Any] | None:
+        """The stored result when it is current (a launcher does not submit such a cell)."""
+        previous = read_json(self.run_dir / cell.name / "result.json")
+        if cell.kind == "cited" or not previous:
+            return None
+        return previous if self._is_current(previous, self.keys(cell)) else None
+
+    def seed_record_path(self, cell: str, seed: int) -> Path:
+        return self.run_dir / cell / f"seed{seed}" / "seed.json"
+
+    def run_seed_job(self, name: str, seed: int) -> dict[str, Any]:
+        """One seed of one cell as a job runs it (data, masks, train, eval); its record goes to
+        ``<cell>/seed<k>/seed.json`` and :meth:`finish_cell` assembles the cell's result.json."""
+        cell = self.suite.cells[name]
+        cell_dir = self.run_dir / name
+        write_text(cell_dir / "resolved.yaml", dump_yaml(cell))
+        started = time.time()
+        root = self.data_root(cell)
+        ctx = RunContext(self.suite.name, name, seed, cell_dir, root, self.options.device, self.options.resume)
+        stages: dict[str, Any] = {}
+        record: dict[str, Any] = {"seed": seed, "stages": {}}
+        keys: dict[str, Any] = {}
+        status, error = "ok", None
+        with self._cell_log(cell_dir):
+            try:
+                keys = self._stage("data", stages, partial(self._prepare_data, cell, ctx))
+                self._stage("masks", stages, partial(self._prepare_masks, cell, ctx))
+                self._run_seed(cell, seed, keys, root, cell_dir, record)
+            except (CellSkipped, StageFailed) as exc:
+                status, error = self._failure(cell, cell_dir, exc)
+        out = {
+            "schema": SEED_SCHEMA,
+            "cell": name,
+            "seed": seed,
+            "status": status,
+            "error": error,
+            "keys": keys,
+            "stages": stages,
+            "record": record,
+            "started": started,
+            "wall_time_s": round(time.time() - started, 3),
+        }
+        write_json(self.seed_record_path(name, seed), out)
+        return out
+
+    def finish_cell(self, name: str) -> CellOutcome:
+        """The cell's result.json from its seed records; a seed without one failed as a job."""
+        cell = self.suite.cells[name]
+        if cell.kind == "cited":
+            return self.run_cell(cell)
+        records = {seed: read_json(self.seed_record_path(name, seed)) for seed in cell.seeds}
+        done = [r for r in records.values() if r]
+        missing = [seed for seed, r in records.items() if not r]
+        bad = next((r for r in done if r["status"] != "ok"), None)
+        status, error = ("ok", None) if bad is None else (bad["status"], bad["error"])
+        if missing:
+            status = "failed"
+            error = {
+                "stage": "job",
+                "type": "JobEnded",
+                "message": f"seed(s) {', '.join(map(str, missing))} ended without a result "
+                f"(`repro suite status {self.run_dir}` shows the job state and log)",
+            }
+        stages: dict[str, Any] = {}
+        for r in done:
+            for stage, entry in r["stages"].items():
+                merged = stages.setdefault(stage, {"wall_s": 0.0, "vram": entry.get("vram")})
+                merged["wall_s"] += entry.get("wall_s", 0.0)
+        keys = next((r["keys"] for r in done if r.get("keys")), {})
+        for root in keys.get("data_roots", {}):
+            self._manifest(Path(root))  # for provenance
+        result = self._result(
+            cell,
+            status,
+            started=min((r["started"] for r in done), default=time.time()),
+            keys=keys,
+            stages=stages,
+            seeds=[r["record"] for r in done],
+            error=error,
+            wall_time_s=round(sum(r["wall_time_s"] for r in done), 3),
+        )
+        write_json(self.run_dir / name / "result.json", result)
+        return CellOutcome(name, status, result)
+
     # ----------------------------------------------------------------- results
 
     def _result(
@@ -446,6 +557,7 @@ class SuiteRunner:
         stages: dict[str, Any] | None = None,
         seeds: list[dict[str, Any]] | None = None,
         error: dict[str, Any] | None = None,
+        wall_time_s: float | None = None,
     ) -> dict[str, Any]:
         seeds = seeds or []
         measured: dict[str, list[float]] = {}
@@ -457,7 +569,7 @@ class SuiteRunner:
         if self.expected is not None and cell.name in self.expected.cells and status in ("ok", "cited"):
             compare = self.expected.compares_at(self.suite.scale)
             verdicts = judge_result(self.expected, cell.name, {"status": status, "seeds": seeds}, compare=compare)
-        wall = time.time() - started
+        wall = time.time() - started if wall_time_s is None else wall_time_s
         return {
             "schema": RESULT_SCHEMA,
             "suite": self.suite.name,

@@ -28,6 +28,7 @@ from repro.atomic import write_text
 from repro.config import dump_yaml, to_plain
 from repro.models import checkpoints as ckpt
 from repro.run_settings import TrainSettings
+from repro.train import preemption
 from repro.train.distributed import (
     DistInfo,
     all_reduce_mean,
@@ -182,6 +183,7 @@ class Trainer:
         self.bad_in_a_row = 0
         self.skipped_total = 0
         self.epoch_stats = EpochStats()
+        self.stop_requested = False  # a preemption request reached every rank at this step
 
     # ------------------------------------------------------------------ state
 
@@ -312,6 +314,8 @@ class Trainer:
                     self.save()
                 elif sched.checkpoint_every_steps and self.step % sched.checkpoint_every_steps == 0:
                     self.save()
+                if self.stop_requested and self.step < plan.total_steps:
+                    raise preemption.TrainingPreempted(self.step, str(self.save()))
             if self.step % plan.steps_per_epoch:
                 self.save()  # a steps-bounded run may end mid-epoch: last.pt is the end state
             return self.save_final()
@@ -329,9 +333,11 @@ class Trainer:
         grad_norm = torch.nn.utils.get_total_norm(grads) if grads else loss.new_zeros(())
         scalars = [loss.detach(), parts["gt"], parts.get("pseudo", loss.new_zeros(()))]
         bad = (~torch.isfinite(torch.stack(scalars))).any() | ~torch.isfinite(grad_norm)
+        stop = loss.new_tensor(float(preemption.requested()))  # any rank's request stops every rank
         # grad_norm is taken after DDP's all-reduce, so it is already the same on every rank
-        reduced = all_reduce_mean(torch.stack([*scalars, bad.float(), grad_norm.float()]).float(), self.info)
+        reduced = all_reduce_mean(torch.stack([*scalars, bad.float(), grad_norm.float(), stop]).float(), self.info)
         values = reduced.tolist()  # the step's one host sync
+        self.stop_requested = values[5] > 0.0
         ok = values[3] == 0.0
         if ok:
             with self.timer("optimizer"):
