@@ -31,6 +31,7 @@ have no distance and stay 0 on the faces.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal
 
 import torch
@@ -41,8 +42,18 @@ from repro.geometry import (
     equirect_depth_to_tangent,
     equirect_to_cube,
     equirect_to_tangent,
-    random_rotation,
+    rotate_equirect,
 )
+from repro.geometry.released import (
+    ROTATION_PASSES,
+    SAMPLINGS,
+    ReleasedProjection,
+    draw_rotations,
+    RotationPass,
+    Sampling,
+    rotate_equirect_released,
+)
+from repro.geometry.tangent import tangent_fov, tangent_rotations
 from repro.losses import Reduction, affine_invariant_l1, depth_to_disparity
 
 Projection = Literal["cube", "tangent", "equirect_stitched"]
@@ -51,11 +62,30 @@ PROJECTIONS: tuple[str, ...] = ("cube", "tangent", "equirect_stitched")
 MASK_MODES: tuple[str, ...] = ("paper", "released_code")
 
 
-def _check(projection: str, mask_mode: str) -> None:
+def _check(projection: str, mask_mode: str, sampling: str = "py360convert", rotation_pass: str = "folded") -> None:
     if projection not in PROJECTIONS:
         raise ValueError(f"projection must be one of {PROJECTIONS}, got {projection!r}")
     if mask_mode not in MASK_MODES:
         raise ValueError(f"mask_mode must be one of {MASK_MODES}, got {mask_mode!r}")
+    if sampling not in SAMPLINGS:
+        raise ValueError(f"sampling must be one of {SAMPLINGS}, got {sampling!r}")
+    if rotation_pass not in ROTATION_PASSES:
+        raise ValueError(f"rotation_pass must be one of {ROTATION_PASSES}, got {rotation_pass!r}")
+
+
+@lru_cache(maxsize=8)
+def _released_projection(face_size: int, projection: Projection) -> ReleasedProjection:
+    if projection == "tangent":
+        return ReleasedProjection(face_size, tangent_fov(0), tangent_rotations(0, dtype=torch.float64))
+    return ReleasedProjection(face_size)
+
+
+def _rotate(
+    x: torch.Tensor, rotation: torch.Tensor, sampling: Sampling, mode: Literal["bilinear", "nearest"]
+) -> torch.Tensor:
+    """The separate rotation pass (``rotation_pass="separate"``) in the given sampling convention."""
+    fn = rotate_equirect_released if sampling == "released_code" else rotate_equirect
+    return fn(x, rotation, mode=mode)  # type: ignore[return-value]
 
 
 def project(
@@ -64,17 +94,40 @@ def project(
     projection: Projection,
     rotation: torch.Tensor | None = None,
     mask: torch.Tensor | None = None,
+    sampling: Sampling = "py360convert",
+    rotation_pass: RotationPass = "folded",
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """RGB panoramas (B,C,H,W) -> faces (B,N,C,w,w) and, with ``mask``, fully-valid face masks."""
-    fn = equirect_to_tangent if projection == "tangent" else equirect_to_cube
-    out = fn(equi, face_size, rotation=rotation, mask=mask)
-    return out if mask is not None else (out, None)
+    """RGB panoramas (B,C,H,W) -> faces (B,N,C,w,w) and, with ``mask``, fully-valid face masks.
+
+    With ``rotation_pass="separate"`` the panorama (and the mask, as a value, thresholded only
+    once after projection, as the released code does) is rotated first, then projected.
+    """
+    if rotation is not None and rotation_pass == "separate":
+        c = equi.shape[1]
+        stacked = equi if mask is None else torch.cat((equi, mask.to(equi.dtype)), 1)
+        rotated = _rotate(stacked, rotation, sampling, "bilinear")
+        equi, mask, rotation = rotated[:, :c], (rotated[:, c:] if mask is not None else None), None
+    if sampling == "released_code":
+        out = _released_projection(face_size, projection).project(equi, rotation, mask=mask)
+    else:
+        fn = equirect_to_tangent if projection == "tangent" else equirect_to_cube
+        out = fn(equi, face_size, rotation=rotation, mask=mask)
+    return out if mask is not None else (out, None)  # type: ignore[return-value]
 
 
 def project_depth(
-    distance: torch.Tensor, face_size: int, projection: Projection, rotation: torch.Tensor | None
+    distance: torch.Tensor,
+    face_size: int,
+    projection: Projection,
+    rotation: torch.Tensor | None,
+    sampling: Sampling = "py360convert",
+    rotation_pass: RotationPass = "folded",
 ) -> torch.Tensor:
     """Ray distance (B,1,H,W), 0 = invalid -> planar depth per face (B,N,1,w,w), nearest sampling."""
+    if rotation is not None and rotation_pass == "separate":
+        distance, rotation = _rotate(distance, rotation, sampling, "nearest"), None
+    if sampling == "released_code":
+        return _released_projection(face_size, projection).project_planar_depth(distance, rotation)
     fn = equirect_depth_to_tangent if projection == "tangent" else equirect_depth_to_cube
     return fn(distance, face_size, rotation=rotation)
 
@@ -93,6 +146,8 @@ class PseudoTargets:
     rotation: torch.Tensor | None  # (B,3,3) or None (rotation off)
     projection: Projection
     face_size: int
+    sampling: Sampling = "py360convert"
+    rotation_pass: RotationPass = "folded"
 
 
 @torch.no_grad()
@@ -106,24 +161,34 @@ def teacher_targets(
     face_size: int = 256,
     mask_mode: MaskMode = "paper",
     depth: torch.Tensor | None = None,
+    sampling: Sampling = "py360convert",
+    rotation_pass: RotationPass = "folded",
+    has_mask: torch.Tensor | None = None,
 ) -> PseudoTargets:
     """Step 1: rotate, project, run the teacher on all B·N faces (chunked inside the teacher).
 
     ``rgb`` is the un-jittered RGB in [0, 1]; ``valid`` (B,1,H,W) the sky/watermark mask (None: all
     valid); ``depth`` (B,1,H,W) the true ray distance, needed only by the oracle teacher.
+    ``has_mask`` (B,) says which images had a mask file (default: all of them when ``valid`` is
+    given, none otherwise); only ``mask_mode="released_code"`` reads it (see the module docstring).
     """
-    _check(projection, mask_mode)
+    _check(projection, mask_mode, sampling, rotation_pass)
     b, _, h, w = rgb.shape
+    if has_mask is None:
+        has_mask = torch.full((b,), valid is not None, dtype=torch.bool, device=rgb.device)
     valid = torch.ones(b, 1, h, w, dtype=torch.bool, device=rgb.device) if valid is None else valid.bool()
-    faces, face_valid = project(rgb, face_size, projection, rotation, mask=valid)
+    geometry = {"sampling": sampling, "rotation_pass": rotation_pass}
+    faces, face_valid = project(rgb, face_size, projection, rotation, mask=valid, **geometry)
     n = faces.shape[1]
-    depth_faces = project_depth(depth, face_size, projection, rotation) if depth is not None else None
+    depth_faces = project_depth(depth, face_size, projection, rotation, **geometry) if depth is not None else None
     disp = teacher.predict_faces(
         faces.reshape(b * n, 3, face_size, face_size),
         depth=depth_faces.reshape(b * n, 1, face_size, face_size) if depth_faces is not None else None,
     ).reshape(b, n, 1, face_size, face_size)
     if mask_mode == "released_code":
-        mask = disp > 0  # `depths > 0 & mask` == `depths > (0 & mask)`: the sky mask drops out
+        # `depths > 0 & mask` == `depths > (0 & mask)`: the sky mask drops out; without a mask file
+        # the released code uses an all-ones mask
+        mask = (disp > 0) | ~has_mask.to(disp.device).view(b, 1, 1, 1, 1)
     else:
         mask = face_valid & torch.isfinite(disp)
         if depth_faces is not None:
@@ -131,8 +196,9 @@ def teacher_targets(
     if projection == "equirect_stitched":
         disp = stitch(disp, h, w, rotation)
         stitched_valid = stitch(mask.to(disp.dtype), h, w, rotation) >= 1.0 - 1e-3
-        mask = stitched_valid & (valid if mask_mode == "paper" else disp > 0)
-    return PseudoTargets(disp, mask, rotation, projection, face_size)
+        released = (disp > 0) | ~has_mask.to(disp.device).view(b, 1, 1, 1)
+        mask = stitched_valid & (valid if mask_mode == "paper" else released)
+    return PseudoTargets(disp, mask, rotation, projection, face_size, sampling, rotation_pass)
 
 
 def student_faces(pred: torch.Tensor, targets: PseudoTargets) -> torch.Tensor:
@@ -148,7 +214,9 @@ def student_faces(pred: torch.Tensor, targets: PseudoTargets) -> torch.Tensor:
     shift = pred.min()
     disp = pred - shift if shift < 0 else pred  # disparity must be >= 0 to be a physical 1/distance
     distance = depth_to_disparity(disp)  # 1/x, 0 stays 0: the same map takes disparity to distance
-    planar = project_depth(distance, targets.face_size, targets.projection, targets.rotation)
+    planar = project_depth(
+        distance, targets.face_size, targets.projection, targets.rotation, targets.sampling, targets.rotation_pass
+    )
     return depth_to_disparity(planar)
 
 
@@ -165,13 +233,15 @@ class PseudoLabeler:
     """
 
     def __init__(self, teacher: Any, spec: Any, generator: torch.Generator | None = None) -> None:
-        _check(spec.projection, spec.mask_mode)
+        _check(spec.projection, spec.mask_mode, spec.sampling, spec.rotation_pass)
         self.teacher, self.spec, self.generator = teacher, spec, generator
 
     def rotations(self, batch: int, device: torch.device) -> torch.Tensor | None:
         if self.spec.rotation_max_deg <= 0:
             return None
-        return random_rotation(batch, self.spec.rotation_max_deg, generator=self.generator, device=device)
+        return draw_rotations(
+            batch, self.spec.rotation_max_deg, generator=self.generator, frame=self.spec.rotation_frame, device=device
+        )
 
     def __call__(
         self, rgb: torch.Tensor, valid: torch.Tensor | None = None, depth: torch.Tensor | None = None
@@ -185,4 +255,6 @@ class PseudoLabeler:
             face_size=self.spec.face_size,
             mask_mode=self.spec.mask_mode,
             depth=depth,
+            sampling=self.spec.sampling,
+            rotation_pass=self.spec.rotation_pass,
         )

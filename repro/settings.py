@@ -148,7 +148,13 @@ class MaskSpec:
     prompts: list[str] = field(default_factory=lambda: ["sky", "watermark"])
     box_threshold: float = 0.3
     text_threshold: float = 0.25
-    min_valid_fraction: float = 0.2  # images with less valid area are dropped
+    min_valid_fraction: float = 0.2  # images with less valid area are dropped (0: none, as released)
+    #: unlabeled datasets whose mask files are read (None: all). The released loader reads masks
+    #: only for SpatialAudioGen-style paths, never for Structured3D: [spatialaudiogen]
+    masked_datasets: list[DatasetName] | None = None
+
+    def applies_to(self, dataset: str) -> bool:
+        return self.backend != "none" and (self.masked_datasets is None or dataset in self.masked_datasets)
 
 
 @dataclass
@@ -159,9 +165,18 @@ class DistillSpec:
     rotation_max_deg: float = 45.0  # each Euler angle uniform in ±max_deg; 0 = no rotation
     face_size: int = 256
     mask_mode: MaskMode = "paper"  # released_code: the sky mask is dropped as in the released loss
-    #: per_image: each unlabeled panorama its own rotation (the paper's description); per_batch: one
-    #: rotation shared by the whole unlabeled batch, as the released train.py draws it
+    #: per_image: each unlabeled panorama its own rotation (our reading of "random rotation"); per_batch:
+    #: one rotation shared by the whole unlabeled batch, as the released train.py draws it
     rotation_sampling: Literal["per_image", "per_batch"] = "per_image"
+    #: Sampling geometry (repro.geometry.released; docs/paper_vs_code.md): py360convert's face grid and
+    #: pixel-centre panorama coordinates, or the released Equirec2Cube (f = w/2, align_corners=True)
+    sampling: Literal["py360convert", "released_code"] = "py360convert"
+    #: folded: the rotation is folded into the face rays (one resampling); separate: the released
+    #: EquirecRotate pass first, then the projection (two resamplings)
+    rotation_pass: Literal["folded", "separate"] = "folded"
+    #: y_up: Euler angles in our frame; y_down: the released frame and float32 draw ((a,b,c) there is
+    #: (−a,b,−c) here)
+    rotation_frame: Literal["y_up", "y_down"] = "y_up"
 
     def __post_init__(self) -> None:
         if not 0 <= self.rotation_max_deg <= 180:
@@ -183,6 +198,11 @@ class Schedule:
     batch_size: int | None = None  # labeled images per step; the pseudo half follows the ratio
     lr: float | None = None
     optimizer: Optimizer | None = None
+    #: Adam(W) betas, weight decay and LR schedule; empty: the student's recipe. The released
+    #: Depth Anywhere (utils/get_optim.py, train.py) uses (0.9, 0.999), 0 and none (constant)
+    betas: tuple[float, float] | None = None
+    weight_decay: float | None = None
+    scheduler: Literal["constant", "poly"] | None = None
     checkpoint_every_steps: int | None = None
     num_workers: int = 4
     max_bad_steps: int = 20  # consecutive NaN/inf steps (skipped) before training stops with an error
