@@ -10,8 +10,8 @@ harness, never in the ``repro`` package:
   construction; the parity checks copy weights across, so their values do not matter);
 * modules the checked functions never call are stubbed when missing: ``cv2`` (only
   ``cv2.Rodrigues`` is called, by ``Equirec2Cube``: provided through ``scipy``), ``imageio``,
-  ``pytorch3d`` (only ``euler_angles_to_matrix``: provided through ``scipy``, an independent
-  implementation), ``tensorboard``, ``sklearn`` and ``shapely`` (HoHoNet's layout post-processing).
+  ``pytorch3d`` (only ``euler_angles_to_matrix`` is called: the same float32 arithmetic as
+  pytorch3d, checked against ``scipy`` in the parity table), ``tensorboard``, ``sklearn`` and ``shapely`` (HoHoNet's layout post-processing).
 
 Real packages win: if ``cv2`` or ``pytorch3d`` is installed it is used as is.
 """
@@ -63,12 +63,31 @@ def _rodrigues(vec: Any) -> tuple[np.ndarray, None]:
 
 
 def _euler_angles_to_matrix(angles: torch.Tensor, convention: str) -> torch.Tensor:
-    """pytorch3d's ``euler_angles_to_matrix`` (intrinsic rotations, R = R_a0 R_a1 R_a2) via scipy."""
+    """pytorch3d's ``euler_angles_to_matrix``: ``R = R_a0 @ R_a1 @ R_a2`` in the input's dtype.
+
+    As pytorch3d computes it (per-axis matrices from ``torch.cos``/``torch.sin``, multiplied left to
+    right), so float32 draws round alike; :func:`scipy_euler` checks the convention independently.
+    """
+    if len(convention) != 3:
+        raise ValueError(f"invalid convention {convention!r}")
+    mats = []
+    for axis, angle in zip(convention.upper(), torch.unbind(angles, -1), strict=True):
+        c, s, one, zero = torch.cos(angle), torch.sin(angle), torch.ones_like(angle), torch.zeros_like(angle)
+        flat = {
+            "X": (one, zero, zero, zero, c, -s, zero, s, c),
+            "Y": (c, zero, s, zero, one, zero, -s, zero, c),
+            "Z": (c, -s, zero, s, c, zero, zero, zero, one),
+        }[axis]
+        mats.append(torch.stack(flat, -1).reshape(angle.shape + (3, 3)))
+    return mats[0] @ mats[1] @ mats[2]
+
+
+def scipy_euler(angles: torch.Tensor, convention: str = "XYZ") -> torch.Tensor:
+    """Intrinsic Euler angles (radians) -> matrices in float64, by scipy: an independent reference."""
     from scipy.spatial.transform import Rotation
 
     flat = angles.detach().reshape(-1, 3).double().cpu().numpy()
-    mats = Rotation.from_euler(convention.upper(), flat).as_matrix()  # upper case: intrinsic
-    return torch.from_numpy(mats).to(angles.dtype).reshape(angles.shape[:-1] + (3, 3))
+    return torch.from_numpy(Rotation.from_euler(convention.upper(), flat).as_matrix())
 
 
 def _stub(name: str, **attrs: Any) -> types.ModuleType:
