@@ -175,3 +175,137 @@ def check_geometry(height: int = 512, seed: int = 3) -> list[Row]:
     rows.append(Row("projection", "sky mask, rotated + projected (pixels differing)",
                     float((ours_sky != rel_sky).sum()), 0.0, "count"))
     return rows
+
+
+def _our_objective(face_size: int, teacher_net: nn.Module) -> Any:
+    """``repro``'s joint objective and teacher exactly as ``--variant released_code`` configures them."""
+    from repro.teacher.depth_anything import DepthAnythingTeacher
+    from repro.train.objective import JointObjective
+
+    cfg = variant_settings()
+    distill = DistillSpec(**{**cfg["distill"], "face_size": face_size})
+    teacher_cfg = cfg.get("teacher", {})
+    teacher = DepthAnythingTeacher(
+        teacher_net, input_size=int(teacher_cfg.get("input_size", 518)),
+        output_resize=teacher_cfg.get("output_resize", "bilinear"), precision="fp32",
+    )
+    settings = SimpleNamespace(
+        loss=cfg.get("loss", "affine_inv"), loss_reduction=cfg.get("loss_reduction", "per_map"),
+        loss_weights=LossWeights(**cfg.get("loss_weights", {})), distill=distill,
+    )
+    return JointObjective(settings, teacher), teacher
+
+
+def check_training_step(height: int = 512, batch: int = 2, seed: int = 5, with_mask: bool = True) -> list[Row]:
+    """One released ``train.py: process_both`` step beside ``repro``'s objective (same inputs, draw, teacher).
+
+    ``with_mask``: the unlabeled images have a mask file (SpatialAudioGen-style paths), else not
+    (Structured3D: the released loader reads none).
+    """
+    import train as released_train  # noqa: PLC0415
+    from utils.metric import ScaleAndShiftInvariantLoss  # noqa: PLC0415
+
+    from repro.distill import student_faces
+    from repro.geometry.released import RELEASED_TO_OURS
+    from repro.train.objective import labeled_target
+
+    lab, unl = panoramas(batch, height, seed), panoramas(batch, height, seed + 1)
+    lab_valid = (lab["depth"] > 0) & (lab["depth"] <= 10)
+    teacher_net = StandInTeacher()
+    rel_model = StandInStudent(as_released=True)
+    our_model = copy.deepcopy(rel_model)
+    our_model.as_released = False
+
+    # released side: its own process_both, teacher passed in as the argument it takes
+    rel_model.get_loss = ScaleAndShiftInvariantLoss()
+    opt = torch.optim.SGD(rel_model.parameters(), lr=0.0)  # step() leaves the weights: compare gradients
+    inputs = {
+        "rgb": lab["rgb"], "normalized_rgb": imagenet_normalize(lab["rgb"]),
+        "gt_depth": labeled_target(lab["depth"], lab_valid, "affine_inv"), "val_mask": lab_valid,
+    }
+    unlabel = {"rgb": unl["rgb"], "normalized_rgb": imagenet_normalize(unl["rgb"]),
+               "normalized_rgb_noaug": imagenet_normalize(unl["rgb"])}
+    if with_mask:
+        unlabel["val_mask"] = unl["mask"]
+    args = SimpleNamespace(device=torch.device("cpu"), need_cube=False, cur_step=0)
+    prob = released_train.ProcessDABatch(height, 2 * height, CUDA=False)
+    torch.manual_seed(seed)  # randRotate draws torch.rand(3) from the global generator first
+    logged: dict[str, Any] = defaultdict(float)
+    outputs = released_train.process_both(args, inputs, unlabel, 1, prob, teacher_net, rel_model, opt, logged)
+    rel_loss = float(logged["total_loss"])
+
+    def ours_order(x: torch.Tensor) -> torch.Tensor:  # (B·6, 1, w, w) in B D F L R U -> (B, 6, 1, w, w) F R B L U D
+        return x.reshape(batch, 6, *x.shape[1:])[:, list(RELEASED_TO_OURS)]
+
+    rel_targets, rel_mask, rel_faces = (ours_order(x) for x in (inputs["pseudo_depth"], inputs["pseudo_mask"],
+                                                                outputs["pred_depth_cube"]))
+    rel_grads = [p.grad.clone() for p in rel_model.parameters()]
+
+    # ours: the joint objective of `repro train`, configured by the released_code variant
+    objective, _ = _our_objective(height // 2, teacher_net)
+    labeled = {"rgb": lab["rgb"], "depth": lab["depth"], "valid": lab_valid}
+    unlabeled = {
+        "rgb": unl["rgb"], "rgb_noaug": unl["rgb"], "depth": unl["depth"], "valid": unl["mask"],
+        "has_mask": torch.full((batch,), with_mask), "key": torch.full((batch,), seed),
+    }
+    total, _ = objective(our_model, labeled, unlabeled)
+    total.backward()
+    targets = objective.pseudo_targets(unlabeled)
+    with torch.no_grad():
+        pred = our_model(imagenet_normalize(torch.cat((lab["rgb"], unl["rgb"]))))
+        faces = student_faces(pred[batch:], targets)
+
+    # the released loss zeroes targets and student faces outside the mask in place (utils/metric.py)
+    ours_m = targets.mask
+    ours_t, ours_f = targets.disparity * ours_m, faces * ours_m
+    case = "with mask file" if with_mask else "no mask file"
+    grad = max(max_rel(p.grad, g) for p, g in zip(our_model.parameters(), rel_grads, strict=True))
+    return [
+        Row(f"pseudo labels ({case})", "cube-face targets (normalised disparity)", max_abs(ours_t, rel_targets), 1e-4),
+        Row(f"pseudo labels ({case})", "masks (pixels differing)", float((ours_m != rel_mask).sum()), 0.0, "count"),
+        Row(f"pseudo labels ({case})", "student faces (disparity), relative", max_rel(ours_f, rel_faces), 1e-4, "max |Δ|/max"),
+        Row(f"training step ({case})", "total loss, relative", abs(float(total) - rel_loss) / abs(rel_loss), 1e-5, "|Δ|/|ref|"),
+        Row(f"training step ({case})", "student gradient, relative", grad, 1e-4, "max |Δ|/max"),
+    ]
+
+
+def check_loss(height: int = 128, batch: int = 2, seed: int = 9, empty: bool = False) -> list[Row]:
+    """``utils/metric.py: affine_invariant_loss_V2_CUBE`` beside ``repro.losses`` (pixels reduction), same tensors."""
+    from utils.metric import affine_invariant_loss_V2_CUBE  # noqa: PLC0415
+
+    from repro.losses import affine_invariant_l1
+
+    g = torch.Generator().manual_seed(seed)
+    w, face = 2 * height, height // 2
+    pred = torch.rand(batch, 1, height, w, generator=g) + 0.1
+    gt = torch.rand(batch, 1, height, w, generator=g)
+    valid = torch.rand(batch, 1, height, w, generator=g) > 0.1
+    cube_pred = torch.rand(batch * 6, 1, face, face, generator=g) + 0.1
+    cube_gt = torch.rand(batch * 6, 1, face, face, generator=g)
+    cube_mask = torch.rand(batch * 6, 1, face, face, generator=g) > (1.1 if empty else 0.1)
+    if not empty:
+        cube_mask &= cube_gt > 0.02
+
+    def grads(fn: Any) -> tuple[float, torch.Tensor, torch.Tensor]:
+        p, c = pred.clone().requires_grad_(), cube_pred.clone().requires_grad_()
+        loss = fn(p, c)
+        loss.backward()
+        return float(loss), p.grad, c.grad
+
+    def released(p: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        outputs = {"pred_depth": p * 1.0, "pred_depth_cube": c * 1.0}  # the loss writes in place
+        inputs = {"gt_depth": gt.clone(), "val_mask": valid, "pseudo_depth": cube_gt.clone(), "pseudo_mask": cube_mask}
+        return affine_invariant_loss_V2_CUBE(outputs, inputs)["loss"]
+
+    def ours(p: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        return 0.5 * affine_invariant_l1(p, gt, valid, "pixels") + 0.5 * affine_invariant_l1(c, cube_gt, cube_mask, "pixels")
+
+    rel, ours_ = grads(released), grads(ours)
+    if empty:  # documented difference: the released loss is NaN when every cube mask is empty, ours 0
+        return [Row("loss", "all cube masks empty: released NaN, ours finite (info)",
+                    0.0 if math.isnan(rel[0]) and math.isfinite(ours_[0]) else 1.0, 0.0, "flag")]
+    return [
+        Row("loss", "affine-invariant L1 (gt + cube), relative", abs(ours_[0] - rel[0]) / abs(rel[0]), 1e-5, "|Δ|/|ref|"),
+        Row("loss", "gradient w.r.t. equirect prediction", max_rel(ours_[1], rel[1]), 1e-4, "max |Δ|/max"),
+        Row("loss", "gradient w.r.t. cube prediction", max_rel(ours_[2], rel[2]), 1e-4, "max |Δ|/max"),
+    ]
