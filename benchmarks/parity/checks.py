@@ -309,3 +309,34 @@ def check_loss(height: int = 128, batch: int = 2, seed: int = 9, empty: bool = F
         Row("loss", "gradient w.r.t. equirect prediction", max_rel(ours_[1], rel[1]), 1e-4, "max |Δ|/max"),
         Row("loss", "gradient w.r.t. cube prediction", max_rel(ours_[2], rel[2]), 1e-4, "max |Δ|/max"),
     ]
+
+
+_EVAL_KEYS = {
+    "abs_rel": "err/abs_rel", "sq_rel": "err/sq_rel", "mae": "err/mae", "rmse": "err/rms",
+    "rmse_log": "err/log_rms", "log10": "err/log10", "delta1": "acc/a1", "delta2": "acc/a2", "delta3": "acc/a3",
+}
+
+
+def check_evaluator(height: int = 512, seed: int = 13) -> list[Row]:
+    """``Affine_Inv_Evaluator`` (crop 68, median_align) beside ``repro.metrics`` with the variant's eval options."""
+    from utils.metric import Affine_Inv_Evaluator  # noqa: PLC0415
+
+    from repro.metrics import compute_metrics, scaled_crop_rows
+
+    raw = load_config(VARIANT_FILE)
+    ev = {**raw["defaults"]["eval"], **raw["variants"]["released_code"]["eval"]}
+    data = panoramas(1, height, seed)
+    gt = data["depth"]
+    g = torch.Generator().manual_seed(seed)
+    pred = (0.3 / gt.clamp_min(0.5)) + 0.05 * torch.rand(gt.shape, generator=g)  # disparity up to scale/shift
+    mask = (gt > 0) & (gt <= 10)
+    crop = scaled_crop_rows(68, height)  # 68 rows at the released H = 512
+    evaluator = Affine_Inv_Evaluator(median_align=True, crop=crop)
+    evaluator.compute_affine_inv_eval_metrics(gt_depth=gt, pred_depth=pred, mask=mask)
+    ours = compute_metrics(
+        pred, gt, ev["protocol"], crop_rows=crop, rmse_log=ev["rmse_log"],
+        clamp=tuple(ev["clamp"]), min_depth=ev["min_depth"], max_depth=ev["max_depth"],
+    )
+    worst = max(abs(ours[k] - float(evaluator.metrics[v].avg)) / max(abs(float(evaluator.metrics[v].avg)), 1e-12)
+                for k, v in _EVAL_KEYS.items())
+    return [Row("evaluator", "9 metrics, lsq disparity + median, crop 68, clamp (worst relative)", worst, 1e-5, "max |Δ|/|ref|")]

@@ -11,7 +11,8 @@ harness, never in the ``repro`` package:
 * modules the checked functions never call are stubbed when missing: ``cv2`` (only
   ``cv2.Rodrigues`` is called, by ``Equirec2Cube``: provided through ``scipy``), ``imageio``,
   ``pytorch3d`` (only ``euler_angles_to_matrix`` is called: the same float32 arithmetic as
-  pytorch3d, checked against ``scipy`` in the parity table), ``tensorboard``, ``sklearn`` and ``shapely`` (HoHoNet's layout post-processing).
+  pytorch3d, checked against ``scipy`` in the parity table), ``tensorboard``, ``sklearn`` and ``shapely`` (HoHoNet's layout post-processing), ``timm`` and
+  ``einops`` (EGformer, which no check builds).
 
 Real packages win: if ``cv2`` or ``pytorch3d`` is installed it is used as is.
 """
@@ -111,7 +112,16 @@ def _missing(name: str) -> bool:
 _UNUSED: dict[str, tuple[str, ...]] = {
     "sklearn": ("linear_model", "decomposition"),
     "shapely": ("geometry",),
+    "timm": ("data", "models", "models.layers", "models.helpers", "models.registry"),  # EGformer's layers; the checks here do not build EGformer
+    "einops": ("layers", "layers.torch"),
 }
+
+
+def _unused(*args: Any, **kwargs: Any) -> Any:
+    """Any name of a stubbed module: a decorator passes its function through, anything else fails loudly."""
+    if len(args) == 1 and not kwargs and callable(args[0]):
+        return args[0]
+    raise RuntimeError("called a module the parity harness stubs out (install the real package to use it)")
 
 
 def _stubs() -> dict[str, types.ModuleType]:
@@ -130,7 +140,7 @@ def _stubs() -> dict[str, types.ModuleType]:
         if _missing(top):  # imported but never called by the checked functions: any name is None
             for name in (top, *(f"{top}.{sub}" for sub in submodules)):
                 out[name] = _stub(name)
-                out[name].__getattr__ = lambda attr: None  # type: ignore[attr-defined]
+                out[name].__getattr__ = lambda attr: _unused  # type: ignore[attr-defined]
     if _missing("torch.utils.tensorboard"):
         out["torch.utils.tensorboard"] = _stub("torch.utils.tensorboard", SummaryWriter=object)
     return out
