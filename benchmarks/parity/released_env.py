@@ -124,6 +124,12 @@ def _unused(*args: Any, **kwargs: Any) -> Any:
     raise RuntimeError("called a module the parity harness stubs out (install the real package to use it)")
 
 
+def _any_name(attr: str) -> Any:
+    if attr.startswith("__"):  # inspect and importlib probe dunders: those must stay missing
+        raise AttributeError(attr)
+    return _unused
+
+
 def _stubs() -> dict[str, types.ModuleType]:
     out: dict[str, types.ModuleType] = {}
     if _missing("cv2"):
@@ -140,7 +146,7 @@ def _stubs() -> dict[str, types.ModuleType]:
         if _missing(top):  # imported but never called by the checked functions: any name is None
             for name in (top, *(f"{top}.{sub}" for sub in submodules)):
                 out[name] = _stub(name)
-                out[name].__getattr__ = lambda attr: _unused  # type: ignore[attr-defined]
+                out[name].__getattr__ = _any_name  # type: ignore[attr-defined]
     if _missing("torch.utils.tensorboard"):
         out["torch.utils.tensorboard"] = _stub("torch.utils.tensorboard", SummaryWriter=object)
     return out
