@@ -32,7 +32,7 @@ def test_training_step_matches(released, with_mask):
     from benchmarks.parity import checks
 
     rows = checks.check_training_step(128, with_mask=with_mask)
-    assert len(rows) == 5 and all(r.ok for r in rows), [(r.compared, r.value) for r in rows if not r.ok]
+    assert len(rows) == 6 and all(r.ok for r in rows), [(r.compared, r.value) for r in rows if not r.ok]
 
 
 def test_loss_matches_and_empty_masks_differ_as_documented(released):
