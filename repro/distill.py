@@ -48,9 +48,9 @@ from repro.geometry.released import (
     ROTATION_PASSES,
     SAMPLINGS,
     ReleasedProjection,
-    draw_rotations,
     RotationPass,
     Sampling,
+    draw_rotations,
     rotate_equirect_released,
 )
 from repro.geometry.tangent import tangent_fov, tangent_rotations

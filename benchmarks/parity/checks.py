@@ -126,7 +126,7 @@ def panoramas(batch: int, height: int, seed: int = 0) -> dict[str, torch.Tensor]
 
 def check_geometry(height: int = 512, seed: int = 3) -> list[Row]:
     """Rotation draw, EquirecRotate, Equirec2Cube and the sky-mask path against repro.geometry.released."""
-    import train as released_train  # noqa: PLC0415 - the released train.py, importable under released_code()
+    import train as released_train
 
     from repro.geometry.released import (
         RELEASED_TO_OURS,
@@ -204,8 +204,8 @@ def check_training_step(height: int = 512, batch: int = 2, seed: int = 5, with_m
     ``with_mask``: the unlabeled images have a mask file (SpatialAudioGen-style paths), else not
     (Structured3D: the released loader reads none).
     """
-    import train as released_train  # noqa: PLC0415
-    from utils.metric import ScaleAndShiftInvariantLoss  # noqa: PLC0415
+    import train as released_train
+    from utils.metric import ScaleAndShiftInvariantLoss
 
     from repro.distill import student_faces
     from repro.geometry.released import RELEASED_TO_OURS
@@ -277,7 +277,7 @@ def check_training_step(height: int = 512, batch: int = 2, seed: int = 5, with_m
 
 def check_loss(height: int = 128, batch: int = 2, seed: int = 9, empty: bool = False) -> list[Row]:
     """``utils/metric.py: affine_invariant_loss_V2_CUBE`` beside ``repro.losses`` (pixels reduction), same tensors."""
-    from utils.metric import affine_invariant_loss_V2_CUBE  # noqa: PLC0415
+    from utils.metric import affine_invariant_loss_V2_CUBE
 
     from repro.losses import affine_invariant_l1
 
@@ -325,7 +325,7 @@ _EVAL_KEYS = {
 
 def check_evaluator(height: int = 512, seed: int = 13) -> list[Row]:
     """``Affine_Inv_Evaluator`` (crop 68, median_align) beside ``repro.metrics`` with the variant's eval options."""
-    from utils.metric import Affine_Inv_Evaluator  # noqa: PLC0415
+    from utils.metric import Affine_Inv_Evaluator
 
     from repro.metrics import compute_metrics, scaled_crop_rows
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from benchmarks.parity import checks  # noqa: E402
-from benchmarks.parity.released_env import ENV_VAR, ReleasedSourceMissing, released_code  # noqa: E402
+from benchmarks.parity import checks
+from benchmarks.parity.released_env import ENV_VAR, ReleasedSourceMissing, released_code
 
 
 def run(src: str | None, height: int) -> list[checks.Row]:
