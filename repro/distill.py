@@ -21,7 +21,12 @@ every face carries its own scale and shift). ``rotation_max_deg = 0`` turns rota
 * ``paper``: sky/watermark pixels are excluded (paper §3.1, A.1).
 * ``released_code``: the released ``train.py`` builds its mask as ``depths > 0 & mask_cube_sky``,
   which Python parses as ``depths > (0 & mask_cube_sky)`` = ``depths > 0``: the sky mask is lost and
-  only zero-disparity teacher pixels (each face's minimum after normalisation) are excluded.
+  only zero-disparity teacher pixels (each face's minimum after normalisation) are excluded. An
+  image without a mask file (``has_mask`` False) gets an all-ones mask, as there.
+
+``sampling`` and ``rotation_pass`` name the released code's sampling geometry (f = w/2 faces sampled
+with ``align_corners=True``; a separate ``EquirecRotate`` pass before the projection); see
+:mod:`repro.geometry.released`. The defaults keep py360convert's conventions and one resampling.
 
 Negative student disparity (an affine-invariant output may go below 0) is shifted up by the batch
 minimum before the conversion to distance, as the released code does; pixels at zero disparity then
