@@ -19,7 +19,7 @@ def released():
         yield root
 
 
-@pytest.mark.parametrize("name", ["check_geometry", "check_evaluator"])
+@pytest.mark.parametrize("name", ["check_geometry", "check_evaluator", "check_unifuse"])
 def test_geometry_and_evaluator_match(released, name):
     from benchmarks.parity import checks
 

@@ -346,3 +346,37 @@ def check_evaluator(height: int = 512, seed: int = 13) -> list[Row]:
     worst = max(abs(ours[k] - float(evaluator.metrics[v].avg)) / max(abs(float(evaluator.metrics[v].avg)), 1e-12)
                 for k, v in _EVAL_KEYS.items())
     return [Row("evaluator", "9 metrics, lsq disparity + median, crop 68, clamp (worst relative)", worst, 1e-5, "max |Δ|/|ref|")]
+
+
+def check_unifuse(height: int = 128, seed: int = 17) -> list[Row]:
+    """The released UniFuse network beside ``repro``'s, released weights copied in, identical inputs.
+
+    The released network takes its cube faces from the loader (a horizontal F R B L U D strip); it is
+    fed the faces ``repro``'s UniFuse computes from the same normalised panorama, so the row checks
+    the network. (BiFuse++, HoHoNet and EGformer are not in this table yet.)
+    """
+    import tempfile
+
+    from baseline_models.UniFuse.networks import UniFuse as ReleasedUniFuse
+
+    from repro.geometry import equirect_to_cube
+    from repro.models import build_student
+    from repro.models.checkpoints import load_checkpoint
+
+    torch.manual_seed(seed)
+    released = ReleasedUniFuse(num_layers=18, equi_h=height, equi_w=2 * height).eval()
+    ours = build_student("unifuse", height=height, width=2 * height, pretrained=False).eval()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "released_unifuse.pth"
+        torch.save(released.state_dict(), path)
+        report = load_checkpoint(ours, path)
+    x = imagenet_normalize(panoramas(1, height, seed)["rgb"])
+    strip = torch.cat(list(equirect_to_cube(x, height // 2)[0]), -1)[None]  # (1, 3, w, 6w)
+    with torch.no_grad():
+        ref = released(x, strip)["pred_depth"]
+        out = ours(x)
+    return [
+        Row("students", "UniFuse: released weights load completely (missing/unexpected keys)",
+            float(len(report.missing) + len(report.unexpected) + len(report.mismatched)), 0.0, "count"),
+        Row("students", "UniFuse forward, relative", max_rel(out, ref), 1e-5, "max |Δ|/max"),
+    ]

@@ -27,6 +27,7 @@ def run(src: str | None, height: int) -> list[checks.Row]:
         rows += checks.check_loss(min(height, 256))
         rows += checks.check_loss(min(height, 256), empty=True)
         rows += checks.check_evaluator(height)
+        rows += checks.check_unifuse(min(height, 256))
     return rows
 
 
