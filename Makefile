@@ -8,7 +8,7 @@ TORCH_PINS ?= torch==2.14.1 torchvision==0.29.1
 PYTEST_ARGS ?=
 SUITE_ARGS ?=
 
-.PHONY: install test test-slow demo bench clean smoke science table2 table3 table4 table5 table7 table8 docker-build
+.PHONY: install test test-slow demo bench parity clean smoke science table2 table3 table4 table5 table7 table8 docker-build
 
 install: $(STAMP)
 
@@ -30,6 +30,12 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
+
+# The released code beside ours on a CPU: make parity RELEASED_SRC=path/to/Depth-Anywhere
+RELEASED_SRC ?=
+PARITY_ARGS ?=
+parity: $(STAMP)
+	RELEASED_SRC="$(RELEASED_SRC)" $(BIN)/python benchmarks/parity/run_parity.py $(PARITY_ARGS)
 
 smoke: $(STAMP)
 	$(BIN)/repro suite smoke $(SUITE_ARGS)

@@ -36,6 +36,15 @@ MaskMode = Literal["paper", "released_code"]
 #: per_image: each unlabeled panorama its own rotation (the paper's description); per_batch: one
 #: rotation shared by the whole unlabeled batch, as the released train.py draws it
 RotationSampling = Literal["per_image", "per_batch"]
+#: Sampling geometry (repro.geometry.released; docs/paper_vs_code.md): py360convert's face grid and
+#: pixel-centre panorama coordinates, or the released Equirec2Cube (f = w/2, align_corners=True)
+Sampling = Literal["py360convert", "released_code"]
+#: folded: the rotation is folded into the face rays (one resampling); separate: the released
+#: EquirecRotate pass first, then the projection (two resamplings)
+RotationPass = Literal["folded", "separate"]
+#: y_up: Euler angles in our frame; y_down: the released frame and float32 draw ((a,b,c) there is
+#: (−a,b,−c) here)
+RotationFrame = Literal["y_up", "y_down"]
 
 # --- evaluation ---------------------------------------------------------------------------------
 #: median: the paper's eq. 8; lsq_disparity_median: the released evaluator's scale+shift in

@@ -21,7 +21,12 @@ every face carries its own scale and shift). ``rotation_max_deg = 0`` turns rota
 * ``paper``: sky/watermark pixels are excluded (paper §3.1, A.1).
 * ``released_code``: the released ``train.py`` builds its mask as ``depths > 0 & mask_cube_sky``,
   which Python parses as ``depths > (0 & mask_cube_sky)`` = ``depths > 0``: the sky mask is lost and
-  only zero-disparity teacher pixels (each face's minimum after normalisation) are excluded.
+  only zero-disparity teacher pixels (each face's minimum after normalisation) are excluded. An
+  image without a mask file (``has_mask`` False) gets an all-ones mask, as there.
+
+``sampling`` and ``rotation_pass`` name the released code's sampling geometry (f = w/2 faces sampled
+with ``align_corners=True``; a separate ``EquirecRotate`` pass before the projection); see
+:mod:`repro.geometry.released`. The defaults keep py360convert's conventions and one resampling.
 
 Negative student disparity (an affine-invariant output may go below 0) is shifted up by the batch
 minimum before the conversion to distance, as the released code does; pixels at zero disparity then
@@ -31,25 +36,46 @@ have no distance and stay 0 on the faces.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from functools import lru_cache
+from typing import Any, Literal
 
 import torch
 
-from repro.choices import MaskMode, Projection, check
+from repro.choices import MaskMode, Projection, RotationPass, Sampling, check
 from repro.geometry import (
     cube_to_equirect,
     equirect_depth_to_cube,
     equirect_depth_to_tangent,
     equirect_to_cube,
     equirect_to_tangent,
+    rotate_equirect,
 )
 from repro.geometry.disparity import depth_to_disparity
+from repro.geometry.released import ReleasedProjection, rotate_equirect_released
+from repro.geometry.tangent import tangent_fov, tangent_rotations
 from repro.losses import Reduction, affine_invariant_l1
 
 
-def _check(projection: str, mask_mode: str) -> None:
+def _check(projection: str, mask_mode: str, sampling: str = "py360convert", rotation_pass: str = "folded") -> None:
     check(Projection, projection, "projection")
     check(MaskMode, mask_mode, "mask_mode")
+    check(Sampling, sampling, "sampling")
+    check(RotationPass, rotation_pass, "rotation_pass")
+
+
+@lru_cache(maxsize=8)
+def _released_projection(face_size: int, projection: Projection) -> ReleasedProjection:
+    if projection == "tangent":
+        return ReleasedProjection(face_size, tangent_fov(0), tangent_rotations(0, dtype=torch.float64))
+    return ReleasedProjection(face_size)
+
+
+def _rotate(
+    x: torch.Tensor, rotation: torch.Tensor, sampling: Sampling, mode: Literal["bilinear", "nearest"]
+) -> torch.Tensor:
+    """The separate rotation pass (``rotation_pass="separate"``) in the given sampling convention."""
+    fn = rotate_equirect_released if sampling == "released_code" else rotate_equirect
+    return fn(x, rotation, mode=mode)  # type: ignore[return-value]
 
 
 def project(
@@ -58,17 +84,40 @@ def project(
     projection: Projection,
     rotation: torch.Tensor | None = None,
     mask: torch.Tensor | None = None,
+    sampling: Sampling = "py360convert",
+    rotation_pass: RotationPass = "folded",
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """RGB panoramas (B,C,H,W) -> faces (B,N,C,w,w) and, with ``mask``, fully-valid face masks."""
-    fn = equirect_to_tangent if projection == "tangent" else equirect_to_cube
-    out = fn(equi, face_size, rotation=rotation, mask=mask)
-    return out if mask is not None else (out, None)
+    """RGB panoramas (B,C,H,W) -> faces (B,N,C,w,w) and, with ``mask``, fully-valid face masks.
+
+    With ``rotation_pass="separate"`` the panorama (and the mask, as a value, thresholded only
+    once after projection, as the released code does) is rotated first, then projected.
+    """
+    if rotation is not None and rotation_pass == "separate":
+        c = equi.shape[1]
+        stacked = equi if mask is None else torch.cat((equi, mask.to(equi.dtype)), 1)
+        rotated = _rotate(stacked, rotation, sampling, "bilinear")
+        equi, mask, rotation = rotated[:, :c], (rotated[:, c:] if mask is not None else None), None
+    if sampling == "released_code":
+        out = _released_projection(face_size, projection).project(equi, rotation, mask=mask)
+    else:
+        fn = equirect_to_tangent if projection == "tangent" else equirect_to_cube
+        out = fn(equi, face_size, rotation=rotation, mask=mask)
+    return out if mask is not None else (out, None)  # type: ignore[return-value]
 
 
 def project_depth(
-    distance: torch.Tensor, face_size: int, projection: Projection, rotation: torch.Tensor | None
+    distance: torch.Tensor,
+    face_size: int,
+    projection: Projection,
+    rotation: torch.Tensor | None,
+    sampling: Sampling = "py360convert",
+    rotation_pass: RotationPass = "folded",
 ) -> torch.Tensor:
     """Ray distance (B,1,H,W), 0 = invalid -> planar depth per face (B,N,1,w,w), nearest sampling."""
+    if rotation is not None and rotation_pass == "separate":
+        distance, rotation = _rotate(distance, rotation, sampling, "nearest"), None
+    if sampling == "released_code":
+        return _released_projection(face_size, projection).project_planar_depth(distance, rotation)
     fn = equirect_depth_to_tangent if projection == "tangent" else equirect_depth_to_cube
     return fn(distance, face_size, rotation=rotation)
 
@@ -87,6 +136,8 @@ class PseudoTargets:
     rotation: torch.Tensor | None  # (B,3,3) or None (rotation off)
     projection: Projection
     face_size: int
+    sampling: Sampling = "py360convert"
+    rotation_pass: RotationPass = "folded"
 
 
 @torch.no_grad()
@@ -100,24 +151,34 @@ def teacher_targets(
     face_size: int = 256,
     mask_mode: MaskMode = "paper",
     depth: torch.Tensor | None = None,
+    sampling: Sampling = "py360convert",
+    rotation_pass: RotationPass = "folded",
+    has_mask: torch.Tensor | None = None,
 ) -> PseudoTargets:
     """Step 1: rotate, project, run the teacher on all B·N faces (chunked inside the teacher).
 
     ``rgb`` is the un-jittered RGB in [0, 1]; ``valid`` (B,1,H,W) the sky/watermark mask (None: all
     valid); ``depth`` (B,1,H,W) the true ray distance, needed only by the oracle teacher.
+    ``has_mask`` (B,) says which images had a mask file (default: all of them when ``valid`` is
+    given, none otherwise); only ``mask_mode="released_code"`` reads it (see the module docstring).
     """
-    _check(projection, mask_mode)
+    _check(projection, mask_mode, sampling, rotation_pass)
     b, _, h, w = rgb.shape
+    if has_mask is None:
+        has_mask = torch.full((b,), valid is not None, dtype=torch.bool, device=rgb.device)
     valid = torch.ones(b, 1, h, w, dtype=torch.bool, device=rgb.device) if valid is None else valid.bool()
-    faces, face_valid = project(rgb, face_size, projection, rotation, mask=valid)
+    geometry = {"sampling": sampling, "rotation_pass": rotation_pass}
+    faces, face_valid = project(rgb, face_size, projection, rotation, mask=valid, **geometry)
     n = faces.shape[1]
-    depth_faces = project_depth(depth, face_size, projection, rotation) if depth is not None else None
+    depth_faces = project_depth(depth, face_size, projection, rotation, **geometry) if depth is not None else None
     disp = teacher.predict_faces(
         faces.reshape(b * n, 3, face_size, face_size),
         depth=depth_faces.reshape(b * n, 1, face_size, face_size) if depth_faces is not None else None,
     ).reshape(b, n, 1, face_size, face_size)
     if mask_mode == "released_code":
-        mask = disp > 0  # `depths > 0 & mask` == `depths > (0 & mask)`: the sky mask drops out
+        # `depths > 0 & mask` == `depths > (0 & mask)`: the sky mask drops out; without a mask file
+        # the released code uses an all-ones mask
+        mask = (disp > 0) | ~has_mask.to(disp.device).view(b, 1, 1, 1, 1)
     else:
         mask = face_valid & torch.isfinite(disp)
         if depth_faces is not None:
@@ -125,8 +186,9 @@ def teacher_targets(
     if projection == "equirect_stitched":
         disp = stitch(disp, h, w, rotation)
         stitched_valid = stitch(mask.to(disp.dtype), h, w, rotation) >= 1.0 - 1e-3
-        mask = stitched_valid & (valid if mask_mode == "paper" else disp > 0)
-    return PseudoTargets(disp, mask, rotation, projection, face_size)
+        released = (disp > 0) | ~has_mask.to(disp.device).view(b, 1, 1, 1)
+        mask = stitched_valid & (valid if mask_mode == "paper" else released)
+    return PseudoTargets(disp, mask, rotation, projection, face_size, sampling, rotation_pass)
 
 
 def student_faces(pred: torch.Tensor, targets: PseudoTargets) -> torch.Tensor:
@@ -142,7 +204,9 @@ def student_faces(pred: torch.Tensor, targets: PseudoTargets) -> torch.Tensor:
     shift = pred.min()
     disp = pred - shift if shift < 0 else pred  # disparity must be >= 0 to be a physical 1/distance
     distance = depth_to_disparity(disp)  # 1/x, 0 stays 0: the same map takes disparity to distance
-    planar = project_depth(distance, targets.face_size, targets.projection, targets.rotation)
+    planar = project_depth(
+        distance, targets.face_size, targets.projection, targets.rotation, targets.sampling, targets.rotation_pass
+    )
     return depth_to_disparity(planar)
 
 

@@ -42,12 +42,16 @@ def masked_median(x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, to
     """Per-row lower median of ``x`` (M, P) over ``mask`` -> (median (M,), valid count (M,)).
 
     The lower median of an even count is what ``torch.median`` (used by the released code)
-    returns. Rows without a valid pixel get median 0. Differentiable: the gradient reaches the
-    selected pixel, as with ``torch.median``.
+    returns. Rows without a valid pixel get median 0. Differentiable: the gradient is shared
+    equally by every valid pixel equal to the median, as the released code's full reduction
+    ``torch.median(d[mask])`` shares it (``nanmedian`` along a dim would give it to one of them).
     """
     count = mask.sum(-1)
-    filled = torch.where(mask, x, float("nan"))
-    med = torch.nanmedian(filled, dim=-1).values
+    filled = torch.where(mask, x.detach(), float("nan"))
+    med = torch.nanmedian(filled, dim=-1, keepdim=True).values
+    ties = mask & (x.detach() == med)
+    share = ties / ties.sum(-1, keepdim=True).clamp_min(1)
+    med = med[:, 0] + (torch.where(ties, x - x.detach(), 0.0) * share).sum(-1)  # value: the median; grad: shared
     return torch.where(count > 0, med, 0.0), count
 
 

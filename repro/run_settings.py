@@ -32,7 +32,10 @@ from repro.choices import (
     Projection,
     Protocol,
     RmseLog,
+    RotationFrame,
+    RotationPass,
     RotationSampling,
+    Sampling,
     Split,
     StudentName,
     TeacherResize,
@@ -170,7 +173,13 @@ class MaskSpec:
     prompts: list[str] = field(default_factory=lambda: ["sky", "watermark"])
     box_threshold: float = 0.3
     text_threshold: float = 0.25
-    min_valid_fraction: float = 0.2  # images with less valid area are dropped
+    min_valid_fraction: float = 0.2  # images with less valid area are dropped (0: none, as released)
+    #: unlabeled datasets whose mask files are read (None: all). The released loader reads masks
+    #: only for SpatialAudioGen-style paths, never for Structured3D: [spatialaudiogen]
+    masked_datasets: list[DatasetName] | None = None
+
+    def applies_to(self, dataset: str) -> bool:
+        return self.backend != "none" and (self.masked_datasets is None or dataset in self.masked_datasets)
 
 
 @dataclass
@@ -182,6 +191,9 @@ class DistillSpec:
     face_size: int = 256
     mask_mode: MaskMode = "paper"  # released_code: the sky mask is dropped as in the released loss
     rotation_sampling: RotationSampling = "per_image"  # see repro.choices.RotationSampling
+    sampling: Sampling = "py360convert"  # see repro.choices.Sampling
+    rotation_pass: RotationPass = "folded"  # see repro.choices.RotationPass
+    rotation_frame: RotationFrame = "y_up"  # see repro.choices.RotationFrame
 
     def __post_init__(self) -> None:
         if not 0 <= self.rotation_max_deg <= 180:
@@ -203,6 +215,11 @@ class Schedule:
     batch_size: int | None = None  # labeled images per step; the pseudo half follows the ratio
     lr: float | None = None
     optimizer: Optimizer | None = None
+    #: Adam(W) betas, weight decay and LR schedule; empty: the student's recipe. The released
+    #: Depth Anywhere (utils/get_optim.py, train.py) uses (0.9, 0.999), 0 and none (constant)
+    betas: tuple[float, float] | None = None
+    weight_decay: float | None = None
+    scheduler: Literal["constant", "poly"] | None = None
     checkpoint_every_steps: int | None = None
     num_workers: int = 4
     max_bad_steps: int = 20  # consecutive NaN/inf steps (skipped) before training stops with an error

@@ -163,6 +163,7 @@ class PanoramaDataset(torch.utils.data.Dataset):
         split_file: str | Path | None = None,
         max_depth: float = 10.0,
         seed: int = 0,
+        min_valid_fraction: float | None = None,
     ) -> None:
         self.root = Path(root)
         if not self.root.is_dir():
@@ -182,7 +183,11 @@ class PanoramaDataset(torch.utils.data.Dataset):
         entries = self.list_entries(split, Path(split_file) if split_file is not None else None)
         if self.mask_root is not None:
             manifest = read_manifest(self.mask_root)
-            entries = [e for e in entries if not (e.rgb in manifest and manifest[e.rgb].dropped)]
+            # None: the manifest's own ``dropped``; a number re-applies the threshold (0: keep all)
+            def dropped(rec: Any) -> bool:
+                return rec.dropped if min_valid_fraction is None else rec.valid_fraction < min_valid_fraction
+
+            entries = [e for e in entries if not (e.rgb in manifest and dropped(manifest[e.rgb]))]
         if not entries:
             raise DataError(f"{self.name} split '{split}' under {self.root} has no usable images")
         self.entries: list[Entry] = entries
@@ -246,6 +251,7 @@ class PanoramaDataset(torch.utils.data.Dataset):
             "rgb_noaug": rgb.contiguous(),
             "depth": depth.contiguous(),
             "valid": valid.contiguous(),
+            "has_mask": torch.tensor(raw["mask"] is not None),  # the released loader's `'val_mask' in unlabel`
             "path": raw["path"],
         }
 

@@ -16,6 +16,8 @@ Conventions (stated once, used everywhere in ``repro``)
   paper writes the intrinsics as ``K = [[w/2, 0, w/2], [0, w/2, w/2], [0, 0, 1]]`` for a face that
   spans the continuous range [0, w]; the linspace grid puts the outermost pixel centres on the face
   border instead (focal ``(w−1)/2``), a sub-pixel difference kept for exact py360convert parity.
+  The released Depth Anywhere code uses ``f = w/2`` with ``align_corners=True`` panorama sampling
+  instead; :mod:`repro.geometry.released` implements its conventions as named options.
 * Rotations are 3×3 matrices acting on directions. ``rotate_equirect(e, R)`` moves the content
   seen along direction ``d`` to direction ``R d``: ``out(d) = e(Rᵀ d)``. Every projection takes an
   optional ``rotation`` folded into its sampling rays, so ``equirect_to_cube(e, w, rotation=R)``

@@ -25,9 +25,12 @@ def _axis_rotation(axis: str, angle: torch.Tensor) -> torch.Tensor:
 def rotation_matrix(angles_deg: torch.Tensor | tuple[float, float, float], convention: str = "XYZ") -> torch.Tensor:
     """Euler angles (degrees, (3,) or (B,3)) -> rotation matrices (B,3,3).
 
-    ``convention="XYZ"`` gives ``R = Rx(a0) @ Ry(a1) @ Rz(a2)``, the same matrix as
+    ``convention="XYZ"`` gives ``R = Rx(a0) @ Ry(a1) @ Rz(a2)``, the same formula as
     ``pytorch3d.transforms.euler_angles_to_matrix(radians, "XYZ")`` that the released Depth
-    Anywhere training code uses, so rotations drawn there and here mean the same thing.
+    Anywhere training code uses — but in our y-up frame. The released frame is y-down, so the
+    same angles there are a different physical rotation: ``(a, b, c)`` released = ``(−a, b, −c)``
+    here (the distribution of a symmetric draw is the same). ``repro.geometry.released`` draws
+    in the released frame (``distill.rotation_frame: y_down``).
     """
     convention = convention.upper()
     if len(convention) != 3 or any(a not in _AXES for a in convention) or convention[1] in (convention[0], convention[2]):
@@ -53,7 +56,8 @@ def random_rotation(
     """Draw (batch,3,3) rotations with each Euler angle uniform in [−max_deg, max_deg].
 
     The released code draws ``(rand(3) − 0.5)·90`` degrees, i.e. ``max_deg = 45`` in the XYZ
-    convention; ``max_deg = 0`` returns identities (rotation off, the paper's Fig. 5 baseline).
+    convention (in its y-down frame, float32: :func:`repro.geometry.released.draw_rotations`);
+    ``max_deg = 0`` returns identities (rotation off, the paper's Fig. 5 baseline).
     The angles are drawn on the generator's device so a seeded CPU generator is reproducible
     whatever device the result is moved to.
     """

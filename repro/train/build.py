@@ -6,6 +6,7 @@ driven by any model and datasets that honour the contracts (the tests use tiny o
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +35,15 @@ def _datasets(refs: list[DataRef], settings: TrainSettings, data_root: Path, mas
 
     roll, flip, jitter = settings.augment_flags
     augment = AugmentConfig(yaw_roll=roll, flip_p=0.5 if flip else 0.0, jitter_p=0.5 if jitter else 0.0)
+    def ref_masks(ref: DataRef) -> Any:
+        """The unlabeled role's masks for this dataset (``masks.masked_datasets``); backend none if excluded."""
+        return masks if masks is None or masks.applies_to(ref.dataset) else dataclasses.replace(masks, backend="none")
+
+    extra = {"min_valid_fraction": masks.min_valid_fraction} if masks is not None else {}
     parts = [
         build_dataset(
             ref, data_root, size=tuple(settings.input_size), augment=augment if any(settings.augment_flags) else False,
-            masks=masks, seed=settings.seed,
+            masks=ref_masks(ref), seed=settings.seed, **extra,
         )
         for ref in refs
     ]

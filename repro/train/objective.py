@@ -30,8 +30,8 @@ import torch
 from torch import nn
 
 from repro.data.transforms import imagenet_normalize
-from repro.geometry import random_rotation
 from repro.geometry.disparity import depth_to_disparity, normalize_01
+from repro.geometry.released import draw_rotations
 from repro.losses import affine_invariant_l1, berhu
 
 
@@ -67,18 +67,20 @@ class SectionTimer:
         self.totals.clear()
 
 
-def rotations_for(keys: torch.Tensor, max_deg: float, per_batch: bool = False) -> torch.Tensor | None:
+def rotations_for(
+    keys: torch.Tensor, max_deg: float, per_batch: bool = False, frame: str = "y_up"
+) -> torch.Tensor | None:
     """One rotation per sample, each from a generator seeded by the sample's key (None: rotation off).
 
     ``per_batch`` (the released code: one ``rand(3)`` per step) gives every sample the rotation of
-    the batch's first key.
+    the batch's first key. ``frame="y_down"`` is the released draw (``repro.geometry.released``).
     """
     if max_deg <= 0:
         return None
     if per_batch:
-        return rotations_for(keys[:1], max_deg).expand(len(keys), 3, 3)
+        return rotations_for(keys[:1], max_deg, frame=frame).expand(len(keys), 3, 3)
     gens = [torch.Generator().manual_seed(int(k)) for k in keys.tolist()]
-    return torch.cat([random_rotation(1, max_deg, generator=g) for g in gens])
+    return torch.cat([draw_rotations(1, max_deg, generator=g, frame=frame) for g in gens])  # type: ignore[arg-type]
 
 
 def labeled_target(depth: torch.Tensor, valid: torch.Tensor, loss: str) -> torch.Tensor:
@@ -119,8 +121,9 @@ class JointObjective:
         from repro.distill import teacher_targets
 
         rgb = unlabeled["rgb_noaug"]
+        spec = self.distill
         rotation = rotations_for(
-            unlabeled["key"], self.distill.rotation_max_deg, self.distill.rotation_sampling == "per_batch"
+            unlabeled["key"], spec.rotation_max_deg, spec.rotation_sampling == "per_batch", spec.rotation_frame
         )
         if rotation is not None:
             rotation = rotation.to(rgb.device, rgb.dtype)
@@ -134,6 +137,9 @@ class JointObjective:
             face_size=self.distill.face_size,
             mask_mode=self.distill.mask_mode,
             depth=unlabeled["depth"] if needs_depth else None,
+            sampling=spec.sampling,
+            rotation_pass=spec.rotation_pass,
+            has_mask=unlabeled.get("has_mask"),
         )
 
     def forward_student(self, model: nn.Module, rgb: torch.Tensor) -> torch.Tensor:

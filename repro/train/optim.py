@@ -22,11 +22,13 @@ def recipe_for(settings: TrainSettings) -> Recipe:
 
 
 def build_optimizer(params: Iterable[nn.Parameter], settings: TrainSettings) -> torch.optim.Optimizer:
-    """Adam/AdamW with the recipe's betas and weight decay; ``schedule`` overrides optimizer and lr."""
+    """Adam/AdamW with the recipe's betas and weight decay; ``schedule`` overrides any of them and lr."""
     recipe = recipe_for(settings)
     schedule = settings.schedule
     params = [p for p in params if p.requires_grad]
-    kwargs = {"lr": float(schedule.lr), "betas": recipe.betas, "weight_decay": recipe.weight_decay}
+    betas = tuple(schedule.betas) if schedule.betas is not None else recipe.betas
+    weight_decay = schedule.weight_decay if schedule.weight_decay is not None else recipe.weight_decay
+    kwargs = {"lr": float(schedule.lr), "betas": betas, "weight_decay": weight_decay}
     name = schedule.optimizer or recipe.optimizer
     if name == "adam":
         return torch.optim.Adam(params, **kwargs)
@@ -62,9 +64,9 @@ def constant(step: int) -> float:
 def build_scheduler(
     optimizer: torch.optim.Optimizer, settings: TrainSettings, steps_per_epoch: int, total_steps: int
 ) -> torch.optim.lr_scheduler.LambdaLR:
-    """The recipe's schedule as a per-step ``LambdaLR``."""
+    """The recipe's schedule (or ``schedule.scheduler``) as a per-step ``LambdaLR``."""
     recipe = recipe_for(settings)
-    if recipe.scheduler == "poly":
+    if (settings.schedule.scheduler or recipe.scheduler) == "poly":
         epochs = settings.schedule.epochs
         fn = PolyPerEpoch(recipe.poly_power, steps_per_epoch, epochs, total_steps)
         return torch.optim.lr_scheduler.LambdaLR(optimizer, fn)
