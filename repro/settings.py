@@ -121,6 +121,7 @@ class StudentSpec:
 @dataclass
 class TeacherSpec:
     id: str = DEFAULT_TEACHER  # Hugging Face id, a local directory, or "oracle"
+    revision: str | None = None  # Hub commit; default: the pin in repro/revisions.py (recorded when resolved)
     input_size: int = 518  # faces are resized to this (a multiple of 14) before the teacher
     options: dict[str, Any] = field(default_factory=dict)  # e.g. the oracle's distortion and noise
 
@@ -137,7 +138,16 @@ class TeacherSpec:
         opts: dict[str, Any] = {"input_size": self.input_size, **self.options}
         if not self.is_oracle:
             opts["output_resize"] = self.output_resize
+            opts["revision"] = self.revision
         return opts
+
+    def pinned(self) -> TeacherSpec:
+        """A copy with the Hub revision written out (the pin unless one was set), for the stored config."""
+        from repro.revisions import PINNED
+
+        if self.is_oracle or self.revision is not None:
+            return self
+        return dataclasses.replace(self, revision=PINNED.get(self.id))
 
 
 @dataclass
@@ -254,7 +264,7 @@ class TrainSettings:
             lr=s.lr or recipe.lr,
             optimizer=s.optimizer or recipe.optimizer,
         )
-        return dataclasses.replace(self, schedule=schedule)
+        return dataclasses.replace(self, schedule=schedule, teacher=self.teacher.pinned())
 
     @property
     def augment_flags(self) -> tuple[bool, bool, bool]:

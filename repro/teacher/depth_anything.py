@@ -25,6 +25,7 @@ from torch import nn
 
 from repro.errors import UserError
 from repro.losses import normalize_01
+from repro.revisions import note_loaded, resolve_revision
 
 ResizeMode = Literal["nearest", "bilinear", "bicubic", "area"]
 Precision = Literal["auto", "fp32", "bf16"]
@@ -151,15 +152,23 @@ def missing_weights_message(model_id: str, cause: BaseException | None = None) -
     return msg
 
 
-def load_pretrained(model_cls: Any, model_id: str, cache_dir: str | Path | None = None, **kwargs: Any) -> Any:
-    """``model_cls.from_pretrained`` that turns "weights not available" into one actionable error."""
+def load_pretrained(
+    model_cls: Any, model_id: str, cache_dir: str | Path | None = None, revision: str | None = None, **kwargs: Any
+) -> Any:
+    """``model_cls.from_pretrained`` at the pinned revision (:mod:`repro.revisions`), turning
+    "weights not available" into one actionable error."""
     local = Path(model_id).expanduser()
     if local.is_dir():
         return model_cls.from_pretrained(str(local), **kwargs)
+    rev = resolve_revision(model_id, revision)
     try:
-        return model_cls.from_pretrained(model_id, cache_dir=cache_dir, local_files_only=_offline(), **kwargs)
+        model = model_cls.from_pretrained(
+            model_id, cache_dir=cache_dir, revision=rev, local_files_only=_offline(), **kwargs
+        )
     except OSError as exc:  # transformers/huggingface_hub report missing files and no network as OSError
         raise WeightsMissingError(missing_weights_message(model_id, exc)) from exc
+    note_loaded(model_id, rev)
+    return model
 
 
 def _resize(x: torch.Tensor, size: tuple[int, int], mode: ResizeMode) -> torch.Tensor:
@@ -227,16 +236,18 @@ class DepthAnythingTeacher(nn.Module):
         *,
         cache_dir: str | Path | None = None,
         random_init: bool = False,
+        revision: str | None = None,
         **opts: Any,
     ) -> DepthAnythingTeacher:
-        """Load a released checkpoint (or, with ``random_init``, the same architecture untrained)."""
+        """Load a released checkpoint at ``revision`` (default: the pin), or, with ``random_init``,
+        the same architecture untrained."""
         from transformers import DepthAnythingForDepthEstimation
 
         model_id = resolve_id(name_or_id)
         if random_init:
             model = DepthAnythingForDepthEstimation(depth_anything_config(model_id))
         else:
-            model = load_pretrained(DepthAnythingForDepthEstimation, model_id, cache_dir=cache_dir)
+            model = load_pretrained(DepthAnythingForDepthEstimation, model_id, cache_dir=cache_dir, revision=revision)
         return cls(model, name=model_id, **opts)
 
     def train(self, mode: bool = True) -> DepthAnythingTeacher:

@@ -16,7 +16,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--cache-dir", type=Path, help="Hugging Face cache folder (default: $HF_HOME/hub)")
     parser.add_argument("--local-dir", type=Path, help="write plain folders <owner>--<name> here instead of the cache")
-    parser.add_argument("--revision", help="a branch, tag or commit of every model (default: main)")
+    parser.add_argument(
+        "--revision",
+        help="a commit (or branch) for every id given (default: each model's pin in repro/revisions.py; "
+        "required for ids without one)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
