@@ -21,7 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "masks": ("repro.masks.cli", "generate Grounded-SAM sky/watermark masks (resumable, sharded) or audit them"),
     "models": ("repro.models.cli", "the student networks (list with parameter counts) and weight downloads (fetch)"),
     "suite": ("repro.suite.cli", "run a paper-table suite and diff it against the paper; list, validate, report"),
-    "docker": ("repro.docker", "build the CUDA image, or run a repro command in it (Docker SDK)"),
+    "docker": ("repro.docker", "build the CUDA image, or run a repro command in it (docker or podman)"),
     "train": ("repro.train.cli", "train a student from a YAML config (resumable; torchrun for several GPUs)"),
     "eval": ("repro.evaluate_cli", "evaluate a checkpoint on a test split: per-image CSV and aggregate JSON"),
     "predict": ("repro.predict_cli", "depth PNG, colour preview and PLY point cloud for panoramas"),
