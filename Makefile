@@ -69,9 +69,12 @@ table7: $(STAMP)
 table8: $(STAMP)
 	$(BIN)/repro suite table8_projection $(SUITE_ARGS)
 
-# The image's user gets your UID/GID, so files it writes into bind-mounted folders stay yours.
+# The image's user gets your UID/GID, so files it writes into bind-mounted folders stay yours
+# (as root, the Dockerfile's default 1000: the image never runs as root).
+DOCKER ?= docker
+HOST_IDS = $(shell [ "$$(id -u)" = 0 ] || echo --build-arg UID=$$(id -u) --build-arg GID=$$(id -g))
 docker-build:
-	docker build --build-arg GIT_COMMIT=$$(git rev-parse HEAD) --build-arg UID=$$(id -u) --build-arg GID=$$(id -g) -t $(IMAGE) .
+	$(DOCKER) build --build-arg GIT_COMMIT=$$(git rev-parse HEAD) $(HOST_IDS) -t $(IMAGE) .
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

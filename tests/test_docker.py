@@ -288,3 +288,12 @@ def test_cli_run_forwards_the_command(monkeypatch, tmp_path):
     assert main([*argv, "--", "suite", "zero_shot", "--dry-run"]) == 0
     assert engine.calls[-1][:2] == ["podman", "run"]
     assert engine.calls[-1][-4:] == ["sha256:feed", "suite", "zero_shot", "--dry-run"]
+
+
+def test_makefile_installs_from_the_lock_and_builds_with_host_ids():
+    make = (ROOT / "Makefile").read_text()
+    assert "pip install --quiet --require-hashes -r $(LOCK_DEV)" in make and "LOCK_DEV = requirements/dev.lock" in make
+    assert "--no-deps -e ." in make  # nothing resolved outside the lock
+    assert "--build-arg UID=$$(id -u) --build-arg GID=$$(id -g)" in make
+    assert re.search(r"^lock:", make, flags=re.M)  # the documented refresh command
+    assert "make lock" in (ROOT / "requirements/runtime.lock").read_text().splitlines()[1]
