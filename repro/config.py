@@ -24,7 +24,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 import types
 import typing
 from collections.abc import Mapping
@@ -34,6 +33,7 @@ from typing import Any, Literal, TypeVar, Union
 
 import yaml
 
+from repro.atomic import write_bytes
 from repro.errors import UserError
 
 T = TypeVar("T")
@@ -482,16 +482,8 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes | memoryview) -> None:
-    """Temp file in the same folder, fsync, rename over ``path``: a crash leaves the old file whole."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Temp file in the same folder, fsync, rename over ``path``: a crash leaves the old file whole.
+
+    :func:`repro.atomic.write_bytes`, so files get the umask's permissions (not mkstemp's 0600:
+    reports written inside a container stay readable on the host)."""
+    write_bytes(path, data)
