@@ -3,21 +3,35 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
-# torch/torchvision are installed first, as a matched pair (other PyPI torchvision builds break).
-TORCH_PINS ?= torch==2.14.1 torchvision==0.29.1
+# Every dependency comes from the hashed lock files (runtime for the image, dev = runtime + test +
+# bench here and in CI); `make lock` re-resolves them after a pyproject.toml change,
+# `make lock LOCK_ARGS=--upgrade` moves every package to its newest release. torch/torchvision stay
+# the matched pair in requirements/pins.txt.
+LOCK_RUNTIME = requirements/runtime.lock
+LOCK_DEV = requirements/dev.lock
+UV_VERSION ?= 0.13.8
+LOCK_ARGS ?=
+UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
+	--custom-compile-command 'make lock' -c requirements/pins.txt $(LOCK_ARGS)
+IMAGE ?= repro
 PYTEST_ARGS ?=
 SUITE_ARGS ?=
 
-.PHONY: install test test-slow demo bench parity clean smoke science table2 table3 table4 table5 table7 table8 docker-build
+.PHONY: install lock test test-slow demo bench parity clean smoke science table2 table3 table4 table5 table7 table8 docker-build
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK_DEV)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet $(TORCH_PINS)
-	$(BIN)/pip install --quiet -e '.[test,bench]'
+	$(BIN)/pip install --quiet --require-hashes -r $(LOCK_DEV)
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet uv==$(UV_VERSION)
+	$(UV_COMPILE) -o $(LOCK_RUNTIME)
+	$(UV_COMPILE) --extra test --extra bench -c $(LOCK_RUNTIME) -o $(LOCK_DEV)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
@@ -61,8 +75,12 @@ table7: $(STAMP)
 table8: $(STAMP)
 	$(BIN)/repro suite table8_projection $(SUITE_ARGS)
 
+# The image's user gets your UID/GID, so files it writes into bind-mounted folders stay yours
+# (as root, the Dockerfile's default 1000: the image never runs as root).
+DOCKER ?= docker
+HOST_IDS = $(shell [ "$$(id -u)" = 0 ] || echo --build-arg UID=$$(id -u) --build-arg GID=$$(id -g))
 docker-build:
-	docker build --build-arg GIT_COMMIT=$$(git rev-parse HEAD) -t repro .
+	$(DOCKER) build --build-arg GIT_COMMIT=$$(git rev-parse HEAD) $(HOST_IDS) -t $(IMAGE) .
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

@@ -146,6 +146,7 @@ class StudentSpec:
 @dataclass
 class TeacherSpec:
     id: str = DEFAULT_TEACHER  # Hugging Face id, a local directory, or "oracle"
+    revision: str | None = None  # Hub commit; default: the pin in repro/revisions.py (recorded when resolved)
     input_size: int = 518  # faces are resized to this (a multiple of 14) before the teacher
     options: dict[str, Any] = field(default_factory=dict)  # e.g. the oracle's distortion and noise
 
@@ -162,7 +163,16 @@ class TeacherSpec:
         opts: dict[str, Any] = {"input_size": self.input_size, **self.options}
         if not self.is_oracle:
             opts["output_resize"] = self.output_resize
+            opts["revision"] = self.revision
         return opts
+
+    def pinned(self) -> TeacherSpec:
+        """A copy with the Hub revision written out (the pin unless one was set), for the stored config."""
+        from repro.revisions import PINNED
+
+        if self.is_oracle or self.revision is not None:
+            return self
+        return dataclasses.replace(self, revision=PINNED.get(self.id))
 
 
 @dataclass
@@ -265,8 +275,10 @@ class TrainSettings:
             raise ValueError(f"pseudo labels are relative depth: loss '{self.loss}' needs pseudo: []")
         if self.input_size[1] != 2 * self.input_size[0]:
             raise ValueError(f"input_size must be equirectangular (W = 2H), got {list(self.input_size)}")
-        # Resolved once, here: empty schedule fields take the student's recipe, so every consumer
-        # (trainer, cost model, cache keys, resolved.yaml) sees the numbers really used.
+        # Resolved once, here: empty schedule fields take the student's recipe and the teacher its
+        # pinned Hub revision, so every consumer (trainer, cost model, cache keys, resolved.yaml)
+        # sees what is really used.
+        self.teacher = self.teacher.pinned()
         recipe = RECIPES[self.student.name]
         batch, epochs = recipe.batch_size, recipe.epochs
         if self.uses_official_recipe:

@@ -1,35 +1,43 @@
-"""`repro docker build | run`: the CUDA image through the Docker SDK, for users who want one command.
+"""`repro docker build | run`: the image through the docker or podman command line, one CLI for both.
 
-``repro docker run -- suite zero_shot`` is ``docker run --gpus all -v DATA:/data -v RUNS:/runs
--v CACHE:/cache --user UID:GID repro suite zero_shot`` plus what a shell command cannot do
-reliably: it passes the image digest into the container (``REPRO_IMAGE_DIGEST``) so every
-result's provenance names the exact image, and it returns the container's exit code.
+``repro docker run -- suite zero_shot`` is the README's line, ``docker run --gpus all --shm-size 16g
+-v DATA:/data -v RUNS:/runs -v repro-cache:/cache repro suite zero_shot``, plus what a shell line
+cannot do reliably: the caller's uid:gid (results stay theirs), the image digest passed in
+(``REPRO_IMAGE_DIGEST``, so every result's provenance names the exact image) and the container's
+exit code returned. The engine's own output goes straight to the terminal, so the build log streams
+as it happens; a failed build is one ``repro docker: error:`` line after it.
+
+Commands are argument lists run without a shell: build arguments and paths reach the engine
+verbatim, whatever characters they hold.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
-import sys
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from repro.errors import UserError
 
 DEFAULT_TAG = "repro:latest"
+ENGINES = ("docker", "podman")
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONTAINER_DATA, CONTAINER_RUNS, CONTAINER_CACHE = "/data", "/runs", "/cache"
+CACHE_VOLUME = "repro-cache"  # named volume: starts with a copy of weights baked in at build time
+
+
+class BuildFailed(UserError):
+    """The engine's build exited non-zero; its log (above) shows the failing step."""
 
 
 @dataclass
 class BuildSpec:
     context: Path = REPO_ROOT
     tag: str = DEFAULT_TAG
-    cuda_image: str | None = None  # default: the Dockerfile's (matches its torch build)
-    torch_index_url: str | None = None
+    cuda_image: str | None = None  # default: the Dockerfile's (matches the locked torch build)
     prefetch_models: str | None = None  # arguments of `repro models fetch`, e.g. "--all"
     git_commit: str | None = None
     uid: int | None = None
@@ -38,7 +46,6 @@ class BuildSpec:
     def buildargs(self) -> dict[str, str]:
         args = {
             "CUDA_IMAGE": self.cuda_image,
-            "TORCH_INDEX_URL": self.torch_index_url,
             "PREFETCH_MODELS": self.prefetch_models,
             "GIT_COMMIT": self.git_commit,
             "UID": None if self.uid is None else str(self.uid),
@@ -53,64 +60,73 @@ class RunSpec:
     tag: str = DEFAULT_TAG
     data: Path = Path("data")
     runs: Path = Path("runs")
-    cache: Path | None = None  # default: a named volume, so baked-in weights stay visible
+    cache: Path | None = None  # default: the named volume, so baked-in weights stay visible
     gpus: str = "all"  # "all", "none", or device ids "0,1"
     user: str | None = None  # default: the calling user's uid:gid (results stay yours); root: the image's
     shm_size: str = "16g"  # data-loader workers share batches through /dev/shm
     env: dict[str, str] = field(default_factory=dict)
 
 
-def device_requests(gpus: str) -> list[Any]:
-    from docker.types import DeviceRequest
+def find_engine(name: str | None = None) -> str:
+    """``name`` (or $REPRO_CONTAINER_ENGINE), else the first of docker, podman on PATH."""
+    name = name or os.environ.get("REPRO_CONTAINER_ENGINE") or None
+    if name is not None:
+        if name not in ENGINES:
+            raise UserError(f"--engine must be one of {', '.join(ENGINES)}; got {name!r}")
+        if shutil.which(name) is None:
+            raise UserError(f"--engine {name}: `{name}` is not on PATH")
+        return name
+    for engine in ENGINES:
+        if shutil.which(engine):
+            return engine
+    raise UserError("neither docker nor podman is on PATH: install one of them (or pass --engine)")
 
+
+def gpu_flags(engine: str, gpus: str) -> list[str]:
+    """Docker's ``--gpus`` (NVIDIA Container Toolkit) or podman's CDI devices for the same choice."""
     if gpus == "none":
         return []
-    if gpus == "all":
-        return [DeviceRequest(count=-1, capabilities=[["gpu"]])]
-    ids = [g.strip() for g in gpus.split(",") if g.strip()]
-    if not ids:
+    ids = [] if gpus == "all" else [g.strip() for g in gpus.split(",") if g.strip()]
+    if gpus != "all" and (not ids or not all(i.isdigit() for i in ids)):
         raise UserError(f"--gpus must be all, none or device ids like 0,1; got {gpus!r}")
-    return [DeviceRequest(device_ids=ids, capabilities=[["gpu"]])]
+    if engine == "podman":
+        return [arg for dev in ids or ["all"] for arg in ("--device", f"nvidia.com/gpu={dev}")]
+    return ["--gpus", "all" if not ids else f'"device={",".join(ids)}"']
 
 
-def container_spec(spec: RunSpec, image: Any) -> dict[str, Any]:
-    """Keyword arguments of ``client.containers.run`` for ``spec`` on ``image`` (a docker Image)."""
-    volumes: dict[str, dict[str, str]] = {
-        str(spec.data.resolve()): {"bind": CONTAINER_DATA, "mode": "rw"},  # masks are written here
-        str(spec.runs.resolve()): {"bind": CONTAINER_RUNS, "mode": "rw"},
-    }
-    volumes[str(spec.cache.resolve()) if spec.cache else "repro-cache"] = {"bind": CONTAINER_CACHE, "mode": "rw"}
-    env = {"REPRO_IMAGE": spec.tag, "REPRO_IMAGE_DIGEST": image.id, **spec.env}
-    kwargs = {
-        "image": image.id,
-        "command": list(spec.command),
-        "device_requests": device_requests(spec.gpus),
-        "volumes": volumes,
-        "environment": env,
-        "shm_size": spec.shm_size,
-        "working_dir": CONTAINER_RUNS,
-        "detach": True,
-    }
+def _mount(source: str, target: str) -> list[str]:
+    if ":" in source:
+        raise UserError(f"cannot mount {source!r} on {target}: the path contains ':'")
+    return ["-v", f"{source}:{target}"]
+
+
+def build_command(engine: str, spec: BuildSpec) -> list[str]:
+    cmd = [engine, "build", "-f", str(spec.context / "Dockerfile"), "-t", spec.tag]
+    for key, value in spec.buildargs().items():
+        cmd += ["--build-arg", f"{key}={value}"]
+    return [*cmd, str(spec.context)]
+
+
+def run_command(engine: str, spec: RunSpec, image_id: str) -> list[str]:
+    cache = str(spec.cache.resolve()) if spec.cache else CACHE_VOLUME
+    cmd = [engine, "run", "--rm", *gpu_flags(engine, spec.gpus), "--shm-size", spec.shm_size]
+    cmd += _mount(str(spec.data.resolve()), CONTAINER_DATA)  # masks are written here
+    cmd += _mount(str(spec.runs.resolve()), CONTAINER_RUNS)
+    cmd += _mount(cache, CONTAINER_CACHE)
+    env = {"REPRO_IMAGE": spec.tag, "REPRO_IMAGE_DIGEST": image_id, **spec.env}
+    for key, value in env.items():
+        cmd += ["-e", f"{key}={value}"]
     user = spec.user or _host_user()
     if user is not None:
-        kwargs["user"] = user
-    return kwargs
+        cmd += ["--user", user]
+        if engine == "podman":  # rootless podman: map the caller onto the same ids inside
+            cmd += ["--userns", "keep-id"]
+    return [*cmd, "-w", CONTAINER_RUNS, image_id, *spec.command]
 
 
 def _host_user() -> str | None:
     """The caller's uid:gid, so results on the host are theirs; None for root (the image's user)."""
     return None if os.getuid() == 0 else f"{os.getuid()}:{os.getgid()}"
-
-
-def _client() -> Any:
-    try:
-        import docker
-    except ImportError:
-        raise UserError("the Docker SDK is missing: pip install docker") from None
-    try:
-        return docker.from_env()
-    except docker.errors.DockerException as exc:
-        raise UserError(f"cannot reach the Docker daemon: {exc}") from None
 
 
 def _git_commit(context: Path) -> str | None:
@@ -123,40 +139,31 @@ def _git_commit(context: Path) -> str | None:
     return res.stdout.strip() or None
 
 
-def _print_build_log(lines: Iterable[dict[str, Any]]) -> None:
-    for entry in lines:
-        text = entry.get("stream") or entry.get("status")
-        if text:
-            sys.stderr.write(text if text.endswith("\n") else text + "\n")
+def image_id(engine: str, tag: str) -> str:
+    res = subprocess.run(
+        [engine, "image", "inspect", "--format", "{{.Id}}", tag], capture_output=True, text=True, check=False
+    )
+    if res.returncode != 0 or not res.stdout.strip():
+        raise UserError(f"image {tag} not found: run `repro docker build` first")
+    return res.stdout.strip()
 
 
-def build(client: Any, spec: BuildSpec) -> Any:
-    """Build the image; returns the docker Image."""
+def build(engine: str, spec: BuildSpec) -> str:
+    """Build the image, the engine's log streaming to the terminal; returns the image id."""
     if not (spec.context / "Dockerfile").is_file():
         raise UserError(f"no Dockerfile in {spec.context} (pass --context, the repro source tree)")
-    image, logs = client.images.build(path=str(spec.context), tag=spec.tag, buildargs=spec.buildargs(), rm=True)
-    _print_build_log(logs)
-    return image
+    rc = subprocess.run(build_command(engine, spec), check=False).returncode
+    if rc != 0:
+        raise BuildFailed(f"`{engine} build` of {spec.tag} failed (exit {rc}); the failing step is in the log above")
+    return image_id(engine, spec.tag)
 
 
-def run_container(client: Any, spec: RunSpec) -> int:
-    """Run ``repro COMMAND`` in the image, stream its output, return its exit code."""
-    import docker
-
-    try:
-        image = client.images.get(spec.tag)
-    except docker.errors.ImageNotFound:
-        raise UserError(f"image {spec.tag} not found: run `repro docker build` first") from None
+def run_container(engine: str, spec: RunSpec) -> int:
+    """Run ``repro COMMAND`` in the image (output streams through); returns its exit code."""
+    digest = image_id(engine, spec.tag)
     for folder in (spec.data, spec.runs, *([spec.cache] if spec.cache else [])):
-        folder.mkdir(parents=True, exist_ok=True)
-    container = client.containers.run(**container_spec(spec, image))
-    try:
-        for chunk in container.logs(stream=True, follow=True):
-            sys.stdout.buffer.write(chunk)
-            sys.stdout.flush()
-        return int(container.wait().get("StatusCode", 1))
-    finally:
-        container.remove(force=True)
+        folder.mkdir(parents=True, exist_ok=True)  # created here, so the mounts are folders owned by the caller
+    return subprocess.run(run_command(engine, spec, digest), check=False).returncode
 
 
 # --------------------------------------------------------------------------- CLI
@@ -168,9 +175,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     run_p = sub.add_parser("run", help="run a repro command in the image: repro docker run [options] -- COMMAND")
     for p in (build_p, run_p):
         p.add_argument("--tag", default=DEFAULT_TAG, help=f"image tag (default {DEFAULT_TAG})")
+        p.add_argument(
+            "--engine",
+            choices=ENGINES,
+            help="container engine (default: $REPRO_CONTAINER_ENGINE, else docker or podman, whichever is on PATH)",
+        )
     build_p.add_argument("--context", type=Path, default=REPO_ROOT, help="source tree with the Dockerfile")
     build_p.add_argument("--cuda-image", help="base image (default: the Dockerfile's CUDA runtime)")
-    build_p.add_argument("--torch-index-url", help="PyTorch wheel index matching the base image's CUDA")
     build_p.add_argument("--prefetch-models", help="bake weights in: arguments of `repro models fetch`")
     run_p.add_argument(
         "--data",
@@ -183,7 +194,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--cache",
         type=Path,
         default=None,
-        help="host folder for /cache (HF/torch weights); default: the named volume repro-cache",
+        help=f"host folder for /cache (HF/torch weights); default: the named volume {CACHE_VOLUME}",
     )
     run_p.add_argument("--gpus", default="all", help="all, none, or device ids like 0,1")
     run_p.add_argument("--shm-size", default="16g", help="shared memory for data-loader workers")
@@ -191,24 +202,23 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    client = _client()
+    if args.action == "run":
+        command = args.command[1:] if args.command[:1] == ["--"] else args.command
+        if not command:
+            raise UserError("usage: repro docker run [options] -- COMMAND (e.g. suite zero_shot)")
+    engine = find_engine(args.engine)
     if args.action == "build":
         spec = BuildSpec(
             context=args.context,
             tag=args.tag,
             cuda_image=args.cuda_image,
-            torch_index_url=args.torch_index_url,
             prefetch_models=args.prefetch_models,
             git_commit=_git_commit(args.context),
         )
         if os.getuid() != 0:  # the image's user gets the caller's ids, so bind mounts stay writable
             spec.uid, spec.gid = os.getuid(), os.getgid()
-        image = build(client, spec)
-        print(f"built {args.tag} ({image.id})")
+        print(f"built {args.tag} ({build(engine, spec)})")
         return 0
-    command = args.command[1:] if args.command[:1] == ["--"] else args.command
-    if not command:
-        raise UserError("usage: repro docker run [options] -- COMMAND (e.g. suite zero_shot)")
     spec = RunSpec(
         command=command,
         tag=args.tag,
@@ -218,4 +228,4 @@ def run(args: argparse.Namespace) -> int:
         gpus=args.gpus,
         shm_size=args.shm_size,
     )
-    return run_container(client, spec)
+    return run_container(engine, spec)

@@ -33,7 +33,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     fetch.add_argument("--cache-dir", type=Path, help="Hugging Face cache folder (default: $HF_HOME/hub)")
     fetch.add_argument("--local-dir", type=Path, help="write plain folders <owner>--<name> here instead of the cache")
-    fetch.add_argument("--revision", help="a branch, tag or commit of every model (default: main)")
+    fetch.add_argument(
+        "--revision",
+        help="a commit (or branch) for every id given (default: each model's pin in repro/revisions.py; "
+        "required for ids without one)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

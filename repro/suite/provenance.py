@@ -159,6 +159,13 @@ def environment() -> dict[str, Any]:
     }
 
 
+def hub_models() -> dict[str, Any]:
+    """The Hub revisions in force (pins) and those this process loaded weights at."""
+    from repro.revisions import PINNED, loaded
+
+    return {"pinned": dict(PINNED), "loaded": loaded()}
+
+
 def collect(**run: Any) -> dict[str, Any]:
     """Environment plus the run's own facts (seeds, config and data hashes, wall time...)."""
-    return {**environment(), **run}
+    return {**environment(), "hub_models": hub_models(), **run}

@@ -173,16 +173,18 @@ class DepthAnythingTeacher(nn.Module):
         *,
         cache_dir: str | Path | None = None,
         random_init: bool = False,
+        revision: str | None = None,
         **opts: Any,
     ) -> DepthAnythingTeacher:
-        """Load a released checkpoint (or, with ``random_init``, the same architecture untrained)."""
+        """Load a released checkpoint at ``revision`` (default: the pin), or, with ``random_init``,
+        the same architecture untrained."""
         from transformers import DepthAnythingForDepthEstimation
 
         model_id = resolve_id(name_or_id)
         if random_init:
             model = DepthAnythingForDepthEstimation(depth_anything_config(model_id))
         else:
-            model = load_pretrained(DepthAnythingForDepthEstimation, model_id, cache_dir=cache_dir)
+            model = load_pretrained(DepthAnythingForDepthEstimation, model_id, cache_dir=cache_dir, revision=revision)
         return cls(model, name=model_id, **opts)
 
     def train(self, mode: bool = True) -> DepthAnythingTeacher:

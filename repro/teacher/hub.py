@@ -15,6 +15,7 @@ from typing import Any
 
 from repro.choices import DEPTH_ANYTHING_IDS
 from repro.errors import UserError
+from repro.revisions import note_loaded, resolve_revision
 
 # Only what ``from_pretrained`` reads: configs, tokenizer/processor files and safetensors weights.
 ALLOW_PATTERNS = ["*.json", "*.txt", "*.safetensors"]
@@ -52,15 +53,23 @@ def missing_weights_message(model_id: str, cause: BaseException | None = None) -
     return msg
 
 
-def load_pretrained(model_cls: Any, model_id: str, cache_dir: str | Path | None = None, **kwargs: Any) -> Any:
-    """``model_cls.from_pretrained`` that turns "weights not available" into one actionable error."""
+def load_pretrained(
+    model_cls: Any, model_id: str, cache_dir: str | Path | None = None, revision: str | None = None, **kwargs: Any
+) -> Any:
+    """``model_cls.from_pretrained`` at the pinned revision (:mod:`repro.revisions`), turning
+    "weights not available" into one actionable error."""
     local = Path(model_id).expanduser()
     if local.is_dir():
         return model_cls.from_pretrained(str(local), **kwargs)
+    rev = resolve_revision(model_id, revision)
     try:
-        return model_cls.from_pretrained(model_id, cache_dir=cache_dir, local_files_only=_offline(), **kwargs)
+        model = model_cls.from_pretrained(
+            model_id, cache_dir=cache_dir, revision=rev, local_files_only=_offline(), **kwargs
+        )
     except OSError as exc:  # transformers/huggingface_hub report missing files and no network as OSError
         raise WeightsMissingError(missing_weights_message(model_id, exc)) from exc
+    note_loaded(model_id, rev)
+    return model
 
 
 def fetch_weights(
@@ -72,19 +81,25 @@ def fetch_weights(
 ) -> list[Path]:
     """Download each Hugging Face model id (short teacher names accepted); return their folders.
 
-    With ``local_dir`` every model goes to ``local_dir/<owner>--<name>``, a plain folder that can be
+    Each id comes at ``revision`` if given, else at its pin in :mod:`repro.revisions` (the snapshot
+    the suites load); an unpinned id without ``revision`` is a ``UserError``. With ``local_dir`` every model goes to ``local_dir/<owner>--<name>``, a plain folder that can be
     passed instead of the id; otherwise to the Hugging Face cache (``cache_dir`` or ``HF_HOME``).
     """
     from huggingface_hub import snapshot_download
 
     if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
         raise RuntimeError("HF_HUB_OFFLINE is set: unset it to fetch weights (this needs a network)")
+    model_ids = [resolve_id(name) for name in ids]
+    revisions = {model_id: resolve_revision(model_id, revision) for model_id in model_ids}  # all checked first
     paths = []
-    for name in ids:
-        model_id = resolve_id(name)
+    for model_id in model_ids:
         target = Path(local_dir) / model_id.replace("/", "--") if local_dir is not None else None
         path = snapshot_download(
-            model_id, cache_dir=cache_dir, local_dir=target, revision=revision, allow_patterns=ALLOW_PATTERNS
+            model_id,
+            cache_dir=cache_dir,
+            local_dir=target,
+            revision=revisions[model_id],
+            allow_patterns=ALLOW_PATTERNS,
         )
         paths.append(Path(path))
     return paths
