@@ -418,3 +418,22 @@ def write(run_dir: Path, data: dict[str, Any]) -> str:
     text = render(data)
     write_text(run_dir / "released.txt", text)
     return text
+
+
+def network_of(path: Path, directory: Path) -> tuple[StudentSpec, tuple[int, int]] | None:
+    """The network and input size the suites' ``released_checkpoints:`` give a file named like ``path``
+    (its folder and name, e.g. ``UniFuse/UniFuse_st3d.pth``); None when no suite maps such a file."""
+    from repro.suite.schema import iter_suite_files
+
+    parts = Path(path).parts
+    for suite_path in iter_suite_files(directory):
+        raw = load_config(suite_path)
+        if SECTION not in raw:
+            continue
+        section = from_data(ReleasedSection, raw[SECTION], path=SECTION, where=raw.where(SECTION))
+        for entry in section.cells.values():
+            for f in entry.files:
+                want = Path(f).parts
+                if entry.student is not None and parts[-len(want) :] == want:
+                    return entry.student, entry.input_size or section.input_size
+    return None
