@@ -177,3 +177,28 @@ def test_figures_needs_the_network_of_an_unmapped_file(release: Path, tmp_path: 
     Image.new("RGB", (128, 64)).save(img)
     assert main(["figures", str(img), "--checkpoints", str(odd), "--out", str(tmp_path / "o")]) == 2
     assert "--student NAME" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_full_size_release_on_cpu(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The issue's check: every released file at 512×1024 on synthetic Stanford2D3D at 512×1024 (CPU)."""
+    import time
+
+    from repro.data.synth import write_dataset
+
+    release = write_release(tmp_path / "checkpoints", (512, 1024))
+    write_dataset("stanford2d3d", tmp_path / "data/stanford2d3d", count=1, height=512, seed=0, progress=False)
+    started = time.time()
+    rc = main(["suite", "table3_zero_shot", "--checkpoints", str(release), "--data-root", str(tmp_path / "data"),
+               "--out", str(tmp_path / "runs"), "--device", "cpu", "--report-only"])
+    seconds = time.time() - started
+    out = capsys.readouterr().out
+    assert rc == 0
+    data = json.loads((tmp_path / "runs/table3_zero_shot-checkpoints/released.json").read_text())
+    evaluated = {r["cell"] for r in data["rows"] if r.get("evaluator") == "released" and r["status"] == "ok"}
+    assert len(evaluated) == 10  # every released file is a row
+    assert {d["cell"] for d in data["diagnosis"]} == evaluated  # random weights miss every row
+    assert len(data["claims"]) == 2 * 6  # six baseline-vs-pseudo-label claims, two evaluators
+    assert "Diagnosis: egformer_m_all_st" in out
+    print(f"full-size --checkpoints run: {seconds:.0f} s")
+    assert seconds < 600

@@ -145,6 +145,9 @@ def _validate(directory: Path, names: list[str]) -> int:
         try:
             for scale, variant in combos:
                 suite, expected = _load(path, scale, variant)
+            from repro.suite.released import load_section
+
+            load_section(suite)  # the released_checkpoints: mapping, if any
             note = "" if expected else " (no expected file)"
             print(f"ok   {path}: {len(suite.cells)} cells, scales/variants checked: {len(combos)}{note}")
         except ConfigError as exc:
