@@ -23,7 +23,13 @@ from typing import Any
 
 from torch import nn
 
-from repro.models.checkpoints import CheckpointError, LoadReport, build_student_from_meta, load_checkpoint, read_checkpoint
+from repro.models.checkpoints import (
+    CheckpointError,
+    LoadReport,
+    build_student_from_meta,
+    load_checkpoint,
+    read_checkpoint,
+)
 
 #: below this fraction of the expected network's keys present in the file, it is another network
 SAME_NETWORK_FRACTION = 0.5
