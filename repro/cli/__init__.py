@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("repro.cli.train", "train a student from a YAML config (resumable; torchrun for several GPUs)"),
     "eval": ("repro.cli.eval", "evaluate a checkpoint on a test split: per-image CSV and aggregate JSON"),
     "predict": ("repro.cli.predict", "depth PNG, colour preview and PLY point cloud for panoramas"),
+    "figures": ("repro.cli.figures", "the paper's qualitative comparison sheet (RGB | depth per model | point clouds)"),
 }
 
 

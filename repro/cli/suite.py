@@ -52,6 +52,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="e.g. released_code: the released code's choices where it differs from the paper",
     )
+    parser.add_argument(
+        "--checkpoints",
+        type=Path,
+        default=None,
+        help="score the authors' released checkpoints (a folder laid out as the release's checkpoints/) "
+        "instead of training: every mapped row, both evaluators, paired claims, a diagnosis of each miss",
+    )
     parser.add_argument("--device", default=None, help="cuda, cuda:1, cpu (default: CUDA when available)")
     parser.add_argument(
         "--budget-gib", type=float, default=24.0, help="VRAM budget per cell (default 24, RTX 4090; 0 = no check)"
@@ -159,6 +166,7 @@ def _validate(directory: Path, names: list[str]) -> int:
     """Every scale and variant of each suite, and its expected file; all errors, not just the first."""
     from repro.config import load_config
     from repro.suite.power import form_warnings, tolerance_warnings
+    from repro.suite.released import load_section
     from repro.suite.schema import find_suite, iter_suite_files
 
     paths = [find_suite(n, directory) for n in names] if names else list(iter_suite_files(directory))
@@ -172,6 +180,7 @@ def _validate(directory: Path, names: list[str]) -> int:
             warnings: list[str] = []
             for scale, variant in combos:
                 suite, expected = _load(path, scale, variant)
+                load_section(suite)  # the released_checkpoints: mapping, if any
                 if expected is not None and scale == "full":
                     warnings += [w for w in form_warnings(suite, expected) if w not in warnings]
             if expected is not None:
@@ -270,7 +279,15 @@ def _run_suite(directory: Path, args: argparse.Namespace) -> int:
         budget_gib=args.budget_gib,
         profile_steps=args.profile_steps,
     )
-    runner = SuiteRunner(suite, ReproExecutor(), options, expected)
+    released = None
+    if args.checkpoints is not None:
+        from repro.suite import released
+
+        if args.random_init:
+            raise UserError("--checkpoints evaluates trained files: --random-init does not apply")
+        runner: SuiteRunner = released.ReleasedRunner(released.plan(suite, args.checkpoints), options, expected)
+    else:
+        runner = SuiteRunner(suite, ReproExecutor(), options, expected)
     selected = [c.name for c in runner.selected()]
     if args.dry_run:
         print(render_plan(runner))
@@ -288,6 +305,10 @@ def _run_suite(directory: Path, args: argparse.Namespace) -> int:
         runner.run(progress=_say)
     report = write_reports(runner.run_dir)
     print(render_terminal(report), end="")
+    if released is not None:
+        assert isinstance(runner, released.ReleasedRunner)
+        print(released.write(runner.run_dir, released.build(runner.run_dir, runner.plan, expected)), end="")
+        _say(f"released checkpoints: {runner.run_dir / 'released.md'} (also .txt, .json)")
     _say(f"report: {runner.run_dir / 'report.md'} (also .txt, .json, .png)")
     return 0 if report.passed_for(selected) or args.report_only else 1
 

@@ -53,6 +53,7 @@ SUITE_KEYS = (
     "scales",
     "variants",
     "cells",
+    "released_checkpoints",  # read by repro.suite.released (`repro suite NAME --checkpoints DIR`)
 )
 
 
