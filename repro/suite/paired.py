@@ -3,8 +3,8 @@
 Baseline and method checkpoints are evaluated on the same images, so a claim such as "ST pseudo
 labels lower UniFuse's AbsRel" is tested image by image: the mean per-image difference, its 95 %
 bootstrap confidence interval, and a one-sided Wilcoxon signed-rank test (scipy) in the claimed
-direction. A small stand-alone module on purpose: issue 14's verdict statistics (repro.suite.stats
-on its branch) do the same for every suite; when it lands this one can delegate to it.
+direction. The statistics are the suite's own (:func:`repro.suite.stats.paired_images`); this
+module pairs two per-image CSVs by image name for the released-checkpoint report.
 """
 
 from __future__ import annotations
@@ -42,11 +42,9 @@ def read_per_image(path: str | Path, metric: str) -> dict[str, float]:
     return out
 
 
-def compare(
-    a: dict[str, float], b: dict[str, float], *, lower_is_better: bool, n_boot: int = 2000, seed: int = 0
-) -> PairedResult:
+def compare(a: dict[str, float], b: dict[str, float], *, lower_is_better: bool, alpha: float = 0.05) -> PairedResult:
     """Is ``a`` better than ``b``, image by image? Images are paired by name."""
-    from scipy import stats
+    from repro.suite.stats import paired_images
 
     common = sorted(set(a) & set(b))
     if not common:
@@ -54,13 +52,6 @@ def compare(
     xa = np.array([a[k] for k in common])
     xb = np.array([b[k] for k in common])
     gain = (xb - xa) if lower_is_better else (xa - xb)
-    rng = np.random.default_rng(seed)
-    means = gain[rng.integers(0, len(gain), size=(n_boot, len(gain)))].mean(axis=1)
-    lo, hi = np.quantile(means, [0.025, 0.975])
-    p: float | None = None
-    if np.any(gain != 0):
-        try:
-            p = float(stats.wilcoxon(gain, alternative="greater", zero_method="wilcox").pvalue)
-        except ValueError:
-            p = None
-    return PairedResult(len(common), float(xa.mean()), float(xb.mean()), float(gain.mean()), (float(lo), float(hi)), p)
+    st = paired_images(gain.tolist(), alpha)
+    ci = st.ci if st.ci is not None else (math.nan, math.nan)
+    return PairedResult(len(common), float(xa.mean()), float(xb.mean()), float(gain.mean()), ci, st.p)
