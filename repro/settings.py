@@ -4,7 +4,7 @@ One schema for ``repro train CONFIG``, ``repro eval`` and every suite cell, so a
 config *is* the training config: what the suite ran can be re-run by hand from ``resolved.yaml``.
 Defaults are the paper's (cube projection, ±45° rotation, paper masks, median alignment); every
 place where the released code differs is a named option here (``mask_mode``,
-``rotation_sampling``, ``loss_reduction``, ``output_resize``, ``protocol``, ``crop_rows``, ``clamp``,
+``rotation_sampling``, ``loss_reduction``, ``output_resize``, ``pos_embed``, ``protocol``, ``crop_rows``, ``clamp``,
 ``rmse_log``; the list is docs/paper_vs_code.md), recorded with each result.
 
 Schedule fields left empty take the student's published recipe (:data:`RECIPES`);
@@ -124,9 +124,16 @@ class TeacherSpec:
     input_size: int = 518  # faces are resized to this (a multiple of 14) before the teacher
     options: dict[str, Any] = field(default_factory=dict)  # e.g. the oracle's distortion and noise
 
-    #: Teacher disparity back to face size: bilinear (Depth Anything's own inference) or nearest
-    #: (the released train.py). Depth Anything only; the oracle works at face size already.
-    output_resize: Literal["bilinear", "nearest"] = "bilinear"
+    #: Teacher disparity back to face size (Depth Anything only; the oracle works at face size):
+    #: bilinear — plain bilinear, no antialiasing, as Depth Anything's own inference resizes its
+    #: output (the paper is silent; its teacher's authors' procedure); nearest — the released
+    #: train.py (518 -> 256); bilinear_antialias — bilinear with torch's antialias filter.
+    output_resize: Literal["bilinear", "nearest", "bilinear_antialias"] = "bilinear"
+    #: fp32 (the released code, Depth Anything's inference) or bf16 autocast; price in docs/models.md
+    precision: Literal["fp32", "bf16"] = "fp32"
+    #: DINOv2 position-embedding resize: original (Depth Anything's DINOv2) or transformers (Hugging Face's)
+    pos_embed: Literal["original", "transformers"] = "original"
+    revision: str | None = None  # pin a commit / tag of the Hugging Face repo; the one read is recorded
 
     @property
     def is_oracle(self) -> bool:
@@ -136,7 +143,9 @@ class TeacherSpec:
         """Keyword arguments for :func:`repro.teacher.build_teacher` of this spec."""
         opts: dict[str, Any] = {"input_size": self.input_size, **self.options}
         if not self.is_oracle:
-            opts["output_resize"] = self.output_resize
+            opts.update(output_resize=self.output_resize, precision=self.precision, pos_embed=self.pos_embed)
+            if self.revision:
+                opts["revision"] = self.revision
         return opts
 
 

@@ -459,6 +459,7 @@ class SuiteRunner:
                 data_manifest_hash=(keys or {}).get("data"),
                 data_manifests={r: self._manifests.get(Path(r)) for r in (keys or {}).get("data_roots", {})},
                 wall_time_s=round(wall, 3),
+                teachers=provenance.teachers(cell),
             )
             if status != "cited"
             else None,
@@ -531,7 +532,9 @@ class SuiteRunner:
             cost = estimate(resolved, record.get("step_time_s"))
             record["estimate"] = {"steps": cost.steps, "seeds": cost.seeds, "gpu_hours": cost.gpu_hours}
             record["provenance"] = provenance.collect(
-                seeds=resolved.seeds, config_hash=config_hash(_config_for_key(resolved))
+                seeds=resolved.seeds,
+                config_hash=config_hash(_config_for_key(resolved)),
+                teachers=provenance.teachers(resolved, random_init=True),
             )
             write_json(self.run_dir / cell.name / "profile.json", record)
             if progress:

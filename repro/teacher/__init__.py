@@ -2,8 +2,8 @@
 
 Contract: ``build_teacher(name_or_id, **opts)`` returns an object with
 ``predict_faces(faces (N,3,h,w) in [0,1], depth=None) -> (N,1,h,w)`` disparity min–max
-normalised to [0, 1] per face, ``raw_disparity(...)`` (unnormalised), ``is_stand_in`` and
-``describe()`` (recorded with every result). ``depth`` (planar z-depth of the faces) is used
+normalised to [0, 1] per face, ``raw_disparity(...)`` (unnormalised), ``is_stand_in``,
+``describe()`` and ``provenance()`` (id, revision, precision..., recorded with every result). ``depth`` (planar z-depth of the faces) is used
 only by the oracle.
 """
 
@@ -13,17 +13,22 @@ from typing import Any
 
 from torch import nn
 
+from repro.teacher.convert import convert_original_state_dict, load_original_weights
 from repro.teacher.depth_anything import (
     DEFAULT_ID,
     DEPTH_ANYTHING_IDS,
+    PRECISIONS,
+    RESIZE_MODES,
     DepthAnythingTeacher,
     WeightsMissingError,
+    cached_revision,
     depth_anything_config,
     teacher_input_size,
 )
 from repro.teacher.equirect import TeacherOnEquirect
 from repro.teacher.fetch import fetch_weights
 from repro.teacher.oracle import OracleTeacher
+from repro.teacher.pos_embed import POS_EMBED_MODES
 
 ORACLE = "oracle"
 
@@ -32,7 +37,8 @@ def build_teacher(name_or_id: str = DEFAULT_ID, **opts: Any) -> nn.Module:
     """``"oracle"``, a short name (``depth-anything-v2-base``), a Hugging Face id or a local directory.
 
     Options go to :class:`OracleTeacher` or :meth:`DepthAnythingTeacher.from_pretrained`
-    (``input_size``, ``chunk_size``, ``output_resize``, ``precision``, ``cache_dir``, ``random_init``).
+    (``input_size``, ``chunk_size``, ``input_resize``, ``output_resize``, ``precision``, ``pos_embed``,
+    ``revision``, ``cache_dir``, ``random_init``).
     """
     if name_or_id == ORACLE:
         return OracleTeacher(**opts)
@@ -48,13 +54,19 @@ __all__ = [
     "DEFAULT_ID",
     "DEPTH_ANYTHING_IDS",
     "ORACLE",
+    "POS_EMBED_MODES",
+    "PRECISIONS",
+    "RESIZE_MODES",
     "DepthAnythingTeacher",
     "OracleTeacher",
     "TeacherOnEquirect",
     "WeightsMissingError",
     "build_teacher",
     "build_teacher_equirect",
+    "cached_revision",
+    "convert_original_state_dict",
     "depth_anything_config",
     "fetch_weights",
+    "load_original_weights",
     "teacher_input_size",
 ]
