@@ -20,6 +20,7 @@ of another layout fails loudly rather than loading half its weights.
 
 from __future__ import annotations
 
+import pickle
 import re
 import tempfile
 from collections.abc import Callable, Mapping
@@ -108,7 +109,7 @@ def load_original_weights(model: nn.Module, source: str | Path | Mapping[str, to
         where = str(source)
         try:
             state = torch.load(Path(source), map_location="cpu", weights_only=True)
-        except (OSError, RuntimeError) as exc:
+        except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as exc:
             raise UserError(f"{where}: cannot read an original Depth Anything checkpoint ({exc})") from exc
     try:
         converted = convert_original_state_dict(state)
