@@ -129,7 +129,7 @@ class TeacherSpec:
     #: output (the paper is silent; its teacher's authors' procedure); nearest — the released
     #: train.py (518 -> 256); bilinear_antialias — bilinear with torch's antialias filter.
     output_resize: Literal["bilinear", "nearest", "bilinear_antialias"] = "bilinear"
-    #: fp32 (the released code, Depth Anything's inference) or bf16 autocast; price in docs/models.md
+    #: fp32 (the released code, Depth Anything's inference) or bf16 autocast; price in docs/teacher.md
     precision: Literal["fp32", "bf16"] = "fp32"
     #: DINOv2 position-embedding resize: original (Depth Anything's DINOv2) or transformers (Hugging Face's)
     pos_embed: Literal["original", "transformers"] = "original"

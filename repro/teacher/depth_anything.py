@@ -21,7 +21,7 @@ antialiasing: Depth Anything's own inference resizes its output back this way); 
 ``bilinear``; the released training uses ``nearest`` (518 → 256), see docs/paper_vs_code.md.
 
 ``precision`` is ``fp32`` (the released code and Depth Anything's inference) or ``bf16``
-(autocast, on any device); the measured price of bf16 is in docs/models.md.
+(autocast, on any device); the measured price of bf16 is in docs/teacher.md.
 """
 
 from __future__ import annotations
