@@ -57,9 +57,14 @@ RmseLog = Literal["ln", "log10", "released"]
 Evaluator = Literal["cell", "paper", "released"]
 
 # --- teacher ------------------------------------------------------------------------------------
-#: Teacher disparity back to face size: bilinear (Depth Anything's own inference) or nearest
-#: (the released train.py)
-TeacherResize = Literal["bilinear", "nearest"]
+#: Teacher disparity back to face size: bilinear — plain bilinear, no antialiasing, as Depth
+#: Anything's own inference resizes its output; nearest — the released train.py (518 -> 256);
+#: bilinear_antialias — bilinear with torch's antialias filter (docs/teacher.md)
+TeacherResize = Literal["bilinear", "nearest", "bilinear_antialias"]
+#: The teacher's arithmetic: fp32 (the released code, Depth Anything's inference) or bf16 autocast
+TeacherPrecision = Literal["fp32", "bf16"]
+#: DINOv2 position-embedding resize: original (Depth Anything's DINOv2) or transformers (Hugging Face's)
+PosEmbed = Literal["original", "transformers"]
 #: Short names of the released Hugging Face checkpoints (``repro models fetch`` accepts both).
 DEPTH_ANYTHING_IDS: dict[str, str] = {
     "depth-anything-v1-small": "LiheYoung/depth-anything-small-hf",

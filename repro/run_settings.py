@@ -4,7 +4,7 @@ One schema for ``repro train CONFIG``, ``repro eval`` and every suite cell, so a
 config *is* the training config: what the suite ran can be re-run by hand from ``resolved.yaml``.
 Defaults are the paper's (cube projection, ±45° rotation, paper masks, median alignment); every
 place where the released code differs is a named option here (``mask_mode``,
-``rotation_sampling``, ``loss_reduction``, ``output_resize``, ``protocol``, ``crop_rows``, ``clamp``,
+``rotation_sampling``, ``loss_reduction``, ``output_resize``, ``pos_embed``, ``protocol``, ``crop_rows``, ``clamp``,
 ``rmse_log``; the list is docs/paper_vs_code.md), recorded with each result.
 
 Schedule fields left empty take the student's published recipe (:data:`RECIPES`);
@@ -28,6 +28,7 @@ from repro.choices import (
     MaskBackend,
     MaskMode,
     Optimizer,
+    PosEmbed,
     Precision,
     Projection,
     Protocol,
@@ -38,6 +39,7 @@ from repro.choices import (
     Sampling,
     Split,
     StudentName,
+    TeacherPrecision,
     TeacherResize,
 )
 from repro.config import from_data, load_config
@@ -150,9 +152,11 @@ class TeacherSpec:
     input_size: int = 518  # faces are resized to this (a multiple of 14) before the teacher
     options: dict[str, Any] = field(default_factory=dict)  # e.g. the oracle's distortion and noise
 
-    #: Teacher disparity back to face size (see repro.choices.TeacherResize). Depth Anything only;
-    #: the oracle works at face size already.
+    #: Teacher disparity back to face size (Depth Anything only; the oracle works at face size):
+    #: see repro.choices.TeacherResize and docs/teacher.md for the default's reason
     output_resize: TeacherResize = "bilinear"
+    precision: TeacherPrecision = "fp32"  # price of bf16 in docs/teacher.md
+    pos_embed: PosEmbed = "original"  # see repro.choices.PosEmbed
 
     @property
     def is_oracle(self) -> bool:
@@ -162,7 +166,7 @@ class TeacherSpec:
         """Keyword arguments for :func:`repro.teacher.build_teacher` of this spec."""
         opts: dict[str, Any] = {"input_size": self.input_size, **self.options}
         if not self.is_oracle:
-            opts["output_resize"] = self.output_resize
+            opts.update(output_resize=self.output_resize, precision=self.precision, pos_embed=self.pos_embed)
             opts["revision"] = self.revision
         return opts
 

@@ -171,6 +171,11 @@ def test_full_run_writes_results_and_reports(mini):
     res = result(runner, "plus")
     assert res["metrics"] == {"abs_rel": [0.09], "delta1": [0.92]}
     assert res["provenance"]["code_hash"] and res["provenance"]["seeds"] == [0]
+    teacher = res["provenance"]["teachers"]["train"]  # the pseudo-label teacher, named with its settings
+    assert teacher["id"] == "LiheYoung/depth-anything-large-hf" and teacher["weights"] == "pretrained"
+    assert (teacher["precision"], teacher["pos_embed"], teacher["output_resize"]) == ("fp32", "original", "bilinear")
+    assert "revision" in teacher
+    assert result(runner, "base")["provenance"]["teachers"] is None  # no pseudo labels, no teacher
     assert res["keys"]["cell"] and res["keys"]["train"]["0"]
     assert {"data", "masks"} <= res["stages"].keys() and "train" in res["seeds"][0]["stages"]
     # no GPU here: VRAM is "not measured", never a number

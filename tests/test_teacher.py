@@ -69,6 +69,10 @@ class SpyDepth(torch.nn.Module):
         super().__init__()
         self.model, self.seen = model, {}
 
+    @property
+    def backbone(self):  # where the teacher installs its position-embedding resize
+        return self.model.backbone
+
     def forward(self, pixel_values):
         out = self.model(pixel_values=pixel_values)
         self.seen.update(x=pixel_values, y=out.predicted_depth)

@@ -64,6 +64,7 @@ def test_train_then_eval_from_the_config(trained: Path) -> None:
     state = torch.load(final, weights_only=True)
     assert state["student"]["name"] == "equi" and state["student"]["output_kind"] == "disparity"
     assert state["teacher"]["stand_in"] is True  # the oracle: every result must say so
+    assert state["teacher"]["provenance"]["id"] == "oracle" and state["teacher"]["provenance"]["stand_in"] is True
     report = json.loads((trained / "eval" / "metrics.json").read_text())
     assert report["evaluation"]["protocol"] == "median" and report["stand_in_teacher"] is True
     rows = list(csv.DictReader((trained / "eval" / "per_image.csv").read_text().splitlines()))

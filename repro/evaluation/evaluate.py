@@ -47,6 +47,7 @@ def _teacher_model(settings: EvalSettings, device: torch.device) -> tuple[nn.Mod
         "output_kind": "disparity",
         "stand_in": model.is_stand_in,
         "description": model.describe(),
+        "teacher": model.teacher.provenance(),  # id, revision, precision, resizes
     }
     return model, meta
 

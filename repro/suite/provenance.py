@@ -166,6 +166,37 @@ def hub_models() -> dict[str, Any]:
     return {"pinned": dict(PINNED), "loaded": loaded()}
 
 
+def teacher_info(spec: Any, *, random_init: bool = False) -> dict[str, Any]:
+    """One teacher as its settings name it; ``revision`` is the commit the Hugging Face cache holds now."""
+    if spec.is_oracle:
+        return {"id": spec.id, "revision": None, "weights": None, "precision": None, "stand_in": True}
+    from repro.teacher import cached_revision
+    from repro.teacher.depth_anything import resolve_id
+
+    model_id = resolve_id(spec.id)
+    local = Path(model_id).expanduser().is_dir()
+    return {
+        "id": model_id,
+        "revision": None if random_init or local else cached_revision(model_id, spec.revision) or spec.revision,
+        "weights": "random_init" if random_init else ("local" if local else "pretrained"),
+        "precision": spec.precision,
+        "input_size": spec.input_size,
+        "output_resize": spec.output_resize,
+        "pos_embed": spec.pos_embed,
+        "stand_in": False,
+    }
+
+
+def teachers(cell: Any, *, random_init: bool = False) -> dict[str, Any] | None:
+    """The teachers a cell runs: ``train`` (pseudo labels) and/or ``eval`` (Table 3's teacher row)."""
+    out: dict[str, Any] = {}
+    if cell.train is not None and cell.train.pseudo:
+        out["train"] = teacher_info(cell.train.teacher, random_init=random_init)
+    if cell.eval is not None and cell.eval.model == "teacher_equirect" and cell.eval.teacher is not None:
+        out["eval"] = teacher_info(cell.eval.teacher, random_init=random_init)
+    return out or None
+
+
 def collect(**run: Any) -> dict[str, Any]:
     """Environment plus the run's own facts (seeds, config and data hashes, wall time...)."""
     return {**environment(), "hub_models": hub_models(), **run}

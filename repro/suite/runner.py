@@ -595,6 +595,7 @@ class SuiteRunner:
                 data_manifest_hash=(keys or {}).get("data"),
                 data_manifests={r: self._manifests.get(Path(r)) for r in (keys or {}).get("data_roots", {})},
                 wall_time_s=round(wall, 3),
+                teachers=provenance.teachers(cell),
             )
             if status != "cited"
             else None,
@@ -666,7 +667,9 @@ class SuiteRunner:
             cost = estimate(cell, gpu_step_time(record))  # a CPU step time is never GPU time
             record["estimate"] = {"steps": cost.steps, "seeds": cost.seeds, "gpu_hours": cost.gpu_hours}
             record["provenance"] = provenance.collect(
-                seeds=cell.seeds, config_hash=config_hash(_config_for_key(cell))
+                seeds=cell.seeds,
+                config_hash=config_hash(_config_for_key(cell)),
+                teachers=provenance.teachers(cell, random_init=True),
             )
             write_json(self.run_dir / cell.name / "profile.json", record)
             if progress:

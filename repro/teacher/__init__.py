@@ -2,8 +2,8 @@
 
 Contract: ``build_teacher(name_or_id, **opts)`` returns an object with
 ``predict_faces(faces (N,3,h,w) in [0,1], depth=None) -> (N,1,h,w)`` disparity min–max
-normalised to [0, 1] per face, ``raw_disparity(...)`` (unnormalised), ``is_stand_in`` and
-``describe()`` (recorded with every result). ``depth`` (planar z-depth of the faces) is used
+normalised to [0, 1] per face, ``raw_disparity(...)`` (unnormalised), ``is_stand_in``,
+``describe()`` and ``provenance()`` (id, revision, precision..., recorded with every result). ``depth`` (planar z-depth of the faces) is used
 only by the oracle.
 """
 
@@ -16,17 +16,27 @@ from torch import nn
 from repro.choices import DEFAULT_TEACHER as DEFAULT_ID
 from repro.choices import DEPTH_ANYTHING_IDS
 from repro.choices import ORACLE_TEACHER as ORACLE
-from repro.teacher.depth_anything import DepthAnythingTeacher, depth_anything_config, teacher_input_size
+from repro.teacher.convert import convert_original_state_dict, load_original_weights
+from repro.teacher.depth_anything import (
+    PRECISIONS,
+    RESIZE_MODES,
+    DepthAnythingTeacher,
+    cached_revision,
+    depth_anything_config,
+    teacher_input_size,
+)
 from repro.teacher.equirect import TeacherOnEquirect
 from repro.teacher.hub import WeightsMissingError, fetch_weights, load_pretrained
 from repro.teacher.oracle import OracleTeacher
+from repro.teacher.pos_embed import POS_EMBED_MODES
 
 
 def build_teacher(name_or_id: str = DEFAULT_ID, **opts: Any) -> nn.Module:
     """``"oracle"``, a short name (``depth-anything-v2-base``), a Hugging Face id or a local directory.
 
     Options go to :class:`OracleTeacher` or :meth:`DepthAnythingTeacher.from_pretrained`
-    (``input_size``, ``chunk_size``, ``output_resize``, ``precision``, ``cache_dir``, ``random_init``).
+    (``input_size``, ``chunk_size``, ``input_resize``, ``output_resize``, ``precision``, ``pos_embed``,
+    ``revision``, ``cache_dir``, ``random_init``).
     """
     if name_or_id == ORACLE:
         return OracleTeacher(**opts)
@@ -53,6 +63,9 @@ __all__ = [
     "DEFAULT_ID",
     "DEPTH_ANYTHING_IDS",
     "ORACLE",
+    "POS_EMBED_MODES",
+    "PRECISIONS",
+    "RESIZE_MODES",
     "DepthAnythingTeacher",
     "OracleTeacher",
     "TeacherOnEquirect",
@@ -61,7 +74,10 @@ __all__ = [
     "build_teacher_from_spec",
     "load_pretrained",
     "build_teacher_equirect",
+    "cached_revision",
+    "convert_original_state_dict",
     "depth_anything_config",
     "fetch_weights",
+    "load_original_weights",
     "teacher_input_size",
 ]

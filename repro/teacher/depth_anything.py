@@ -6,10 +6,22 @@ most ``chunk_size`` faces (the released code splits batches of more than 9 faces
 The predicted relative disparity is resized back to the face size and min–max normalised to
 [0, 1] per face, as the released training code does.
 
-Resize back to face size (``output_resize``) is a named option: the paper does not say; the
-default ``"bilinear"`` is Depth Anything's own inference (``F.interpolate(..., "bilinear")``);
-``"nearest"`` is what the released Depth Anywhere ``train.py`` does (518 → 256 with
-``mode='nearest'``).
+The network is the original Depth Anything's at every input size, not only at 518×518:
+
+* ``pos_embed="original"`` resizes DINOv2's position embeddings as the original DINOv2 does
+  (:mod:`repro.teacher.pos_embed`); ``"transformers"`` keeps Hugging Face's exact-size resize.
+* The original ends with a bilinear (``align_corners=True``) resize to the input size and a ReLU;
+  :meth:`DepthAnythingTeacher.network` applies the same step, a no-op whenever the input sides
+  are multiples of 14 (which the original requires, and which :func:`teacher_input_size` gives).
+
+Resizes are named for what they do (:data:`RESIZE_MODES`): ``nearest``; ``bilinear`` (plain, no
+antialiasing: Depth Anything's own inference resizes its output back this way); and
+``bilinear_antialias`` (torchvision's ``resize`` of a tensor, which the released Depth Anywhere
+``train.py`` applies to the faces before the teacher). ``output_resize`` defaults to
+``bilinear``; the released training uses ``nearest`` (518 → 256), see docs/paper_vs_code.md.
+
+``precision`` is ``fp32`` (the released code and Depth Anything's inference) or ``bf16``
+(autocast, on any device); the measured price of bf16 is in docs/teacher.md.
 """
 
 from __future__ import annotations
@@ -23,11 +35,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from repro.choices import DEFAULT_TEACHER as DEFAULT_ID
-from repro.choices import Precision
+from repro.choices import TeacherPrecision as Precision
+from repro.choices import values
 from repro.geometry.disparity import normalize_01
+from repro.revisions import resolve_revision
 from repro.teacher.hub import load_pretrained, resolve_id
+from repro.teacher.pos_embed import PosEmbed, use_pos_embed
 
-ResizeMode = Literal["nearest", "bilinear", "bicubic", "area"]
+ResizeMode = Literal["nearest", "bilinear", "bilinear_antialias", "bicubic", "area"]
+RESIZE_MODES: tuple[str, ...] = values(ResizeMode)
+PRECISIONS: tuple[str, ...] = values(Precision)
 
 PATCH = 14  # the DINOv2 patch size; inputs must be multiples of it
 
@@ -108,12 +125,42 @@ def depth_anything_config(name_or_id: str = DEFAULT_ID):
     )
 
 
-def _resize(x: torch.Tensor, size: tuple[int, int], mode: ResizeMode) -> torch.Tensor:
-    if tuple(x.shape[-2:]) == size:
+def resize(x: torch.Tensor, size: tuple[int, int], mode: ResizeMode) -> torch.Tensor:
+    """``x`` (N,C,h,w) to ``size`` the ``mode`` way (half-pixel centres; antialiasing only where named)."""
+    if tuple(x.shape[-2:]) == tuple(size):
         return x
+    if mode == "bilinear_antialias":
+        return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
     if mode in ("bilinear", "bicubic"):
-        return F.interpolate(x, size=size, mode=mode, align_corners=False, antialias=True)
-    return F.interpolate(x, size=size, mode=mode)
+        return F.interpolate(x, size=size, mode=mode, align_corners=False)
+    if mode in ("nearest", "area"):
+        return F.interpolate(x, size=size, mode=mode)
+    raise ValueError(f"resize mode must be one of {', '.join(RESIZE_MODES)}, got {mode!r}")
+
+
+def original_final_resize(disp: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """The original network's last step: bilinear (``align_corners=True``) to the input size, then ReLU.
+
+    At the same size this is the identity (every output pixel samples one input pixel with weight 1)
+    and the head's own ReLU makes the second one idempotent, so it changes nothing at multiples of 14.
+    """
+    return F.relu(F.interpolate(disp, size=size, mode="bilinear", align_corners=True))
+
+
+def cached_revision(model_id: str, revision: str | None = None, cache_dir: str | Path | None = None) -> str | None:
+    """The commit of ``model_id`` that ``from_pretrained`` reads from the Hugging Face cache (None if not cached).
+
+    Local folders and random initialisations have no revision.
+    """
+    if Path(model_id).expanduser().is_dir():
+        return None
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        path = try_to_load_from_cache(model_id, "config.json", cache_dir=cache_dir, revision=revision)
+    except ValueError:  # not a repo id
+        return None
+    return Path(path).parent.name if isinstance(path, str) else None
 
 
 def teacher_input_size(height: int, width: int, input_size: int) -> tuple[int, int]:
@@ -132,7 +179,8 @@ def teacher_input_size(height: int, width: int, input_size: int) -> tuple[int, i
 class DepthAnythingTeacher(nn.Module):
     """Frozen Depth Anything: faces in [0, 1] -> disparity per face, min–max normalised to [0, 1].
 
-    ``predict_faces`` is the teacher contract shared with :class:`repro.teacher.OracleTeacher`.
+    ``predict_faces`` is the teacher contract shared with :class:`repro.teacher.OracleTeacher`;
+    :meth:`provenance` is what every result records about it.
     """
 
     is_stand_in = False
@@ -143,24 +191,38 @@ class DepthAnythingTeacher(nn.Module):
         *,
         input_size: int = 518,
         chunk_size: int = 12,
-        input_resize: ResizeMode = "bilinear",
+        input_resize: ResizeMode = "bilinear_antialias",
         output_resize: ResizeMode = "bilinear",
-        precision: Precision = "auto",
+        precision: Precision = "fp32",
+        pos_embed: PosEmbed = "original",
         name: str = "depth-anything",
+        revision: str | None = None,
+        weights: str = "pretrained",
     ) -> None:
         super().__init__()
         if input_size % PATCH:
             raise ValueError(f"input_size must be a multiple of {PATCH}, got {input_size}")
         if chunk_size < 1:
             raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+        for what, value, allowed in (
+            ("input_resize", input_resize, RESIZE_MODES),
+            ("output_resize", output_resize, RESIZE_MODES),
+            ("precision", precision, PRECISIONS),
+        ):
+            if value not in allowed:
+                raise ValueError(f"{what} must be one of {', '.join(allowed)}, got {value!r}")
         self.model = model.eval()
         self.model.requires_grad_(False)
+        use_pos_embed(model, pos_embed)
+        self.pos_embed: PosEmbed = pos_embed
         self.input_size = input_size
         self.chunk_size = chunk_size
         self.input_resize: ResizeMode = input_resize
         self.output_resize: ResizeMode = output_resize
         self.precision: Precision = precision
         self.name = name
+        self.revision = revision
+        self.weights = weights
         from transformers.utils.constants import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 
         self.register_buffer("mean", torch.tensor(IMAGENET_DEFAULT_MEAN).view(1, 3, 1, 1), persistent=False)
@@ -176,16 +238,22 @@ class DepthAnythingTeacher(nn.Module):
         revision: str | None = None,
         **opts: Any,
     ) -> DepthAnythingTeacher:
-        """Load a released checkpoint at ``revision`` (default: the pin), or, with ``random_init``,
-        the same architecture untrained."""
+        """Load a released checkpoint (or, with ``random_init``, the same architecture untrained).
+
+        ``revision`` pins a commit / tag of the Hugging Face repository; the commit actually read
+        is recorded either way.
+        """
         from transformers import DepthAnythingForDepthEstimation
 
         model_id = resolve_id(name_or_id)
         if random_init:
             model = DepthAnythingForDepthEstimation(depth_anything_config(model_id))
-        else:
-            model = load_pretrained(DepthAnythingForDepthEstimation, model_id, cache_dir=cache_dir, revision=revision)
-        return cls(model, name=model_id, **opts)
+            return cls(model, name=model_id, revision=None, weights="random_init", **opts)
+        local = Path(model_id).expanduser().is_dir()
+        rev = None if local else resolve_revision(model_id, revision)  # the pin unless one is given
+        model = load_pretrained(DepthAnythingForDepthEstimation, model_id, cache_dir=cache_dir, revision=rev)
+        used = None if local else (cached_revision(model_id, rev, cache_dir) or rev)
+        return cls(model, name=model_id, revision=used, weights="local" if local else "pretrained", **opts)
 
     def train(self, mode: bool = True) -> DepthAnythingTeacher:
         """The teacher stays in eval mode whatever its owner does (frozen BatchNorm/dropout)."""
@@ -193,8 +261,21 @@ class DepthAnythingTeacher(nn.Module):
         return self
 
     def _autocast(self, device: torch.device):
-        use_bf16 = device.type == "cuda" and self.precision in ("auto", "bf16")
-        return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_bf16)
+        """bf16 autocast, or none at all (also inside a caller's autocast region) for fp32."""
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
+
+    @torch.no_grad()
+    def network(self, x: torch.Tensor) -> torch.Tensor:
+        """ImageNet-normalised images (N,3,H,W), sides multiples of 14 -> the network's disparity (N,1,H,W).
+
+        The original Depth Anything's forward on the same weights, end step included.
+        """
+        h, w = x.shape[-2:]
+        if h % PATCH or w % PATCH:
+            raise ValueError(f"Depth Anything needs sides that are multiples of {PATCH}, got {h}×{w}")
+        with self._autocast(x.device):
+            disp = self.model(pixel_values=x).predicted_depth
+        return original_final_resize(disp.float().unsqueeze(1), (h, w))
 
     @torch.no_grad()
     def raw_disparity(self, images: torch.Tensor) -> torch.Tensor:
@@ -205,16 +286,31 @@ class DepthAnythingTeacher(nn.Module):
         size = teacher_input_size(h, w, self.input_size)
         outs = []
         for chunk in images.split(self.chunk_size):
-            x = _resize(chunk.float(), size, self.input_resize)
-            x = (x - self.mean) / self.std
-            with self._autocast(x.device):
-                disp = self.model(pixel_values=x).predicted_depth
-            outs.append(_resize(disp.float().unsqueeze(1), (h, w), self.output_resize))
+            x = resize(chunk.float(), size, self.input_resize)
+            outs.append(resize(self.network((x - self.mean) / self.std), (h, w), self.output_resize))
         return torch.cat(outs) if outs else images.new_zeros(0, 1, h, w)
 
     def predict_faces(self, faces: torch.Tensor, depth: torch.Tensor | None = None) -> torch.Tensor:
         """Faces (N,3,h,w) in [0, 1] -> disparity (N,1,h,w) min–max normalised per face. ``depth`` is unused."""
         return normalize_01(self.raw_disparity(faces))
 
+    def provenance(self) -> dict[str, Any]:
+        """The teacher as a result records it: which weights, at which commit, run how."""
+        return {
+            "id": self.name,
+            "revision": self.revision,
+            "weights": self.weights,
+            "precision": self.precision,
+            "input_size": self.input_size,
+            "input_resize": self.input_resize,
+            "output_resize": self.output_resize,
+            "pos_embed": self.pos_embed,
+            "stand_in": False,
+        }
+
     def describe(self) -> str:
-        return f"Depth Anything teacher {self.name} (input {self.input_size}, output resize {self.output_resize})"
+        rev = f"@{self.revision[:12]}" if self.revision else ""
+        return (
+            f"Depth Anything teacher {self.name}{rev} ({self.weights}, {self.precision}, input {self.input_size}, "
+            f"output resize {self.output_resize}, position embeddings {self.pos_embed})"
+        )

@@ -23,6 +23,8 @@ names it.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -96,6 +98,20 @@ class OracleTeacher(nn.Module):
                 "only synthetic data has it — use a Depth Anything teacher on real data"
             )
         return normalize_01(self.raw_disparity(depth), depth > 0)
+
+    def provenance(self) -> dict[str, Any]:
+        """What results record: a stand-in, with its distortion (no weights, no revision, no precision)."""
+        return {
+            "id": self.name,
+            "revision": None,
+            "weights": None,
+            "precision": None,
+            "stand_in": True,
+            "scale_range": list(self.scale_range),
+            "shift_range": list(self.shift_range),
+            "noise_std": self.noise_std,
+            "edge_bias": self.edge_bias,
+        }
 
     def describe(self) -> str:
         return (

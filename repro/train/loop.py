@@ -386,9 +386,11 @@ def _describe_teacher(teacher: Any) -> dict[str, Any] | None:
     if teacher is None:
         return None
     describe = getattr(teacher, "describe", None)
+    provenance = getattr(teacher, "provenance", None)
     return {
         "description": describe() if callable(describe) else type(teacher).__name__,
         "stand_in": bool(getattr(teacher, "is_stand_in", False)),
+        "provenance": provenance() if callable(provenance) else None,  # id, revision, precision, resizes
     }
 
 
