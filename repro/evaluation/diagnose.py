@@ -30,20 +30,15 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from repro.evaluation.evaluators import CELL, PAPER, RELEASED, evaluator_settings
+from repro.evaluation.evaluators import SOURCES as EVALUATOR_SOURCES
 from repro.evaluation.metrics import (
-    RELEASED_CLAMP_MIN,
     RELEASED_ZERO_SHOT_CROP,
     MetricAccumulator,
     scaled_crop_rows,
 )
 from repro.run_settings import EvalSettings
 
-CELL, PAPER, RELEASED = "cell", "paper", "released"
-EVALUATOR_SOURCES = {
-    PAPER: "paper appendix A.1 eq. 8: disparity -> depth, median alignment, no clamp, no crop",
-    RELEASED: "released utils/metric.py Affine_Inv_Evaluator: least squares in disparity, clip, median, "
-    "clamp [0.1, max]; 68-row crop on Stanford2D3D; RMSElog = RMSE of log10(x + 1)",
-}
 MM_PER_M = 1000.0
 
 #: what the model is asked for each batch: (ImageNet-normalised RGB, ground-truth depth) -> prediction
@@ -64,23 +59,6 @@ class Scoring:
     def describe(self) -> dict[str, Any]:
         return {"label": self.label, "gt_scale": self.gt_scale, "invalid_depth": self.invalid_depth,
                 "input_scale": self.input_scale}
-
-
-def evaluator_settings(settings: EvalSettings, name: str) -> EvalSettings:
-    """``settings`` as the paper's or the released evaluator scores them (same data and depth range)."""
-    metric = settings.protocol == "none"
-    if name == PAPER:
-        return dataclasses.replace(settings, protocol="none" if metric else "median", crop_rows=0, clamp=None)
-    if name == RELEASED:
-        crop = RELEASED_ZERO_SHOT_CROP if settings.dataset.dataset == "stanford2d3d" else 0
-        return dataclasses.replace(
-            settings,
-            protocol="none" if metric else "lsq_disparity_median",
-            crop_rows=crop,
-            clamp=(RELEASED_CLAMP_MIN, settings.max_depth),
-            rmse_log="released",
-        )
-    raise ValueError(f"unknown evaluator {name!r}; choose from {PAPER}, {RELEASED}")
 
 
 def evaluators(settings: EvalSettings) -> list[Scoring]:
