@@ -24,7 +24,7 @@ from repro.errors import UserError
 
 DEFAULT_TAG = "repro:latest"
 ENGINES = ("docker", "podman")
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]  # repro/cli/docker.py -> the source tree
 CONTAINER_DATA, CONTAINER_RUNS, CONTAINER_CACHE = "/data", "/runs", "/cache"
 CACHE_VOLUME = "repro-cache"  # named volume: starts with a copy of weights baked in at build time
 
