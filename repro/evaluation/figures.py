@@ -155,7 +155,7 @@ def comparison_sheet(images: list[Path], models: list[FigureModel], out_dir: str
         fm.model.to(device).eval()
     metric = all(fm.meta["output_kind"] == "depth" for fm in models)
     n = len(models)
-    widths = [2.0] * (n + 1) + [0.08, 0.42] + [1.333] * n  # images, colourbar, room for its labels, clouds
+    widths = [2.0] * (n + 1) + [0.08, 0.34] + [1.0] * n  # images, colourbar, room for its labels, square clouds
     fig = plt.figure(figsize=(sum(widths) * 2.1 + 0.6, 2.1 * len(images) + 0.5), dpi=160)
     grid = fig.add_gridspec(len(images), len(widths), width_ratios=widths, wspace=0.04, hspace=0.08)
     for row, image in enumerate(images):
@@ -178,7 +178,9 @@ def comparison_sheet(images: list[Path], models: list[FigureModel], out_dir: str
         cax = fig.add_subplot(grid[row, n + 1])
         bar = fig.colorbar(im, cax=cax)
         bar.ax.tick_params(labelsize=6)
-        bar.ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%.3g"))
+        # as many decimals as the range needs, so neighbouring ticks never read the same
+        decimals = max(0, int(np.ceil(-np.log10(max(float(hi - lo), 1e-12) / 4))))
+        bar.ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter(f"%.{decimals}f"))
         bar.set_label("depth (m)" if metric else "relative depth\n(median = 1)", fontsize=6)
         for i, (fm, depth) in enumerate(zip(models, depths, strict=True)):
             ax = fig.add_subplot(grid[row, n + 3 + i])
