@@ -90,3 +90,21 @@ def test_bad_time_is_a_user_error(bad: str) -> None:
 def test_bad_slurm_arg_is_a_user_error() -> None:
     with pytest.raises(UserError, match="--slurm-arg"):
         slurm.parse_slurm_args(["=x"])
+
+
+def test_a_refused_submission_is_one_user_error():
+    """sbatch refusing a job (no cluster, bad partition) ends in a UserError naming the job, not a traceback."""
+    from submitit.core.utils import FailedJobError
+
+    from repro.errors import UserError
+    from repro.suite.launchers.slurm import _submit
+
+    class Refusing:
+        def update_parameters(self, **kwargs):
+            self.params = kwargs
+
+        def submit(self, fn):
+            raise FailedJobError("sbatch: error: invalid partition specified: nope")
+
+    with pytest.raises(UserError, match="could not submit repro-smoke-a-s0: sbatch: error: invalid partition"):
+        _submit(Refusing(), print, "repro-smoke-a-s0", None)

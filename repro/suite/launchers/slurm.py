@@ -139,8 +139,14 @@ def make_executor(folder: Path, settings: SlurmSettings, mounts: list[str]) -> A
 
 
 def _submit(executor: Any, fn: Any, name: str, dependency: str | None) -> Any:
+    from submitit.core.utils import FailedJobError
+
     executor.update_parameters(job_name=name, dependency=dependency)
-    return executor.submit(fn)
+    try:
+        return executor.submit(fn)
+    except (FailedJobError, FileNotFoundError) as exc:  # sbatch refused the job, or is not installed
+        detail = " ".join(str(exc).split())
+        raise UserError(f"sbatch could not submit {name}: {detail}") from None
 
 
 def submit(
