@@ -238,6 +238,20 @@ def build_student_from_meta(meta: Mapping[str, Any], pretrained: bool = False) -
     )
 
 
+def released_meta(name: str, options: Mapping[str, Any], input_size: tuple[int, int]) -> dict[str, Any]:
+    """The description :func:`build_student_from_meta` rebuilds a released network from (a released
+    file does not describe its network; ``metric: true`` in the options marks a depth output)."""
+    options = dict(options)
+    metric = bool(options.pop("metric", False))
+    return {
+        "name": name,
+        "options": options,
+        "input_size": [int(input_size[0]), int(input_size[1])],
+        "metric": metric,
+        "output_kind": "depth" if metric else "disparity",
+    }
+
+
 def load_weights(model: nn.Module, path: str | os.PathLike[str]) -> None:
     """Initial weights for ``model``: one of our checkpoints, or a released one (strict key match)."""
     try:
@@ -270,15 +284,8 @@ def load_student(
     if student is None:
         raise CheckpointError(f"{path} is not a repro checkpoint: say which network it holds (--student NAME)")
     name, options = (student, {}) if isinstance(student, str) else (student.name, dict(student.options))
-    size = [options.pop("height", DEFAULT_SIZE[0]), options.pop("width", DEFAULT_SIZE[1])]
-    metric = bool(options.pop("metric", False))
-    meta = {
-        "name": name,
-        "options": options,
-        "input_size": size,
-        "metric": metric,
-        "output_kind": "depth" if metric else "disparity",
-    }
+    size = (options.pop("height", DEFAULT_SIZE[0]), options.pop("width", DEFAULT_SIZE[1]))
+    meta = released_meta(name, options, size)
     model = build_student_from_meta(meta)
     load_checkpoint(model, path, strict=True)
     return model.to(device).eval(), meta

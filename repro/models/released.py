@@ -29,6 +29,7 @@ from repro.models.checkpoints import (
     build_student_from_meta,
     load_checkpoint,
     read_checkpoint,
+    released_meta,
 )
 
 #: below this fraction of the expected network's keys present in the file, it is another network
@@ -68,19 +69,6 @@ def best_match(keys: set[str]) -> tuple[str, float]:
     return name, scores[name]
 
 
-def student_meta(name: str, options: dict[str, Any], input_size: tuple[int, int]) -> dict[str, Any]:
-    """The description :func:`build_student_from_meta` rebuilds a released network from."""
-    options = dict(options)
-    metric = bool(options.pop("metric", False))
-    return {
-        "name": name,
-        "options": options,
-        "input_size": [int(input_size[0]), int(input_size[1])],
-        "metric": metric,
-        "output_kind": "depth" if metric else "disparity",
-    }
-
-
 def load_released(
     path: str | os.PathLike[str],
     name: str,
@@ -94,7 +82,7 @@ def load_released(
     ``expected_by`` names who expects ``name`` (e.g. the suite row) for the error messages.
     """
     path = Path(path)
-    meta = student_meta(name, options or {}, input_size)
+    meta = released_meta(name, options or {}, input_size)
     model = build_student_from_meta(meta)
     who = f" ({expected_by})" if expected_by else ""
     state, _, _ = read_checkpoint(path)
