@@ -211,3 +211,15 @@ def test_models_fetch_is_wired(monkeypatch, capsys) -> None:
     assert main(["models", "fetch", "depth-anything/Depth-Anything-V2-Small-hf"]) == 0
     assert seen["ids"] == ["depth-anything/Depth-Anything-V2-Small-hf"]
     assert capsys.readouterr().out.strip() == "/cache/depth-anything/Depth-Anything-V2-Small-hf"
+
+
+def test_a_corrupt_file_is_a_checkpoint_error_not_a_traceback(tmp_path) -> None:
+    """Junk bytes make torch's weights-only unpickler fail with a KeyError; both readers say which file."""
+    from repro.models.checkpoints import NotOurFormat, load_state, read_checkpoint
+
+    junk = tmp_path / "junk.pth"
+    junk.write_text("junk\n")
+    with pytest.raises(CheckpointError, match="junk.pth"):
+        read_checkpoint(junk)
+    with pytest.raises(NotOurFormat, match="junk.pth"):
+        load_state(junk)

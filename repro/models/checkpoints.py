@@ -97,7 +97,7 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], s
             obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         raise CheckpointError(f"{path}: not loadable as weights only (refusing to unpickle code): {exc}") from None
-    except (RuntimeError, EOFError, OSError) as exc:
+    except Exception as exc:  # a truncated or foreign file fails inside the unpickler in many ways (KeyError …)
         raise CheckpointError(f"{path}: not a readable PyTorch checkpoint: {exc}") from None
     if not isinstance(obj, Mapping):
         raise CheckpointError(f"{path}: expected a dict of tensors, got {type(obj).__name__}")
@@ -215,7 +215,7 @@ def load_state(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise CheckpointError(f"checkpoint not found: {path}")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as exc:
+    except Exception as exc:  # pickle.UnpicklingError, RuntimeError, EOFError, KeyError on a corrupt file …
         # released checkpoints may need allow-listed classes: read_checkpoint decides about those
         raise NotOurFormat(f"{path}: not a readable weights-only checkpoint ({exc})") from None
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
