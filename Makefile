@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 # Every dependency comes from the hashed lock files (runtime for the image, dev = runtime + test +
-# bench here and in CI); `make lock` re-resolves them after a pyproject.toml change,
+# bench + parity here and in CI); `make lock` re-resolves them after a pyproject.toml change,
 # `make lock LOCK_ARGS=--upgrade` moves every package to its newest release. torch/torchvision stay
 # the matched pair in requirements/pins.txt.
 LOCK_RUNTIME = requirements/runtime.lock
@@ -31,7 +31,7 @@ lock:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet uv==$(UV_VERSION)
 	$(UV_COMPILE) -o $(LOCK_RUNTIME)
-	$(UV_COMPILE) --extra test --extra bench -c $(LOCK_RUNTIME) -o $(LOCK_DEV)
+	$(UV_COMPILE) --extra test --extra bench --extra parity -c $(LOCK_RUNTIME) -o $(LOCK_DEV)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)

@@ -163,6 +163,33 @@ def test_write_dataset_is_deterministic(tmp_path: Path) -> None:
     assert _digest(tmp_path / "one") == _digest(tmp_path / "two")
 
 
+def test_write_dataset_from_a_threaded_process_uses_spawned_workers(tmp_path: Path) -> None:
+    """Forking while another thread holds a lock (logging, tqdm, a launcher's threads) can deadlock
+    the children, so a threaded process renders in spawned workers, and the files are the same."""
+    import threading
+
+    from repro.data.synth.layouts import _start_context
+
+    stop, out = threading.Event(), {}
+    other = threading.Thread(target=stop.wait, args=(300,), daemon=True)
+    other.start()
+
+    def write() -> None:
+        out["method"] = _start_context().get_start_method()
+        write_dataset("stanford2d3d", tmp_path / "thread" / "sf", count=1, height=8, seed=5, style="b",
+                      workers=2, progress=False)
+        out["done"] = True
+
+    worker = threading.Thread(target=write, daemon=True)
+    worker.start()
+    worker.join(300)
+    stop.set()
+    assert out == {"method": "spawn", "done": True}
+    write_dataset("stanford2d3d", tmp_path / "plain" / "sf", count=1, height=8, seed=5, style="b", workers=1,
+                  progress=False)
+    assert _digest(tmp_path / "thread") == _digest(tmp_path / "plain")
+
+
 @pytest.mark.parametrize("name", sorted(LAYOUTS))
 def test_every_reader_runs_on_its_synthetic_layout(tmp_path: Path, name: str) -> None:
     root, masks = tmp_path / name, tmp_path / "masks" / name

@@ -45,8 +45,34 @@ def test_loss_matches_and_empty_masks_differ_as_documented(released):
     assert all(r.ok for r in rows), [(r.compared, r.value) for r in rows if not r.ok]
 
 
+def test_our_side_of_the_harness_runs_without_the_released_code():
+    """Our half of the training-step check (objective + teacher as the variant sets them, fed the
+    stand-in teacher) must keep working where ``RELEASED_SRC`` is absent, as in CI, so it cannot rot
+    unseen between runs against the released repository."""
+    import torch
+
+    from benchmarks.parity import checks
+
+    objective, teacher = checks._our_objective(32, checks.StandInTeacher())
+    assert teacher.output_resize == "nearest" and objective is not None
+    faces = torch.rand(6, 3, 32, 32)
+    out = teacher.predict_faces(faces)
+    assert out.shape[-2:] == (32, 32) and torch.isfinite(out).all()
+
+
 def test_missing_checkout_is_a_clear_error(tmp_path):
     from benchmarks.parity.released_env import ReleasedSourceMissing, released_src
 
     with pytest.raises(ReleasedSourceMissing, match="not a Depth-Anywhere checkout"):
         released_src(tmp_path)
+
+
+@needs_src
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["bifusepp", "hohonet", "egformer"])
+def test_released_students_match(released, name):
+    """512×1024 forward of each released student (EGformer: ~3 min on 2 cores), hence slow."""
+    from benchmarks.parity import checks
+
+    rows = checks.check_student(name)
+    assert len(rows) == 2 and all(r.ok for r in rows), [(r.compared, r.value) for r in rows if not r.ok]

@@ -71,12 +71,17 @@ class StandInTeacher(nn.Module):
 
     Called as the released code calls Depth Anything (``DA(x)``) and as Hugging Face's
     ``DepthAnythingForDepthEstimation`` is called by ``repro`` (``model(pixel_values=x).predicted_depth``).
+    It is not a ViT, so the teacher's position-embedding mode changes nothing; it carries an unused
+    ``backbone.embeddings.position_embeddings`` slot because the teacher's constructor sets that mode.
     """
 
     def __init__(self, seed: int = 7) -> None:
         super().__init__()
         g = torch.Generator().manual_seed(seed)
         self.conv = nn.Conv2d(3, 1, 5, padding=2)
+        self.backbone = nn.Module()
+        self.backbone.embeddings = nn.Module()
+        self.backbone.embeddings.position_embeddings = nn.Parameter(torch.zeros(1, 1, 1), requires_grad=False)
         with torch.no_grad():
             self.conv.weight.copy_(torch.randn(self.conv.weight.shape, generator=g) * 0.2)
             self.conv.bias.fill_(0.1)
@@ -353,7 +358,7 @@ def check_unifuse(height: int = 128, seed: int = 17) -> list[Row]:
 
     The released network takes its cube faces from the loader (a horizontal F R B L U D strip); it is
     fed the faces ``repro``'s UniFuse computes from the same normalised panorama, so the row checks
-    the network. (BiFuse++, HoHoNet and EGformer are not in this table yet.)
+    the network. BiFuse++, HoHoNet and EGformer: :func:`check_student`.
     """
     import tempfile
 
@@ -379,4 +384,61 @@ def check_unifuse(height: int = 128, seed: int = 17) -> list[Row]:
         Row("students", "UniFuse: released weights load completely (missing/unexpected keys)",
             float(len(report.missing) + len(report.unexpected) + len(report.mismatched)), 0.0, "count"),
         Row("students", "UniFuse forward, relative", max_rel(out, ref), 1e-5, "max |Δ|/max"),
+    ]
+
+
+def _released_student(name: str) -> nn.Module:
+    """The released network as the released ``inference.py``/``utils/model.py`` build it."""
+    if name == "bifusepp":
+        from baseline_models.BiFuseV2 import BiFuse
+
+        return BiFuse.SupervisedCombinedModel("outputs", {"layers": 34, "CE_equi_h": [8, 16, 32, 64, 128, 256, 512]})
+    if name == "hohonet":
+        from lib.model.hohonet import HoHoNet as ReleasedHoHoNet
+
+        return ReleasedHoHoNet(
+            emb_dim=256,
+            backbone_config={"module": "Resnet", "kwargs": {"backbone": "resnet50"}},
+            decode_config={"module": "EfficientHeightReduction"},
+            refine_config={"module": "TransEn", "kwargs": {"position_encode": 256, "num_layers": 1}},
+            modalities_config={"DepthEstimator": {"basis": "dct", "n_components": 64, "loss": "l1"}},
+        )
+    if name == "egformer":
+        from baseline_models.EGformer.models.egformer import EGDepthModel
+
+        return EGDepthModel(hybrid=False)
+    raise ValueError(name)
+
+
+#: the options ``--variant released_code`` gives each student (suites/table3_zero_shot.yaml)
+_VARIANT_OPTIONS: dict[str, dict[str, Any]] = {"bifusepp": {}, "hohonet": {"input_norm": "double"}, "egformer": {}}
+
+
+def check_student(name: str, seed: int = 19) -> list[Row]:
+    """A released BiFuse++/HoHoNet/EGformer beside ``repro``'s, its weights loaded through
+    :func:`repro.models.released.load_released` (the path the authors' checkpoints take).
+
+    All three are built at the released 512×1024 (EGformer's sampling tables and BiFuse++'s
+    cube-equirect transforms are fixed to it). The released side is called as its training step
+    calls it (``model(x)['pred_depth']``), in eval mode; both sides get the ImageNet-normalised panorama.
+    """
+    import tempfile
+
+    from repro.models.released import load_released
+
+    torch.manual_seed(seed)
+    released = _released_student(name).eval()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"released_{name}.pth"
+        torch.save(released.state_dict(), path)
+        ours, _, report = load_released(path, name, _VARIANT_OPTIONS[name])
+    x = imagenet_normalize(panoramas(1, 512, seed)["rgb"])
+    with torch.no_grad():
+        ref = released(x)["pred_depth"]
+        out = ours(x)
+    label = {"bifusepp": "BiFuse++", "hohonet": "HoHoNet", "egformer": "EGformer"}[name]
+    return [
+        Row("students", f"{label}: released weights load completely (missing/unexpected keys)",
+            float(len(report.missing) + len(report.unexpected) + len(report.mismatched)), 0.0, "count"),
+        Row("students", f"{label} forward, relative", max_rel(out, ref.reshape(out.shape)), 1e-5, "max |Δ|/max"),
     ]

@@ -12,7 +12,8 @@ harness, never in the ``repro`` package:
   ``cv2.Rodrigues`` is called, by ``Equirec2Cube``: provided through ``scipy``), ``imageio``,
   ``pytorch3d`` (only ``euler_angles_to_matrix`` is called: the same float32 arithmetic as
   pytorch3d, checked against ``scipy`` in the parity table), ``tensorboard``, ``sklearn`` and ``shapely`` (HoHoNet's layout post-processing), ``timm`` and
-  ``einops`` (EGformer, which no check builds).
+  ``einops`` when missing (EGformer imports them at construction: its row needs the real packages,
+  the ``parity`` extra, which ``make install`` installs).
 
 Real packages win: if ``cv2`` or ``pytorch3d`` is installed it is used as is.
 """
@@ -112,7 +113,7 @@ def _missing(name: str) -> bool:
 _UNUSED: dict[str, tuple[str, ...]] = {
     "sklearn": ("linear_model", "decomposition"),
     "shapely": ("geometry",),
-    "timm": ("data", "models", "models.layers", "models.helpers", "models.registry"),  # EGformer's layers; the checks here do not build EGformer
+    "timm": ("data", "models", "models.layers", "models.helpers", "models.registry"),  # EGformer's layers (stubbed only when timm is missing)
     "einops": ("layers", "layers.torch"),
 }
 

@@ -28,6 +28,8 @@ def run(src: str | None, height: int) -> list[checks.Row]:
         rows += checks.check_loss(min(height, 256), empty=True)
         rows += checks.check_evaluator(height)
         rows += checks.check_unifuse(min(height, 256))
+        for name in ("bifusepp", "hohonet", "egformer"):  # fixed to 512×1024 by the released code
+            rows += checks.check_student(name)
     return rows
 
 

@@ -19,6 +19,7 @@ import multiprocessing
 import os
 import shutil
 import tempfile
+import threading
 import zlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -176,6 +177,14 @@ def _single_thread() -> None:
     torch.set_num_threads(1)
 
 
+def _start_context() -> multiprocessing.context.BaseContext:
+    """fork (fast) only in a single-threaded process: forking while another thread holds a lock
+    (logging, tqdm, a launcher's worker threads) can deadlock the children; spawn otherwise."""
+    if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
 def _write_into(dataset: str, root: Path, masks: Path, *, count: int, workers: int, progress: bool, **job: Any) -> None:
     """All panoramas of ``dataset``; with ``workers`` > 1 in single-threaded processes (panoramas are
     independent, and on shared or small machines this beats intra-op threads by far). Results come
@@ -186,8 +195,7 @@ def _write_into(dataset: str, root: Path, masks: Path, *, count: int, workers: i
     results = []
     with contextlib.ExitStack() as stack:
         if workers > 1 and len(jobs) > 1:
-            ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
-            pool = stack.enter_context(ctx.Pool(min(workers, len(jobs)), initializer=_single_thread))
+            pool = stack.enter_context(_start_context().Pool(min(workers, len(jobs)), initializer=_single_thread))
             made = pool.imap(_make_one, jobs)
         else:
             made = map(_make_one, jobs)
