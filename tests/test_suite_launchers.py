@@ -141,7 +141,10 @@ def test_local_launcher_refuses_more_jobs_than_gpus(monkeypatch: pytest.MonkeyPa
     from repro.errors import UserError
 
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
-    assert local._slots(2, None) == [0, 1]
+    assert local._slots(2, None) == [(0,), (1,)]
+    assert local._slots(1, None, per_job=2) == [(0, 1)]
+    with pytest.raises(UserError, match=r"2 GPUs \(--gpus-per-cell\) per job"):
+        local._slots(2, None, per_job=2)
     assert local._slots(3, "cpu") == [None, None, None]
     with pytest.raises(UserError, match="--jobs 3"):
         local._slots(3, None)

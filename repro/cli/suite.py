@@ -9,6 +9,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
+from repro.cli.args import positive_int
 from repro.config import ConfigError
 from repro.errors import UserError
 
@@ -84,6 +85,13 @@ def _launcher_arguments(parser: argparse.ArgumentParser) -> None:
         help="local: --jobs N jobs at once here, one GPU each; slurm: submit with sbatch (submitit) and return",
     )
     group.add_argument("--jobs", type=int, default=1, help="--launcher local: jobs at once (default 1)")
+    group.add_argument(
+        "--gpus-per-cell",
+        type=positive_int,
+        default=1,
+        help="train each cell on N ranks with DDP (one GPU each; gloo processes on CPU), the global batch "
+        "unchanged; slurm: --gpus-per-task defaults to N (default 1)",
+    )
     group.add_argument("--partition", help="slurm: partition")
     group.add_argument("--gpus-per-task", type=int, default=None, help="slurm: GPUs per job")
     group.add_argument("--cpus-per-task", type=int, default=None, help="slurm: CPUs per job")
@@ -276,6 +284,7 @@ def _run_suite(directory: Path, args: argparse.Namespace) -> int:
         resume=args.resume,
         force=args.force,
         device=args.device,
+        gpus_per_cell=args.gpus_per_cell,
         budget_gib=args.budget_gib,
         profile_steps=args.profile_steps,
     )
@@ -287,7 +296,7 @@ def _run_suite(directory: Path, args: argparse.Namespace) -> int:
             raise UserError("--checkpoints evaluates trained files: --random-init does not apply")
         runner: SuiteRunner = released.ReleasedRunner(released.plan(suite, args.checkpoints), options, expected)
     else:
-        runner = SuiteRunner(suite, ReproExecutor(), options, expected)
+        runner = SuiteRunner(suite, ReproExecutor(options.gpus_per_cell), options, expected)
     selected = [c.name for c in runner.selected()]
     if args.dry_run:
         print(render_plan(runner))

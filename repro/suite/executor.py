@@ -76,7 +76,16 @@ class CellExecutor(Protocol):
 
 
 class ReproExecutor:
-    """The real pipeline: ``repro.data`` / ``repro.masks`` / ``repro.train`` / ``repro.evaluation.evaluate``."""
+    """The real pipeline: ``repro.data`` / ``repro.masks`` / ``repro.train`` / ``repro.evaluation.evaluate``.
+
+    ``ranks`` > 1 trains each cell on that many local processes (DDP, :mod:`repro.train.launch`):
+    a job holding several GPUs uses all of them, the global batch unchanged.
+    """
+
+    def __init__(self, ranks: int = 1) -> None:
+        if ranks < 1:
+            raise ValueError(f"ranks must be >= 1, got {ranks}")
+        self.ranks = ranks
 
     def prepare_data(self, cell: Cell, ctx: RunContext) -> None:
         if cell.eval is not None and cell.eval.model == "predictions":
@@ -106,16 +115,18 @@ class ReproExecutor:
 
     def train(self, cell: Cell, ctx: RunContext) -> Path:
         assert cell.train is not None
-        return Path(
-            train.train(
-                cell.train,
-                out_dir=ctx.out_dir,
-                data_root=ctx.data_root,
-                init_checkpoint=ctx.init_checkpoint,
-                resume=ctx.resume,
-                device=ctx.device,
-            )
-        )
+        kwargs = {
+            "out_dir": ctx.out_dir,
+            "data_root": ctx.data_root,
+            "init_checkpoint": ctx.init_checkpoint,
+            "resume": ctx.resume,
+            "device": ctx.device,
+        }
+        if self.ranks > 1:
+            from repro.train.launch import train_on_ranks
+
+            return train_on_ranks(cell.train, self.ranks, **kwargs)
+        return Path(train.train(cell.train, **kwargs))
 
     def evaluate(self, cell: Cell, checkpoint: Path | None, ctx: RunContext) -> dict[str, float]:
         assert cell.eval is not None

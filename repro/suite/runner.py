@@ -67,6 +67,7 @@ class RunOptions:
     resume: bool = False
     force: bool = False
     device: str | None = None
+    gpus_per_cell: int = 1  # ranks training one cell (DDP; one GPU each on CUDA)
     budget_gib: float = DEFAULT_BUDGET_GIB
     profile_steps: int = 10
 

@@ -29,8 +29,9 @@ from repro.suite.launchers.jobs import (
 NO_LIMIT_MIN = 60 * 24 * 365  # submitit's local jobs have a timeout; a suite cell has none
 
 
-def _slots(jobs: int, device: str | None) -> list[int | None]:
-    """One GPU index per concurrent job, or None per job on a machine (or a run) without CUDA."""
+def _slots(jobs: int, device: str | None, per_job: int = 1) -> list[tuple[int, ...] | None]:
+    """The GPUs of each concurrent job (``per_job`` each: ``--gpus-per-cell``), or None per job on a
+    machine (or a run) without CUDA."""
     if jobs < 1:
         raise UserError(f"--jobs must be at least 1, got {jobs}")
     if device is not None and device.startswith("cpu"):
@@ -40,9 +41,12 @@ def _slots(jobs: int, device: str | None) -> list[int | None]:
     count = torch.cuda.device_count()
     if count == 0:
         return [None] * jobs
-    if jobs > count:
-        raise UserError(f"--jobs {jobs} asks for more GPUs than this machine has ({count}): one GPU per job")
-    return list(range(jobs))
+    if jobs * per_job > count:
+        each = "one GPU" if per_job == 1 else f"{per_job} GPUs (--gpus-per-cell)"
+        raise UserError(
+            f"--jobs {jobs} asks for more GPUs than this machine has ({count}): {each} per job"
+        )
+    return [tuple(range(i * per_job, (i + 1) * per_job)) for i in range(jobs)]
 
 
 def run(
@@ -60,7 +64,7 @@ def run(
         say(f"{name}: current result, not run")
     clear_seed_records(runner, plan)
     folder = runner.run_dir / "_jobs" / "%j"
-    free = _slots(jobs, spec.options.device)
+    free = _slots(jobs, spec.options.device, spec.options.gpus_per_cell)
     waiting: list[PlannedJob] = list(plan.jobs)
     running: dict[tuple[str, int], tuple[Any, int | None]] = {}
     ended: dict[tuple[str, int], str] = {}
@@ -97,8 +101,8 @@ def run(
                 executor = submitit.LocalExecutor(folder=folder)
                 executor.update_parameters(
                     timeout_min=NO_LIMIT_MIN,
-                    gpus_per_node=0 if gpu is None else 1,
-                    visible_gpus=() if gpu is None else (gpu,),
+                    gpus_per_node=0 if gpu is None else len(gpu),
+                    visible_gpus=() if gpu is None else gpu,
                     stderr_to_stdout=True,
                 )
                 sub = executor.submit(SeedJob(spec, job.cell, job.seed))
@@ -106,7 +110,8 @@ def run(
                 records[(job.cell, job.seed)].update(
                     job_id=str(sub.job_id), log=str(sub.paths.stdout), gpu=gpu, after=[f"{c}/seed{s}" for c, s in job.after]
                 )
-                say(f"{job.name}: started (job {sub.job_id}" + (f", GPU {gpu})" if gpu is not None else ")"))
+                where = "" if gpu is None else f", GPU {','.join(map(str, gpu))}"
+                say(f"{job.name}: started (job {sub.job_id}{where})")
         save()
         time.sleep(poll_s)
         for key, (sub, gpu) in list(running.items()):

@@ -165,6 +165,7 @@ def submit(
         say("nothing to submit: writing the report")
         finish_run(spec, plan.cited)
         return {"launcher": "slurm", "jobs": [], "cached": plan.cached, "cited": plan.cited}
+    settings = _gpus_for_cells(settings, spec.options.gpus_per_cell)
     clear_seed_records(runner, plan)
     mounts = _mounts(spec)
     executor = make_executor(run_dir / "_jobs" / "%j", settings, mounts)
@@ -204,6 +205,20 @@ def submit(
     }
     write_jobs(run_dir, data)
     return data
+
+
+def _gpus_for_cells(settings: SlurmSettings, gpus_per_cell: int) -> SlurmSettings:
+    """A job trains its cell on ``gpus_per_cell`` ranks (one task, DDP inside): it must hold that many GPUs."""
+    if gpus_per_cell <= 1:
+        return settings
+    if settings.gpus_per_task is None:
+        return SlurmSettings(**{**settings.__dict__, "gpus_per_task": gpus_per_cell})
+    if settings.gpus_per_task < gpus_per_cell:
+        raise UserError(
+            f"--gpus-per-cell {gpus_per_cell} needs --gpus-per-task of at least {gpus_per_cell}, "
+            f"got {settings.gpus_per_task}"
+        )
+    return settings
 
 
 def _afterok(job: PlannedJob, submitted: dict[tuple[str, int], Any]) -> str | None:
