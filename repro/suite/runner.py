@@ -410,6 +410,7 @@ class SuiteRunner:
                 self.options.device,
                 self.options.resume,
                 self._init_checkpoint(cell, seed),
+                force=self.options.force,
             )
             return self.executor.train(run, ctx)
 
