@@ -119,3 +119,167 @@ def test_the_cached_checkpoint_path_is_derived_from_the_training_key(tmp_path: P
     assert key in ckpt.as_posix() and ckpt.is_relative_to(tmp_path / "runs" / "_cache" / "train")
     entry = json.loads((tmp_path / "runs" / "_cache" / "train" / f"{key}.json").read_text())
     assert len(entry["sha256"]) == 64 and entry["bytes"] == ckpt.stat().st_size
+
+
+# ----------------------------------------------------------------------------- run-folder lock
+
+import os  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
+from repro.cli import main  # noqa: E402
+from repro.suite.lock import FolderInUse, run_folder  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+HOLDER = """\
+import sys, time
+from pathlib import Path
+from repro.suite.lock import run_folder
+with run_folder(Path(sys.argv[1]), "repro suite holder-test"):
+    print("ready", flush=True)
+    time.sleep(120)
+"""
+
+
+@pytest.fixture
+def holder():
+    """Start a process that owns a folder's run lock; yields a function taking the folder."""
+    procs: list[subprocess.Popen] = []
+
+    def start(folder: Path) -> subprocess.Popen:
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        proc = subprocess.Popen(
+            [sys.executable, "-c", HOLDER, str(folder)], stdout=subprocess.PIPE, text=True, env=env
+        )
+        procs.append(proc)
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        return proc
+
+    yield start
+    for proc in procs:
+        proc.kill()
+        proc.wait()
+
+
+def _one_error_line(err: str, command: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"repro {command}: error: "), err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def test_a_second_suite_run_into_the_same_folder_is_refused_naming_the_holder(tmp_path, holder, capsys) -> None:
+    write_suite(tmp_path, 0.25)
+    proc = holder(tmp_path / "runs" / "adv")
+    rc = main(["suite", "adv", "--suites", str(tmp_path / "suites"), "--out", str(tmp_path / "runs")])
+    line = _one_error_line(capsys.readouterr().err, "suite")
+    assert rc == 2 and f"pid {proc.pid}" in line and "host " in line and "started " in line
+    assert "holder-test" in line and str(tmp_path / "runs" / "adv") in line
+    assert not (tmp_path / "runs" / "adv" / "suite.json").exists(), "the refused run wrote into the folder"
+
+
+TRAIN_CONFIG = """\
+output_dir: {out}
+data_root: {data}
+train:
+  student: {{name: equi, pretrained: false}}
+  labeled: [{{dataset: matterport3d, split: train}}]
+  input_size: [32, 64]
+  precision: fp32
+  schedule: {{steps: 1, batch_size: 2, num_workers: 0}}
+"""
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from repro.data.synth import write_dataset
+
+    root = tmp_path_factory.mktemp("data")
+    write_dataset("matterport3d", root / "matterport3d", count=2, height=32, seed=0, progress=False)
+    return root
+
+
+def _train_config(tmp_path: Path, data_root: Path, out: Path) -> Path:
+    cfg = tmp_path / "train.yaml"
+    cfg.write_text(TRAIN_CONFIG.format(out=out, data=data_root))
+    return cfg
+
+
+@pytest.mark.parametrize("flag", ["--output-dir", "--out"])
+def test_a_second_train_into_the_same_folder_is_refused(tmp_path, data_root, holder, capsys, flag) -> None:
+    out = tmp_path / "run"
+    proc = holder(out)
+    rc = main(["train", str(_train_config(tmp_path, data_root, tmp_path / "elsewhere")), flag, str(out)])
+    line = _one_error_line(capsys.readouterr().err, "train")
+    assert rc == 2 and f"pid {proc.pid}" in line and "in use by" in line
+    assert not (out / "checkpoints").exists() and not (tmp_path / "elsewhere").exists()
+
+
+def test_a_stale_lock_of_a_killed_run_is_taken_over_with_a_note(tmp_path, holder) -> None:
+    proc = holder(tmp_path)
+    proc.kill()  # SIGKILL: no cleanup runs, the holder record stays behind
+    proc.wait()
+    with run_folder(tmp_path, "repro train x") as notes:
+        assert len(notes) == 1 and "stale lock" in notes[0] and f"pid {proc.pid}" in notes[0]
+        assert "taken over" in notes[0]
+        with pytest.raises(FolderInUse, match=f"pid {os.getpid()}"):  # and now we hold it
+            with run_folder(tmp_path, "another"):
+                pass
+    with run_folder(tmp_path, "again") as notes:  # released cleanly: nothing stale
+        assert notes == []
+
+
+# ----------------------------------------------------------------------------- stray temp files
+
+
+def test_stray_temps_of_killed_atomic_writes_are_removed_at_start_and_nothing_else(tmp_path: Path) -> None:
+    ours = [
+        tmp_path / "cell" / "seed0" / "train" / "checkpoints" / ".last.pt.k2j4x_9a.tmp",
+        tmp_path / ".suite.json.abcdefgh.tmp",
+        tmp_path / "masks" / ".a.png.0123abcd-s0of2.tmp",  # a tagged writer's
+    ]
+    theirs = [
+        tmp_path / "notes.tmp",  # not hidden
+        tmp_path / ".notes.tmp",  # no random part
+        tmp_path / ".x.UPPERCAS.tmp",  # mkstemp never makes upper case
+        tmp_path / "cell" / "final.pt",
+    ]
+    for path in [*ours, *theirs]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x" * 100)
+    outside = tmp_path.parent / f"{tmp_path.name}-outside"
+    outside.mkdir()
+    (outside / ".final.pt.abcdefgh.tmp").write_bytes(b"x")
+    (tmp_path / "link").symlink_to(outside, target_is_directory=True)  # never followed
+    with run_folder(tmp_path, "repro suite t") as notes:
+        assert any("removed 3 temp file(s)" in n for n in notes), notes
+    assert not any(p.exists() for p in ours)
+    assert all(p.exists() for p in theirs) and (outside / ".final.pt.abcdefgh.tmp").exists()
+
+
+# ----------------------------------------------------------------------------- interrupted training runs
+
+
+def test_train_into_an_interrupted_run_needs_resume_or_force_and_loses_nothing(tmp_path, data_root, capsys) -> None:
+    out = tmp_path / "run"
+    last = out / "checkpoints" / "last.pt"
+    steps = out / "log" / "steps.jsonl"
+    last.parent.mkdir(parents=True)
+    steps.parent.mkdir(parents=True)
+    last.write_bytes(b"step 10 state")
+    steps.write_text("".join(json.dumps({"step": i, "loss": 1.0}) + "\n" for i in range(10)))
+    before = {p: p.read_bytes() for p in (last, steps)}
+    cfg = _train_config(tmp_path, data_root, out)
+    rc = main(["train", str(cfg), "--no-progress", "--device", "cpu"])
+    line = _one_error_line(capsys.readouterr().err, "train")
+    assert rc == 2 and "interrupted training run" in line and "--resume" in line and "--force" in line
+    assert "10 steps logged" in line and str(out) in line
+    assert {p: p.read_bytes() for p in before} == before, "the interrupted run was touched"
+
+    # --force starts over, and the start of the run removes the killed writes' temp files
+    stray = out / "checkpoints" / ".last.pt.zz99yy88.tmp"
+    stray.write_bytes(b"half a checkpoint")
+    rc = main(["train", str(cfg), "--no-progress", "--device", "cpu", "--force"])
+    err = capsys.readouterr().err
+    assert rc == 0 and "repro train: note: removed 1 temp file(s)" in err and not stray.exists()
+    assert (out / "checkpoints" / "final.pt").is_file() and len(steps.read_text().splitlines()) == 1
