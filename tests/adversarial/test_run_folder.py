@@ -283,3 +283,135 @@ def test_train_into_an_interrupted_run_needs_resume_or_force_and_loses_nothing(t
     err = capsys.readouterr().err
     assert rc == 0 and "repro train: note: removed 1 temp file(s)" in err and not stray.exists()
     assert (out / "checkpoints" / "final.pt").is_file() and len(steps.read_text().splitlines()) == 1
+
+
+# ----------------------------------------------------------------------------- kill -9 at write points
+
+import signal  # noqa: E402
+
+import torch  # noqa: E402
+
+TRAIN_CHILD = """\
+import os, signal, sys
+sys.path.insert(0, sys.argv[4])
+import torch
+torch.set_num_threads(1)
+from train_fixtures import components, settings
+from repro.train import Trainer
+
+out, point, k = sys.argv[1], sys.argv[2], int(sys.argv[3])
+real_replace, seen = os.replace, {"n": 0}
+
+def replace(src, dst, *a, **kw):  # SIGKILL between a complete temp file and its rename
+    if point in ("rename-last", "rename-final") and str(dst).endswith(point.split("-")[1] + ".pt"):
+        seen["n"] += 1
+        if seen["n"] == k:
+            os.kill(os.getpid(), signal.SIGKILL)
+    return real_replace(src, dst, *a, **kw)
+
+os.replace = replace
+
+def after_step(trainer, done):
+    if point == "step" and done == k:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+s = settings(schedule={"epochs": None, "steps": 6, "batch_size": 2, "checkpoint_every_steps": 1})
+Trainer(s, components(4), out, callbacks=[after_step], progress=False).fit()
+"""
+
+
+def _tiny_settings():
+    from train_fixtures import settings
+
+    return settings(schedule={"epochs": None, "steps": 6, "batch_size": 2, "checkpoint_every_steps": 1})
+
+
+def _fit_here(out: Path, **kw) -> Path:
+    from train_fixtures import components
+
+    from repro.train import Trainer
+
+    torch.set_num_threads(1)
+    return Trainer(_tiny_settings(), components(4), out, progress=False).fit(**kw)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, torch.Tensor]:
+    final = _fit_here(tmp_path_factory.mktemp("full"))
+    return torch.load(final, map_location="cpu", weights_only=True)["model"]
+
+
+@pytest.mark.parametrize(
+    ("point", "k", "temps"),
+    [
+        ("step", 3, 0),  # after step 3's update, before its checkpoint
+        ("rename-last", 4, 1),  # last.pt of step 4 fully written, not yet renamed
+        ("rename-final", 1, 1),  # final.pt written, not yet renamed: the run is not finished
+    ],
+)
+def test_training_killed_at_a_write_point_resumes_to_the_uninterrupted_weights(
+    tmp_path: Path, uninterrupted, point: str, k: int, temps: int
+) -> None:
+    from repro.train import InterruptedRunError
+
+    out = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    child = subprocess.run(
+        [sys.executable, "-c", TRAIN_CHILD, str(out), point, str(k), str(REPO / "tests")], env=env, timeout=300
+    )
+    assert child.returncode == -signal.SIGKILL
+    assert not (out / "checkpoints" / "final.pt").exists()
+    last = torch.load(out / "checkpoints" / "last.pt", map_location="cpu", weights_only=True)
+    assert 0 < last["step"] <= 6  # 6: every step done, final.pt never appeared
+    with pytest.raises(InterruptedRunError, match="--resume"):  # forgetting --resume loses nothing
+        _fit_here(out)
+    with run_folder(out, "repro train resume") as notes:  # what `repro train --resume` does first
+        assert (f"removed {temps} temp file(s)" in " ".join(notes)) == bool(temps)
+        final = _fit_here(out, resume=True)
+    resumed = torch.load(final, map_location="cpu", weights_only=True)["model"]
+    assert all(torch.equal(resumed[n], uninterrupted[n]) for n in uninterrupted)
+    steps = [json.loads(line)["step"] for line in (out / "log" / "steps.jsonl").read_text().splitlines()]
+    assert steps == list(range(6)), "the step log does not read like one uninterrupted run"
+
+
+SUITE_CHILD = """\
+import os, signal, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[2])
+from test_run_folder import WeightsExecutor, write_suite
+from repro.suite.expected import load_expected
+from repro.suite.runner import RunOptions, SuiteRunner
+from repro.suite.schema import load_suite
+
+root = Path(sys.argv[1])
+real_replace = os.replace
+
+def replace(src, dst, *a, **kw):  # SIGKILL as the cell's result.json is about to appear
+    if str(dst).endswith("result.json"):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real_replace(src, dst, *a, **kw)
+
+os.replace = replace
+suite = load_suite(write_suite(root, 0.25))
+SuiteRunner(suite, WeightsExecutor(), RunOptions(out=root / "runs", data_root=root / "data"),
+            load_expected(suite.expected_path)).run()
+"""
+
+
+def test_suite_killed_while_writing_a_result_reports_fail_then_completes_on_rerun(tmp_path: Path, capsys) -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    child = subprocess.run(
+        [sys.executable, "-c", SUITE_CHILD, str(tmp_path), str(Path(__file__).parent)], env=env, timeout=300
+    )
+    assert child.returncode == -signal.SIGKILL
+    run_dir = tmp_path / "runs" / "adv"
+    assert not (run_dir / "base" / "result.json").exists()
+    assert main(["suite", "report", str(run_dir)]) == 1  # never PASS on a cell without its result
+    assert "PASS" not in capsys.readouterr().out
+    ex = WeightsExecutor()
+    with run_folder(run_dir, "repro suite adv") as notes:
+        assert any("removed 1 temp file(s)" in n for n in notes)  # the half-written result.json
+        result = run_suite(tmp_path, 0.25, ex)
+    assert ex.trained == 0 and result["seeds"][0]["train_reused_from"] == "adv/base"  # training kept
+    assert result["status"] == "ok" and result["metrics"]["abs_rel"] == [0.25]
+    assert main(["suite", "report", str(run_dir)]) == 0
