@@ -42,8 +42,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"{args.config}: init_from 'cell:...' only works inside a suite; give a checkpoint path")
     from repro.data.requirements import require_data, train_needs
 
-    with _own(out_dir, f"repro train {args.config}"):
-        require_data(train_needs(config.train, config.eval), data_root)  # every missing split in one message
+    require_data(train_needs(config.train, config.eval), data_root)  # every missing split in one message
+    with _own(out_dir, f"repro train {args.config}"):  # after the checks that write nothing
         try:
             checkpoint = train(
                 config.train,
