@@ -11,11 +11,16 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
+import secrets
 import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["write_bytes", "write_text", "write_json", "write_png", "file_mode"]
+__all__ = ["write_bytes", "write_text", "write_json", "write_png", "file_mode", "remove_stray_temps", "temp_name"]
+
+#: ``.<name>.<8 random characters from mkstemp><tag>.tmp``: the only names :func:`remove_stray_temps` touches
+TEMP_NAME = re.compile(r"^\.(?P<target>.+)\.[a-z0-9_]{8}(?P<tag>[A-Za-z0-9_.-]*)\.tmp$")
 
 
 def file_mode() -> int:
@@ -66,3 +71,29 @@ def write_png(path: str | os.PathLike[str], image: Any, *, fsync: bool = True) -
     else:
         image.save(buf, format="PNG")
     return write_bytes(path, buf.getbuffer(), fsync=fsync)
+
+
+def temp_name(name: str, tag: str = "") -> str:
+    """A temp-file name for ``name`` in this module's pattern (for writers that rename by themselves)."""
+    return f".{name}.{secrets.token_hex(4)}{tag}.tmp"
+
+
+def remove_stray_temps(folder: str | os.PathLike[str], *, recursive: bool = True) -> list[Path]:
+    """Delete the temp files that killed atomic writes left in ``folder``; return them.
+
+    Only names this module creates are touched (:data:`TEMP_NAME`), never a symlink, and the
+    caller must own the folder (hold its run lock): a live writer's temp file looks the same.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    removed = []
+    for dirpath, dirnames, filenames in os.walk(folder):  # never follows a symlinked folder
+        if not recursive:
+            dirnames.clear()
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            if TEMP_NAME.match(name) and not path.is_symlink() and path.is_file():
+                path.unlink(missing_ok=True)
+                removed.append(path)
+    return removed

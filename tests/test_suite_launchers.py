@@ -75,7 +75,9 @@ def test_seed_jobs_in_process_match_a_sequential_run(mini: Path) -> None:
     assert _cells(runner.run_dir / "report.json") == _cells(seq.run_dir / "report.json")
     ft = json.loads((runner.run_dir / "finetune" / "result.json").read_text())
     ckpt = json.loads(Path(ft["seeds"][0]["checkpoint"]).read_text())
-    assert ckpt["init"].endswith("plus/seed0/train/final.pt")
+    plus = json.loads((runner.run_dir / "plus" / "result.json").read_text())["seeds"][0]
+    assert ckpt["init"] == plus["checkpoint"]  # the dependency's checkpoint, stored by its training key
+    assert ckpt["init"].endswith(f"_cache/train/{plus['train_key']}/final.pt")
 
 
 def test_a_seed_without_record_fails_its_cell_as_a_job(mini: Path) -> None:

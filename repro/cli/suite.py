@@ -267,7 +267,6 @@ def _launch(runner, args: argparse.Namespace) -> int:  # type: ignore[no-untyped
 def _run_suite(directory: Path, args: argparse.Namespace) -> int:
     from repro.cli.args import parse_shard
     from repro.suite.executor import ReproExecutor
-    from repro.suite.report import render_terminal, write_reports
     from repro.suite.runner import RunOptions, SuiteRunner
     from repro.suite.schema import find_suite
 
@@ -301,8 +300,20 @@ def _run_suite(directory: Path, args: argparse.Namespace) -> int:
     if args.dry_run:
         print(render_plan(runner))
         return 0
+    from repro.suite.lock import run_folder
+
+    with run_folder(runner.run_dir, f"repro suite {args.target}") as notes:
+        for note in notes:
+            _say(f"repro suite: note: {note}")
+        return _run_locked(runner, args, released, selected, expected)
+
+
+def _run_locked(runner, args: argparse.Namespace, released, selected: list[str], expected) -> int:  # type: ignore[no-untyped-def]
+    """The run itself, while this process owns the run folder."""
+    from repro.suite.report import render_terminal, write_reports
+
     if not args.random_init:
-        _require_data(runner.selected(), options.data_root)
+        _require_data(runner.selected(), runner.options.data_root)
     logging.getLogger("repro").addHandler(logging.StreamHandler(sys.stderr))
     logging.getLogger("repro").setLevel(logging.WARNING)
     if args.launcher and not args.random_init:

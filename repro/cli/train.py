@@ -7,14 +7,20 @@ configured one; each process reads 1/N of it).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", type=Path, help="training YAML (train:, optional eval:, output_dir:, data_root:)")
     parser.add_argument("--resume", action="store_true", help="continue from OUTPUT_DIR/checkpoints/last.pt if present")
-    parser.add_argument("--output-dir", type=Path, help="override output_dir of the config")
+    parser.add_argument(
+        "--force", action="store_true", help="start over in an output folder that holds an interrupted run"
+    )
+    parser.add_argument("--output-dir", "--out", type=Path, help="override output_dir of the config")
     parser.add_argument("--data-root", type=Path, help="override data_root of the config")
     parser.add_argument("--init", type=Path, help="start from these weights (overrides train.init_from)")
     parser.add_argument("--device", help="cpu, cuda, cuda:1 (default: CUDA when available)")
@@ -37,18 +43,20 @@ def run(args: argparse.Namespace) -> int:
     from repro.data.requirements import require_data, train_needs
 
     require_data(train_needs(config.train, config.eval), data_root)  # every missing split in one message
-    try:
-        checkpoint = train(
-            config.train,
-            out_dir=out_dir,
-            data_root=data_root,
-            init_checkpoint=init,
-            resume=args.resume,
-            device=args.device,
-            progress=not args.no_progress,
-        )
-    except DataError as exc:
-        raise UserError(str(exc)) from None
+    with _own(out_dir, f"repro train {args.config}"):  # after the checks that write nothing
+        try:
+            checkpoint = train(
+                config.train,
+                out_dir=out_dir,
+                data_root=data_root,
+                init_checkpoint=init,
+                resume=args.resume,
+                force=args.force,
+                device=args.device,
+                progress=not args.no_progress,
+            )
+        except DataError as exc:
+            raise UserError(str(exc)) from None
     if not env_info().is_main:
         return 0
     print(f"checkpoint: {checkpoint}")
@@ -65,3 +73,18 @@ def run(args: argparse.Namespace) -> int:
         )
         print(json.dumps(metrics, indent=2))
     return 0
+
+
+@contextlib.contextmanager
+def _own(out_dir: Path, command: str) -> Iterator[None]:
+    """The output folder's run lock (rank 0 of a torchrun launch holds it for every rank)."""
+    from repro.suite.lock import run_folder
+    from repro.train.distributed import env_info
+
+    if not env_info().is_main:
+        yield
+        return
+    with run_folder(out_dir, command) as notes:
+        for note in notes:
+            print(f"repro train: note: {note}", file=sys.stderr)
+        yield

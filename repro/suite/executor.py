@@ -13,7 +13,7 @@ What :class:`ReproExecutor` calls (keyword arguments, paths absolute):
 * ``repro.masks.ensure_masks(ref: DataRef, spec: MaskSpec, *, data_root: Path) -> None`` — make the
   sky/watermark masks of ``ref`` exist under ``ref.mask_dir(data_root)`` (generate what is missing).
 * ``repro.train.train(settings: TrainSettings, *, out_dir, data_root, init_checkpoint, resume,
-  device) -> Path`` — train, write checkpoints and logs under ``out_dir``, return the final checkpoint.
+  force, device) -> Path`` — train, write checkpoints and logs under ``out_dir``, return the final checkpoint.
 * ``repro.evaluation.evaluate.evaluate(settings: EvalSettings, *, checkpoint, out_dir, data_root, device)
   -> dict[str, float]`` — write per-image metrics under ``out_dir``, return the aggregate metrics
   keyed ``abs_rel, delta1, delta2, delta3, mae, rmse, rmse_log`` (fractions, metres).
@@ -53,6 +53,7 @@ class RunContext:
     device: str | None = None  # None: CUDA when available, else CPU
     resume: bool = False  # continue from the last checkpoint in out_dir
     init_checkpoint: Path | None = None  # resolved `init_from`
+    force: bool = False  # start over where out_dir holds an interrupted training run
     log: logging.Logger = logging.getLogger("repro.suite")
 
 
@@ -120,6 +121,7 @@ class ReproExecutor:
             "data_root": ctx.data_root,
             "init_checkpoint": ctx.init_checkpoint,
             "resume": ctx.resume,
+            "force": ctx.force,
             "device": ctx.device,
         }
         if self.ranks > 1:

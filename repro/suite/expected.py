@@ -212,6 +212,7 @@ def load_expected(path: str | os.PathLike[str]) -> ExpectedFile:
         for metric, (lo, hi) in cell.bounds.items():
             if lo > hi:
                 raise ConfigError(f"bounds of '{metric}' are reversed: [{lo}, {hi}]", where, f"cells.{name}.bounds")
+    _require_every_column(exp, cells_raw)
     for i, claim in enumerate(exp.claims):
         where = raw["claims"].where(i)
         for name in claim.names:
@@ -220,6 +221,29 @@ def load_expected(path: str | os.PathLike[str]) -> ExpectedFile:
         if claim.metric not in exp.directions:
             raise ConfigError(f"claim metric '{claim.metric}' has no direction", where, f"claims[{i}]")
     return exp
+
+
+def _require_every_column(exp: ExpectedFile, cells_raw: object) -> None:
+    """Each row states every metric its table prints (a value, or ``not_reported`` for a '-').
+
+    A metric left out of one row would otherwise be judged "not compared" and pass silently.
+    Rows are grouped by their source table (``table:``); rows with only sanity ``bounds`` are exempt.
+    """
+    columns: dict[str, set[str]] = {}
+    for cell in exp.cells.values():
+        columns.setdefault(cell.table, set()).update(cell.metrics, cell.not_reported)
+    for name, cell in exp.cells.items():
+        if cell.bounds and not cell.metrics and not cell.not_reported:
+            continue
+        missing = sorted(columns[cell.table] - set(cell.metrics) - set(cell.not_reported))
+        if missing:
+            where = cells_raw.where(name) if isinstance(cells_raw, ConfigDict) else None
+            raise ConfigError(
+                f"metric(s) {', '.join(missing)} missing from this row while other rows of "
+                f"{cell.table or 'the table'} state them: give the value, or list them under not_reported",
+                where,
+                f"cells.{name}",
+            )
 
 
 def override_evaluator(exp: ExpectedFile, evaluator: str, by: str) -> ExpectedFile:

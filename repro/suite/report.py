@@ -8,6 +8,7 @@ same as Markdown and JSON, and a PNG of paper vs measured.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,8 @@ class RunData:
     results: dict[str, dict[str, Any]]
     profiles: dict[str, dict[str, Any]]
     expected: ExpectedFile | None
+    #: cells whose result.json exists but cannot be used, with why (a killed or edited file)
+    unreadable: dict[str, str] = field(default_factory=dict)
 
 
 def load_run(run_dir: str | Path) -> RunData:
@@ -50,7 +53,14 @@ def load_run(run_dir: str | Path) -> RunData:
     if suite is None:
         raise UserError(f"{run_dir}: no suite.json — not a suite run folder (runs/<suite>)")
     names = list(suite.get("cells", []))
-    results = {n: r for n in names if (r := read_json(run_dir / n / "result.json"))}
+    results: dict[str, dict[str, Any]] = {}
+    unreadable: dict[str, str] = {}
+    for n in names:
+        state, result = read_result(run_dir / n / "result.json")
+        if result is not None:
+            results[n] = result
+        elif state != "missing":
+            unreadable[n] = state
     profiles = {n: p for n in names if (p := read_json(run_dir / n / "profile.json"))}
     expected = None
     if suite.get("expected"):
@@ -58,7 +68,20 @@ def load_run(run_dir: str | Path) -> RunData:
         path = snapshot.pop("path", "")
         expected = from_data(ExpectedFile, snapshot)
         expected.path = path
-    return RunData(run_dir, suite, results, profiles, expected)
+    return RunData(run_dir, suite, results, profiles, expected, unreadable)
+
+
+def read_result(path: Path) -> tuple[str, dict[str, Any] | None]:
+    """``("ok", result)``, ``("missing", None)``, or ``(why it is unusable, None)`` for a damaged file."""
+    if not path.exists():
+        return "missing", None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return f"{path} is unreadable ({type(exc).__name__}: {exc})", None
+    if not isinstance(data, dict) or not isinstance(data.get("status"), str):
+        return f"{path} is not a cell result (no status)", None
+    return "ok", data
 
 
 @dataclass
@@ -66,7 +89,7 @@ class CellRow:
     cell: str
     row: str
     kind: str
-    status: str  # ok | failed | skipped | cited | interrupted | not run
+    status: str  # ok | failed | skipped | cited | interrupted | not run | corrupt
     verdicts: list[MetricVerdict] = field(default_factory=list)
     error: str = ""
     vram: dict[str, dict[str, Any]] = field(default_factory=dict)  # stage -> reading (max over seeds)
@@ -79,7 +102,13 @@ class CellRow:
 
     @property
     def failed(self) -> bool:
-        return self.status in ("failed", "interrupted") or any(v.failed for v in self.verdicts) or self.over_budget
+        # a cell without a usable result cannot pass: "not run" (no result.json, no profile) and "corrupt"
+        return (
+            self.status in ("failed", "interrupted", "corrupt")
+            or (self.status == "not run" and bool(self.error))
+            or any(v.failed for v in self.verdicts)
+            or self.over_budget
+        )
 
 
 @dataclass
@@ -156,7 +185,12 @@ def build_report(run: RunData) -> Report:
         kind = run.suite.get("kinds", {}).get(name, "")
         row = run.suite.get("rows", {}).get(name, "")
         if res is None:
-            cells.append(CellRow(name, row, kind, "not run"))
+            if name in run.unreadable:
+                cells.append(CellRow(name, row, kind, "corrupt", error=f"result: {run.unreadable[name]}"))
+            elif run.profiles and not run.results and not run.unreadable:  # a --random-init run: profiles only
+                cells.append(CellRow(name, row, kind, "not run"))
+            else:
+                cells.append(CellRow(name, row, kind, "not run", error="result: no result.json"))
             continue
         status = res["status"]
         measured = res.get("metrics") or {}
@@ -435,7 +469,7 @@ PROFILE_HEADERS = ["cell", "status", "device", "step time (s)", "steps", "GPU-ho
 def _summary(report: Report) -> str:
     n = report.counts()
     states = ", ".join(
-        f"{n[k]} {k}" for k in ("ok", "cited", "skipped", "failed", "interrupted", "not run") if n.get(k)
+        f"{n[k]} {k}" for k in ("ok", "cited", "skipped", "failed", "interrupted", "not run", "corrupt") if n.get(k)
     )
     parts = [f"{len(report.cells)} cells: {states}"]
     if n["metrics_judged"]:

@@ -12,7 +12,8 @@ Layout of a run (``--out runs``)::
       <cell>/profile.json           --random-init: step time and VRAM at full size
       report.{txt,md,json,png}
     runs/_cache/train/<key>.json    checkpoints by training key, shared by suites (Table 7's 1:1
-                                    cell is Table 3's UniFuse M-all + ST-all cell: trained once)
+    runs/_cache/train/<key>/final.pt  cell is Table 3's UniFuse M-all + ST-all cell: trained once),
+                                    stored by key and verified by hash on reuse (suite.train_cache)
     runs/_data/synthetic-<hash>/    synthetic datasets of smoke / --scale tiny cells
 
 Cache keys: ``cell`` = hash(resolved config, data manifests, code hash, dependency's key); a cell
@@ -39,7 +40,7 @@ from typing import Any, TypeVar
 
 from repro.atomic import write_text
 from repro.config import config_hash, dump_yaml, to_plain
-from repro.suite import provenance
+from repro.suite import provenance, train_cache
 from repro.suite.cost import estimate
 from repro.suite.evidence import read_evaluation
 from repro.suite.executor import CellExecutor, CellSkipped, RunContext
@@ -228,9 +229,6 @@ class SuiteRunner:
             return None
         return dep_keys["train"][str(self._dep_seed(dep, seed))]
 
-    def _cache_entry(self, train_key: str) -> Path:
-        return self.options.out / "_cache" / "train" / f"{train_key}.json"
-
     # ----------------------------------------------------------------- running
 
     def write_suite_json(self) -> None:
@@ -392,12 +390,16 @@ class SuiteRunner:
     def _train_or_reuse(
         self, cell: Cell, run: Cell, seed: int, train_key: str, root: Path, seed_dir: Path, record: dict[str, Any]
     ) -> Path:
-        """Train this seed, or reuse the checkpoint of its training key (under the key's lock)."""
-        cached = None if self.options.force else read_json(self._cache_entry(train_key))
-        if cached and Path(cached["checkpoint"]).is_file():
-            record["train_reused_from"] = cached.get("cell")
-            log.info("%s seed %d: training reused from %s", cell.name, seed, cached.get("cell"))
-            return Path(cached["checkpoint"])
+        """Train this seed, or reuse the verified checkpoint of its training key (under the key's lock).
+
+        The cell evaluates (and records) the cache's copy, whose path is derived from the key, so a
+        later retraining of this cell with another configuration cannot change what it points at.
+        """
+        cached, entry = (None, {}) if self.options.force else train_cache.lookup(self.options.out, train_key)
+        if cached is not None:
+            record["train_reused_from"] = entry.get("cell")
+            log.info("%s seed %d: training reused from %s (%s)", cell.name, seed, entry.get("cell"), cached)
+            return cached
 
         def train() -> Path:
             ctx = RunContext(
@@ -409,22 +411,16 @@ class SuiteRunner:
                 self.options.device,
                 self.options.resume,
                 self._init_checkpoint(cell, seed),
+                force=self.options.force,
             )
             return self.executor.train(run, ctx)
 
         checkpoint = self._stage("train", record["stages"], train)
         if not Path(checkpoint).is_file():
             raise StageFailed("train", FileNotFoundError(f"the trainer returned {checkpoint}, not a file"))
-        write_json(
-            self._cache_entry(train_key),
-            {
-                "checkpoint": str(Path(checkpoint).resolve()),
-                "cell": f"{run_name(self.suite)}/{cell.name}",
-                "seed": seed,
-                "written_at": _now(),
-            },
+        return train_cache.store(
+            self.options.out, train_key, Path(checkpoint), cell=f"{run_name(self.suite)}/{cell.name}", seed=seed
         )
-        return checkpoint
 
     def _stage(self, name: str, stages: dict[str, Any], fn: Callable[[], T]) -> T:
         """Run one stage under the VRAM monitor; record wall time and memory even when it fails."""

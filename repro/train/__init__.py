@@ -13,7 +13,14 @@ import torch
 from repro.run_settings import TrainSettings
 from repro.train.distributed import env_info, init, resolve_device, shutdown
 from repro.train.dry_run import profile
-from repro.train.loop import Components, NonFiniteLossError, Trainer
+from repro.train.loop import (
+    Components,
+    InterruptedRunError,
+    NonFiniteLossError,
+    NonFiniteParametersError,
+    Trainer,
+    refuse_interrupted,
+)
 
 
 def train(
@@ -23,6 +30,7 @@ def train(
     data_root: str | Path,
     init_checkpoint: str | Path | None = None,
     resume: bool = False,
+    force: bool = False,
     device: str | torch.device | None = None,
     progress: bool = True,
 ) -> Path:
@@ -31,6 +39,7 @@ def train(
     Under ``torchrun`` every process calls this; the process group is set up and torn down here.
     ``resume`` continues from ``out_dir/checkpoints/last.pt`` when it exists (else starts fresh);
     ``init_checkpoint`` (e.g. Table 5's relative-depth model) only sets the starting weights.
+    An ``out_dir`` holding an interrupted run is refused unless ``resume`` or ``force`` (start over).
     """
     from repro.train.build import build_components
 
@@ -38,11 +47,20 @@ def train(
     dev = resolve_device(device, info)
     created = init(dev, info)
     try:
+        refuse_interrupted(Path(out_dir), resume=resume, force=force, info=info)  # before any slow set-up
         components = build_components(settings, data_root)
         trainer = Trainer(settings, components, out_dir, device=dev, info=info, progress=progress)
-        return trainer.fit(resume=resume, init_checkpoint=init_checkpoint)
+        return trainer.fit(resume=resume, init_checkpoint=init_checkpoint, force=force)
     finally:
         shutdown(created)
 
 
-__all__ = ["Components", "NonFiniteLossError", "Trainer", "profile", "train"]
+__all__ = [
+    "Components",
+    "InterruptedRunError",
+    "NonFiniteLossError",
+    "NonFiniteParametersError",
+    "Trainer",
+    "profile",
+    "train",
+]

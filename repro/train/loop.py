@@ -9,12 +9,15 @@ NaN/inf guard: after the backward pass the loss and the global gradient norm (af
 all-reduce) are checked; a non-finite step is skipped — no optimizer update — and counted, and
 ``max_bad_steps`` consecutive bad steps stop training with an error naming the images of the last
 bad batch (the paper reports NaNs when training on uncleaned data). All ranks agree on a skip.
+After every optimizer step the weights are checked too: NaN/inf there (a learning rate far too
+high) stops the run at once, naming the step and the last good ``last.pt``, which is kept.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +29,7 @@ from torch.utils.data import ConcatDataset, Dataset
 
 from repro.atomic import write_text
 from repro.config import dump_yaml, to_plain
+from repro.errors import UserError
 from repro.models import checkpoints as ckpt
 from repro.run_settings import TrainSettings
 from repro.train import preemption
@@ -46,8 +50,16 @@ from repro.train.steplog import TrainLog
 log = logging.getLogger("repro.train")
 
 
-class NonFiniteLossError(RuntimeError):
+class NonFiniteLossError(UserError, RuntimeError):
     """Too many consecutive steps with a NaN/inf loss or gradient."""
+
+
+class NonFiniteParametersError(UserError, RuntimeError):
+    """An optimizer step left NaN/inf in the weights (the last good checkpoint is kept)."""
+
+
+class InterruptedRunError(UserError):
+    """The output folder holds an interrupted run and neither resume nor force was asked for."""
 
 
 @dataclass
@@ -113,10 +125,15 @@ class EpochStats:
         self.loss_pseudo += values.get("loss_pseudo", 0.0)
 
     def record(self, epoch: int, has_pseudo: bool) -> dict[str, Any]:
-        n = max(1, self.good)
-        out: dict[str, Any] = {"epoch": epoch, "loss": self.loss / n, "loss_gt": self.loss_gt / n}
+        """Means over the good steps; None (JSON null) when every step was skipped, never a fake 0."""
+        n = self.good
+
+        def mean(total: float) -> float | None:
+            return total / n if n else None
+
+        out: dict[str, Any] = {"epoch": epoch, "loss": mean(self.loss), "loss_gt": mean(self.loss_gt)}
         if has_pseudo:
-            out["loss_pseudo"] = self.loss_pseudo / n
+            out["loss_pseudo"] = mean(self.loss_pseudo)
         out.update(steps=self.good + self.skipped, skipped=self.skipped)
         return out
 
@@ -184,6 +201,7 @@ class Trainer:
         self.skipped_total = 0
         self.epoch_stats = EpochStats()
         self.stop_requested = False  # a preemption request reached every rank at this step
+        self.saved_step: int | None = None  # step of the last.pt this run wrote or resumed from
 
     # ------------------------------------------------------------------ state
 
@@ -233,6 +251,7 @@ class Trainer:
             )
         restore_rng(rng[self.info.rank % len(rng)], self._generators())
         self.step = int(state["step"])
+        self.saved_step = self.step
         self.bad_in_a_row = int(state["guard"]["bad_in_a_row"])
         self.skipped_total = int(state["guard"]["skipped_total"])
         self.epoch_stats = EpochStats(**state["epoch_stats"])
@@ -244,9 +263,32 @@ class Trainer:
         if self.info.is_main:
             ckpt.save_state(state, path)
         barrier(self.info)
+        self.saved_step = self.step
         return path
 
+    def _require_finite_weights(self, when: str) -> None:
+        """Stop at once when the weights hold NaN/inf: nothing broken reaches last.pt or final.pt."""
+        tensors = [(n, t) for n, t in self.model.state_dict().items() if t.is_floating_point()]
+        if not tensors:
+            return
+        local = (~torch.stack([torch.isfinite(t).all() for _, t in tensors]).all()).float()
+        if float(all_reduce_mean(local, self.info)) == 0.0:  # every rank agrees (buffers may differ by rank)
+            return
+        bad = [n for n, t in tensors if not bool(torch.isfinite(t).all())] or ["on another rank"]
+        last = self.ckpt_dir / ckpt.LAST
+        kept = (
+            f"the last good checkpoint, {last} ({self.saved_step} steps done), is kept"
+            if self.saved_step is not None and last.is_file()
+            else "no checkpoint had been written yet"
+        )
+        raise NonFiniteParametersError(
+            f"training diverged: {when} left NaN/inf in {len(bad)} weight tensor(s) ({', '.join(bad[:3])}); "
+            f"stopped without writing it ({kept}). Lower the learning rate "
+            f"(schedule.lr {self.settings.schedule.lr}) or check the data"
+        )
+
     def save_final(self) -> Path:
+        self._require_finite_weights(f"step {self.step}")
         path = self.ckpt_dir / ckpt.FINAL
         if self.info.is_main:
             payload = ckpt.model_payload(
@@ -262,9 +304,10 @@ class Trainer:
 
     # ------------------------------------------------------------------ run
 
-    def _start(self, resume: bool, init_checkpoint: str | Path | None) -> None:
+    def _start(self, resume: bool, init_checkpoint: str | Path | None, force: bool = False) -> None:
         last = self.ckpt_dir / ckpt.LAST
         have_last = broadcast_object(last.is_file(), self.info)
+        refuse_interrupted(self.out_dir, resume=resume, force=force, info=self.info)
         if resume and have_last:
             self.load_state_dict(ckpt.load_state(last), last)
             log.info("resuming %s at step %d of %d", last, self.step, self.plan.total_steps)
@@ -276,9 +319,9 @@ class Trainer:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             write_text(self.out_dir / "resolved.yaml", dump_yaml(self.settings))
 
-    def fit(self, resume: bool = False, init_checkpoint: str | Path | None = None) -> Path:
+    def fit(self, resume: bool = False, init_checkpoint: str | Path | None = None, force: bool = False) -> Path:
         """Train to ``plan.total_steps``; returns ``final.pt``."""
-        self._start(resume, init_checkpoint)
+        self._start(resume, init_checkpoint, force)
         plan, sched = self.plan, self.settings.schedule
         pin = self.device.type == "cuda"
         workers = int(sched.num_workers)
@@ -347,30 +390,70 @@ class Trainer:
             self.optimizer.zero_grad(set_to_none=True)
             self.bad_in_a_row += 1
             self.skipped_total += 1
+        # a skipped step is checked too: its forward pass updated BatchNorm statistics
+        self._require_finite_weights(f"step {self.step}" + (" (an optimizer step)" if ok else " (skipped, forward only)"))
         lr = self.optimizer.param_groups[0]["lr"]
         self.scheduler.step()
+        # a skipped step has no loss to report (a NaN prediction can even make it read 0): null + why
         record = {
             "step": self.step,
             "epoch": epoch,
-            "loss": values[0],
-            "loss_gt": values[1],
+            "loss": values[0] if ok else None,
+            "loss_gt": values[1] if ok else None,
             "lr": lr,
             "grad_norm": values[4],
             "skipped": not ok,
         }
         if unl is not None:
-            record["loss_pseudo"] = values[2]
+            record["loss_pseudo"] = values[2] if ok else None
+        if not ok:
+            finite = all(math.isfinite(v) for v in values[:3])
+            record["skip_reason"] = "non-finite gradient" if finite else "non-finite loss"
         self.epoch_stats.add(record, ok)
         self.step += 1
         if self.bad_in_a_row >= self.settings.schedule.max_bad_steps:
             paths = [*lab.get("path", []), *((unl or {}).get("path", []))]
             raise NonFiniteLossError(
                 f"{self.bad_in_a_row} consecutive steps had a NaN/inf loss or gradient (last: step "
-                f"{self.step - 1}, epoch {epoch}; {self.skipped_total} skipped in all). The paper reports "
-                "NaNs when the unlabeled data is not cleaned: check its masks (`repro masks audit`). "
-                f"Images of the last bad step: {', '.join(map(str, paths[:8])) or 'n/a'}"
+                f"{self.step - 1}, epoch {epoch}; {self.skipped_total} skipped in all). "
+                + (
+                    "The paper reports NaNs when the unlabeled data is not cleaned: check its masks "
+                    "(`repro masks audit`), or lower the learning rate. "
+                    if unl is not None
+                    else f"Lower the learning rate (schedule.lr {self.settings.schedule.lr}) or check the data. "
+                )
+                + f"Images of the last bad step: {', '.join(map(str, paths[:8])) or 'n/a'}"
             )
         return record
+
+
+def refuse_interrupted(out_dir: Path, *, resume: bool, force: bool, info: DistInfo) -> None:
+    """Never start over silently on top of an interrupted run (its step log and last.pt would go)."""
+    interrupted = broadcast_object(interrupted_run(Path(out_dir)) if not (resume or force) else None, info)
+    if interrupted:
+        raise InterruptedRunError(
+            f"{out_dir} holds an interrupted training run ({interrupted}); pass --resume to continue "
+            "it, or --force to start over (its step log and last.pt are replaced)"
+        )
+
+
+def interrupted_run(out_dir: Path) -> str | None:
+    """What shows that ``out_dir`` holds a run that did not finish (None when it holds none).
+
+    A run is interrupted when it left ``last.pt`` or a step log that is newer than its ``final.pt``
+    (a finished run writes ``final.pt`` last; a later run that was killed leaves newer files).
+    """
+    final = out_dir / "checkpoints" / ckpt.FINAL
+    traces = [p for p in (out_dir / "checkpoints" / ckpt.LAST, out_dir / "log" / "steps.jsonl") if p.is_file()]
+    if not traces:
+        return None
+    final_mtime = final.stat().st_mtime if final.is_file() else None
+    if final_mtime is not None and all(p.stat().st_mtime <= final_mtime for p in traces):
+        return None
+    steps = out_dir / "log" / "steps.jsonl"
+    logged = sum(1 for line in steps.read_text(encoding="utf-8").splitlines() if line.strip()) if steps.is_file() else 0
+    found = ", ".join(p.relative_to(out_dir).as_posix() for p in traces)
+    return f"{found}; {logged} steps logged; " + ("final.pt older than them" if final_mtime else "no final.pt")
 
 
 def _differences(a: Any, b: Any, path: str = "") -> list[str]:

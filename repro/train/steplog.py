@@ -1,7 +1,7 @@
 """Structured training logs (JSON lines per step and per epoch) and the progress bar.
 
 ``<out>/log/steps.jsonl`` gets one record per optimizer step (losses, lr, gradient norm, skipped
-flag, seconds); ``<out>/log/epochs.jsonl`` one per epoch (means over the epoch's good steps).
+flag, seconds; a skipped step has null losses and a ``skip_reason``); ``<out>/log/epochs.jsonl`` one per epoch (means over the epoch's good steps).
 Records are appended and flushed as they happen, so a crashed run keeps its log; on resume the
 records after the checkpoint's step are dropped first, so the log reads like one uninterrupted
 run. Only rank 0 writes.
@@ -90,14 +90,18 @@ class TrainLog:
         if self.steps is not None:
             self.steps.write(record)
         self.bar.update(1)
-        if self.bar.n % 10 == 0 or self.bar.n == self.bar.total:
+        if record.get("loss") is not None and (self.bar.n % 10 == 0 or self.bar.n == self.bar.total):
             self.bar.set_postfix(loss=f"{record['loss']:.4g}", epoch=record["epoch"], refresh=False)
 
     def epoch(self, record: dict[str, Any]) -> None:
         if self.epochs is not None:
             self.epochs.write(record)
         if self.enabled:
-            parts = ", ".join(f"{k} {record[k]:.4g}" for k in ("loss", "loss_gt", "loss_pseudo") if k in record)
+            parts = ", ".join(
+                f"{k} {record[k]:.4g}" if record[k] is not None else f"{k} n/a (no good step)"
+                for k in ("loss", "loss_gt", "loss_pseudo")
+                if k in record
+            )
             self.bar.write(f"epoch {record['epoch']}: {parts}, {record.get('skipped', 0)} skipped steps")
 
     def close(self) -> None:
