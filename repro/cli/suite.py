@@ -234,7 +234,7 @@ def _launch(runner, args: argparse.Namespace) -> int:  # type: ignore[no-untyped
 
         report = local.run(spec, args.jobs, progress=_say)
         print(render_terminal(report), end="")
-        _say(f"report: {runner.run_dir / 'report.md'} (also .txt, .json, .png)")
+        _say(f"report: {runner.run_dir / 'report.md'} (also .html, .txt, .json, .png)")
         return 0 if report.passed_for([c.name for c in runner.selected()]) or args.report_only else 1
     from repro.suite.launchers import slurm
 
@@ -309,7 +309,7 @@ def _run_suite(directory: Path, args: argparse.Namespace) -> int:
         assert isinstance(runner, released.ReleasedRunner)
         print(released.write(runner.run_dir, released.build(runner.run_dir, runner.plan, expected)), end="")
         _say(f"released checkpoints: {runner.run_dir / 'released.md'} (also .txt, .json)")
-    _say(f"report: {runner.run_dir / 'report.md'} (also .txt, .json, .png)")
+    _say(f"report: {runner.run_dir / 'report.md'} (also .html, .txt, .json, .png)")
     return 0 if report.passed_for(selected) or args.report_only else 1
 
 

@@ -10,7 +10,7 @@ Layout of a run (``--out runs``)::
       <cell>/seed<k>/eval/          per-image metrics (written by the evaluator)
       <cell>/result.json            written when the cell ends, whatever the outcome
       <cell>/profile.json           --random-init: step time and VRAM at full size
-      report.{txt,md,json,png}
+      report.{txt,md,json,png,html}
     runs/_cache/train/<key>.json    checkpoints by training key, shared by suites (Table 7's 1:1
                                     cell is Table 3's UniFuse M-all + ST-all cell: trained once)
     runs/_data/synthetic-<hash>/    synthetic datasets of smoke / --scale tiny cells
