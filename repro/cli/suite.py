@@ -1,4 +1,4 @@
-"""`repro suite NAME | list | validate [NAME...] | report RUN_DIR | status RUN_DIR`."""
+"""`repro suite NAME | list | validate [NAME...] | report RUN_DIR | status RUN_DIR | compare RUN_A RUN_B...`."""
 
 from __future__ import annotations
 
@@ -12,19 +12,22 @@ from tabulate import tabulate
 from repro.config import ConfigError
 from repro.errors import UserError
 
-ACTIONS = ("list", "validate", "report", "status")
+ACTIONS = ("list", "validate", "report", "status", "compare")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "Run a paper-table suite cell by cell (masks → train → eval → diff against the paper), "
         "or: `list` the suites, `validate [NAME...]` them, `report RUN_DIR` to rebuild a run's report, "
-        "`status RUN_DIR` for the jobs of a run started with --launcher."
+        "`status RUN_DIR` for the jobs of a run started with --launcher, "
+        "`compare RUN_A RUN_B [...]` for runs side by side with the paper."
     )
     parser.add_argument(
-        "target", metavar="NAME|list|validate|report|status", help="a suite name or alias, or an action"
+        "target", metavar="NAME|list|validate|report|status|compare", help="a suite name or alias, or an action"
     )
-    parser.add_argument("args", nargs="*", metavar="ARG", help="validate: suite names; report/status: the run folder")
+    parser.add_argument(
+        "args", nargs="*", metavar="ARG", help="validate: suite names; report/status: the run folder; compare: run folders"
+    )
     parser.add_argument("--cells", help="comma-separated cells to run (their init_from cells are added)")
     parser.add_argument(
         "--resume", action="store_true", help="continue interrupted/failed training from its last checkpoint"
@@ -43,7 +46,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-root", type=Path, default=None, help="dataset root (default: $REPRO_DATA_ROOT or ./data)"
     )
-    parser.add_argument("--out", type=Path, default=None, help="output root (default: $REPRO_RUNS or ./runs)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="output root (default: $REPRO_RUNS or ./runs); compare: the file to write (default: stdout)",
+    )
+    parser.add_argument(
+        "--format", choices=("md", "json"), default="md", help="compare: Markdown table or JSON (default: md)"
+    )
     parser.add_argument(
         "--scale", default=None, help="full (paper sizes) or tiny (synthetic data, small models); default: the suite's"
     )
@@ -124,6 +135,8 @@ def run(args: argparse.Namespace) -> int:
         return _report(args)
     if args.target == "status":
         return _status(args)
+    if args.target == "compare":
+        return _compare(args)
     directory = schema.suites_dir(args.suites)
     if args.target == "list":
         return _list(directory)
@@ -209,6 +222,26 @@ def _report(args: argparse.Namespace) -> int:
         report = write_reports(run_dir)
     print(render_terminal(report), end="")
     return 0 if report.passed or args.report_only else 1
+
+
+def _compare(args: argparse.Namespace) -> int:
+    import json
+
+    from repro.atomic import write_text
+    from repro.suite.compare import compare_json, compare_runs, render_markdown
+
+    run_dirs = [Path(a) for a in args.args]
+    reports, rows = compare_runs(run_dirs)
+    if args.format == "json":
+        text = json.dumps(compare_json(run_dirs, reports, rows), indent=2) + "\n"
+    else:
+        text = render_markdown(run_dirs, reports, rows)
+    if args.out is None:
+        print(text, end="")
+    else:
+        write_text(args.out, text)
+        _say(f"compare: wrote {args.out}")
+    return 0
 
 
 def _status(args: argparse.Namespace) -> int:
