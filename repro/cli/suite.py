@@ -323,6 +323,8 @@ def _run_suite(directory: Path, args: argparse.Namespace) -> int:
         runner = SuiteRunner(suite, ReproExecutor(), options, expected)
     selected = [c.name for c in runner.selected()]
     if args.dry_run:
+        from repro.suite.plan import render_plan
+
         print(render_plan(runner))
         return 0
     if not args.random_init:
@@ -357,60 +359,3 @@ def _require_data(cells, data_root: Path) -> None:  # type: ignore[no-untyped-de
         for ref in cell.datasets()
     ]
     require_data(needs, data_root)
-
-
-def render_plan(runner) -> str:  # type: ignore[no-untyped-def]
-    """The --dry-run table: what each cell trains on, how long, and whether it must run."""
-    rows = []
-    total_hours, unknown, runnable = 0.0, 0, 0
-    for item in runner.plan():
-        cell, cost = item["cell"], item["cost"]
-        t = cell.train
-        data = "—"
-        if t is not None:
-            data = " + ".join(r.label for r in t.labeled) + "".join(f", {r.label} (p)" for r in t.pseudo)
-        test = cell.eval.dataset.label if cell.eval else "—"
-        model = t.student.name if t else (cell.eval.model if cell.eval else "—")
-        hours = "—" if cost.gpu_hours is None else f"{cost.gpu_hours:.1f}"
-        if cell.kind != "cited":
-            runnable += 1
-            if cost.gpu_hours is None:
-                unknown += 1
-            else:
-                total_hours += cost.gpu_hours
-        state = item["state"] + (f"; missing data: {', '.join(item['missing_data'])}" if item["missing_data"] else "")
-        rows.append(
-            [
-                cell.name,
-                cell.kind,
-                model,
-                data,
-                test,
-                "—" if cost.steps is None else f"{cost.steps:,}",
-                "—" if not cost.teacher_images else f"{cost.teacher_images:,}",
-                hours,
-                state,
-            ]
-        )
-    table = tabulate(
-        rows,
-        ["cell", "kind", "model", "train data", "test", "steps/seed", "teacher images", "GPU-h", "state"],
-        tablefmt="simple",
-        disable_numparse=True,
-    )
-    suite = runner.suite
-    lines = [
-        f"{suite.title} — scale {suite.scale}" + (f", variant {suite.variant}" if suite.variant else ""),
-        f"outputs: {runner.run_dir}",
-        "",
-        table,
-        "",
-    ]
-    if unknown:
-        lines.append(
-            f"GPU time known for {runnable - unknown} of {runnable} cells ({total_hours:.1f} h); for the others run "
-            f"`repro suite {suite.name} --random-init` once on the target GPU to measure step times."
-        )
-    else:
-        lines.append(f"estimated GPU time: {total_hours:.1f} h (steps × step time measured by --random-init)")
-    return "\n".join(lines)

@@ -40,7 +40,7 @@ from typing import Any, TypeVar
 from repro.atomic import write_text
 from repro.config import config_hash, dump_yaml, to_plain
 from repro.suite import provenance
-from repro.suite.cost import estimate
+from repro.suite.cost import cell_estimates, estimate
 from repro.suite.evidence import read_evaluation
 from repro.suite.executor import CellExecutor, CellSkipped, RunContext
 from repro.suite.expected import ExpectedFile
@@ -608,7 +608,10 @@ class SuiteRunner:
         rows = []
         for cell in self.selected():
             prof = read_json(self.run_dir / cell.name / "profile.json") or {}
-            cost = estimate(cell, gpu_step_time(prof))
+            step_time = gpu_step_time(prof)
+            cost = estimate(cell, step_time)
+            peak = (prof.get("vram") or {}).get("peak") if step_time is not None else None
+            estimates = cell_estimates(cell, step_time, peak / 2**30 if peak else None, self.options.budget_gib)
             prev = read_json(self.run_dir / cell.name / "result.json") or {}
             if cell.kind == "cited":
                 state = "cited (not run)"
@@ -627,7 +630,15 @@ class SuiteRunner:
                     if not r.root_dir(self.options.data_root).is_dir()
                 ]
             )
-            rows.append({"cell": cell, "state": state, "cost": cost, "missing_data": sorted(set(missing))})
+            rows.append(
+                {
+                    "cell": cell,
+                    "state": state,
+                    "cost": cost,
+                    "estimates": estimates,
+                    "missing_data": sorted(set(missing)),
+                }
+            )
         return rows
 
     def profile(self, progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
