@@ -32,6 +32,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--resume", action="store_true", help="continue interrupted/failed training from its last checkpoint"
     )
+    parser.add_argument(
+        "--keep-optimizer",
+        action="store_true",
+        help="keep each finished training's last.pt (optimizer state, 3x the model); default: final.pt only",
+    )
     parser.add_argument("--force", action="store_true", help="re-run cells even when their stored result is current")
     parser.add_argument(
         "--shard", help="run only shard i/n of the cells (0-based i; a cell stays with its init_from cell)"
@@ -311,6 +316,7 @@ def _run_suite(directory: Path, args: argparse.Namespace) -> int:
         device=args.device,
         budget_gib=args.budget_gib,
         profile_steps=args.profile_steps,
+        keep_optimizer=args.keep_optimizer,
     )
     released = None
     if args.checkpoints is not None:

@@ -18,6 +18,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-root", type=Path, help="override data_root of the config")
     parser.add_argument("--init", type=Path, help="start from these weights (overrides train.init_from)")
     parser.add_argument("--device", help="cpu, cuda, cuda:1 (default: CUDA when available)")
+    parser.add_argument(
+        "--keep-optimizer",
+        action="store_true",
+        help="keep checkpoints/last.pt (optimizer state) after a finished run; default: only final.pt stays",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (logs are still written)")
 
 
@@ -46,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
             resume=args.resume,
             device=args.device,
             progress=not args.no_progress,
+            keep_optimizer=args.keep_optimizer,
         )
     except DataError as exc:
         raise UserError(str(exc)) from None

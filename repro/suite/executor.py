@@ -54,6 +54,7 @@ class RunContext:
     resume: bool = False  # continue from the last checkpoint in out_dir
     init_checkpoint: Path | None = None  # resolved `init_from`
     log: logging.Logger = logging.getLogger("repro.suite")
+    keep_optimizer: bool = False  # keep last.pt (optimizer state) after training finished
 
 
 class CellExecutor(Protocol):
@@ -114,6 +115,7 @@ class ReproExecutor:
                 init_checkpoint=ctx.init_checkpoint,
                 resume=ctx.resume,
                 device=ctx.device,
+                keep_optimizer=ctx.keep_optimizer,
             )
         )
 

@@ -69,6 +69,7 @@ class RunOptions:
     device: str | None = None
     budget_gib: float = DEFAULT_BUDGET_GIB
     profile_steps: int = 10
+    keep_optimizer: bool = False  # keep each finished training's last.pt (optimizer state)
 
 
 def run_name(suite: Suite) -> str:
@@ -408,6 +409,7 @@ class SuiteRunner:
                 self.options.device,
                 self.options.resume,
                 self._init_checkpoint(cell, seed),
+                keep_optimizer=self.options.keep_optimizer,
             )
             return self.executor.train(run, ctx)
 

@@ -25,12 +25,15 @@ def train(
     resume: bool = False,
     device: str | torch.device | None = None,
     progress: bool = True,
+    keep_optimizer: bool = True,
 ) -> Path:
     """Train one configuration; checkpoints and logs go under ``out_dir``; returns ``final.pt``.
 
     Under ``torchrun`` every process calls this; the process group is set up and torn down here.
     ``resume`` continues from ``out_dir/checkpoints/last.pt`` when it exists (else starts fresh);
     ``init_checkpoint`` (e.g. Table 5's relative-depth model) only sets the starting weights.
+    ``keep_optimizer=False`` deletes ``last.pt`` (weights + optimizer state, 3× the model) once the
+    run has finished: ``final.pt`` is all that evaluation and later fine-tuning read.
     """
     from repro.train.build import build_components
 
@@ -40,7 +43,10 @@ def train(
     try:
         components = build_components(settings, data_root)
         trainer = Trainer(settings, components, out_dir, device=dev, info=info, progress=progress)
-        return trainer.fit(resume=resume, init_checkpoint=init_checkpoint)
+        final = trainer.fit(resume=resume, init_checkpoint=init_checkpoint)
+        if not keep_optimizer and info.is_main:
+            (Path(out_dir) / "checkpoints" / "last.pt").unlink(missing_ok=True)
+        return final
     finally:
         shutdown(created)
 
