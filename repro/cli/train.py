@@ -67,7 +67,12 @@ def run(args: argparse.Namespace) -> int:
 
             settings = dataclasses.replace(settings, input_size=config.train.input_size)
         metrics = evaluate(
-            settings, checkpoint=checkpoint, out_dir=out_dir / "eval", data_root=data_root, device=args.device
+            settings,
+            checkpoint=checkpoint,
+            out_dir=out_dir / "eval",
+            data_root=data_root,
+            device=args.device,
+            progress=not args.no_progress,
         )
         print(json.dumps(metrics, indent=2))
     return 0
