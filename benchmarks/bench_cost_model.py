@@ -46,9 +46,9 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 from _common import parser, report  # noqa: E402
 
-from repro.atomic import write_text  # noqa: E402
+from repro.atomic import write_json, write_text  # noqa: E402
 from repro.run_settings import TrainSettings  # noqa: E402
-from repro.suite.cost import TEACHER_IMAGES, estimate  # noqa: E402
+from repro.suite.cost import COST_TABLE, TEACHER_IMAGES, cost_key, estimate  # noqa: E402
 from repro.suite.runner import run_name  # noqa: E402
 from repro.suite.schema import Cell, Suite, iter_suite_files, load_suite  # noqa: E402
 
@@ -207,6 +207,7 @@ def cell_row(suite: Suite, cell: Cell, args: Any) -> dict[str, Any] | None:
     t_flops = teacher_image_flops(train.teacher.id, train.teacher.input_size) * faces if faces else 0
     flops = s_flops + t_flops
     row: dict[str, Any] = {
+        "key": cost_key(train),
         "suite": suite.name,
         "cell": cell.name,
         "student": train.student.name,
@@ -299,6 +300,9 @@ def render(rows: list[dict[str, Any]], args: Any, gpu: str | None, seconds: floa
         "  included: read it as a rough figure, not a budget guarantee.",
         "* Evaluation (a few hundred test images) and mask generation (once per unlabeled set) are not",
         "  included; Table 5's fine-tuning starts from Table 3's checkpoint (its own steps only).",
+        "* `repro suite NAME --dry-run` prints these figures per cell (GPU-hours, peak VRAM, OVER the budget):",
+        "  they are written with this page to `repro/suite/cost_model.json`, keyed by what sets a step's cost",
+        "  (`repro.suite.cost.cost_key`); a `--random-init` measurement of a cell replaces them.",
         "",
     ]
     totals: dict[str, dict[str, float]] = {}
@@ -316,7 +320,7 @@ def render(rows: list[dict[str, Any]], args: Any, gpu: str | None, seconds: floa
         )
     )
     lines += ["", "## Per cell", ""]
-    keys = [k for k in rows[0] if k != "suite"] if rows else []
+    keys = [k for k in rows[0] if k not in ("suite", "key")] if rows else []
     for suite in totals:
         lines += [f"### {suite}", ""]
         lines.append(
@@ -332,11 +336,27 @@ def render(rows: list[dict[str, Any]], args: Any, gpu: str | None, seconds: floa
     return "\n".join(lines)
 
 
+def cost_table(rows: list[dict[str, Any]], gpu: str | None) -> dict[str, Any]:
+    """What ``repro suite NAME --dry-run`` reads (repro.suite.cost.cell_estimates): per step-cost key."""
+    steps = {
+        r["key"]: {
+            "step_s": r["step_s"],
+            "peak_gib": r["peak VRAM GiB"],
+            "source": r["source"],
+            "example": f"{r['suite']}/{r['cell']}",
+        }
+        for r in rows
+    }
+    return {"schema": "repro.suite.cost_model/1", "generated_by": "benchmarks/bench_cost_model.py", "gpu": gpu,
+            "steps": steps}
+
+
 def main() -> None:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--mfu", type=float, default=0.40, help="assumed fraction of the 4090's BF16 peak (default 0.40)")
     p.add_argument("--runs", type=Path, default=ROOT / "out" / "cost_model_runs", help="where GPU profiles are")
-    p.add_argument("--out", type=Path, default=ROOT / "docs" / "cost_model.md")
+    p.add_argument("--out", type=Path, default=ROOT / "docs" / "cost_model.md", help="the page")
+    p.add_argument("--table", type=Path, default=COST_TABLE, help="the per-step figures --dry-run reads")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
     if not 0 < args.mfu <= 1:
@@ -356,7 +376,8 @@ def main() -> None:
     seconds = time.perf_counter() - t0
     if not args.quick or args.out != p.get_default("out"):
         write_text(args.out, render(rows, args, gpu, seconds))
-        print(f"wrote {args.out}")
+        write_json(args.table, cost_table(rows, gpu))
+        print(f"wrote {args.out} and {args.table}")
     figures = {f"{r['suite']}/{r['cell']}_gpu_hours": r["GPU-h"] for r in rows}
     gpu_note = f"step times measured on {gpu}" if gpu else "n/a (no CUDA device): step times and VRAM extrapolated"
     report(

@@ -135,7 +135,7 @@ def _crash_at(step: int):
 
 
 @pytest.mark.parametrize("joint", [False, True], ids=["gt_only", "joint_noisy_oracle"])
-def test_killed_run_resumes_to_bit_identical_weights(tmp_path: Path, joint: bool) -> None:
+def test_killed_run_resumes_to_bit_identical_weights(tmp_path: Path, joint: bool, capsys) -> None:
     # 5 images, batch 2: 2 steps per epoch, 7 steps bounded by `steps` (ends mid-epoch);
     # checkpoints every 3 steps and every epoch; the crash at step 5 loses step 5 (last.pt at 4).
     # Joint: ratio 1:2 over 5 unlabeled rooms (the unlabeled stream cycles at another rate), random
@@ -150,6 +150,7 @@ def test_killed_run_resumes_to_bit_identical_weights(tmp_path: Path, joint: bool
     assert torch.load(tmp_path / "cut/checkpoints/last.pt", weights_only=True)["step"] == 4
     torch.manual_seed(123)  # the resumed process starts from another global RNG state
     resumed = _trainer(tmp_path / "cut", s, n=5, n_unlabeled=n_unl).fit(resume=True)
+    assert "at step 4 of 7 (epoch 2, counted from 0)" in capsys.readouterr().err  # 2 steps per epoch
 
     assert state_equal(load_model_state(full), load_model_state(resumed))
     full_last = torch.load(tmp_path / "full/checkpoints/last.pt", weights_only=True)

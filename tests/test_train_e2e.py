@@ -64,6 +64,7 @@ def test_train_then_eval_from_the_config(trained: Path) -> None:
     state = torch.load(final, weights_only=True)
     assert state["student"]["name"] == "equi" and state["student"]["output_kind"] == "disparity"
     assert state["teacher"]["stand_in"] is True  # the oracle: every result must say so
+    assert not (trained / "checkpoints" / "last.pt").exists()  # a finished run keeps no optimizer state
     assert state["teacher"]["provenance"]["id"] == "oracle" and state["teacher"]["provenance"]["stand_in"] is True
     report = json.loads((trained / "eval" / "metrics.json").read_text())
     assert report["evaluation"]["protocol"] == "median" and report["stand_in_teacher"] is True
@@ -72,6 +73,14 @@ def test_train_then_eval_from_the_config(trained: Path) -> None:
     mean = sum(float(r["abs_rel"]) for r in rows) / len(rows)
     assert report["metrics"]["abs_rel"] == pytest.approx(mean)
     assert 0 < report["metrics"]["abs_rel"] < 10 and 0 <= report["metrics"]["delta1"] <= 1
+
+
+def test_keep_optimizer_keeps_last_pt(data_root: Path, tmp_path: Path) -> None:
+    cfg = tmp_path / "train.yaml"
+    cfg.write_text(CONFIG.format(out=tmp_path, data=data_root, h=H, w=2 * H).split("eval:")[0])
+    assert main(["train", str(cfg), "--no-progress", "--device", "cpu", "--keep-optimizer"]) == 0
+    last = torch.load(tmp_path / "checkpoints" / "last.pt", weights_only=True)
+    assert last["step"] == 2 and last["optimizer"]["state"]
 
 
 def test_eval_cli_records_protocol_and_crop(trained: Path, data_root: Path, tmp_path: Path) -> None:

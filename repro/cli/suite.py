@@ -1,4 +1,4 @@
-"""`repro suite NAME | list | validate [NAME...] | report RUN_DIR | status RUN_DIR`."""
+"""`repro suite NAME | list | validate [NAME...] | report RUN_DIR | status RUN_DIR | compare RUN_A RUN_B...`."""
 
 from __future__ import annotations
 
@@ -13,22 +13,30 @@ from repro.cli.args import positive_int
 from repro.config import ConfigError
 from repro.errors import UserError
 
-ACTIONS = ("list", "validate", "report", "status")
+ACTIONS = ("list", "validate", "report", "status", "compare")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "Run a paper-table suite cell by cell (masks → train → eval → diff against the paper), "
         "or: `list` the suites, `validate [NAME...]` them, `report RUN_DIR` to rebuild a run's report, "
-        "`status RUN_DIR` for the jobs of a run started with --launcher."
+        "`status RUN_DIR` for the jobs of a run started with --launcher, "
+        "`compare RUN_A RUN_B [...]` for runs side by side with the paper."
     )
     parser.add_argument(
-        "target", metavar="NAME|list|validate|report|status", help="a suite name or alias, or an action"
+        "target", metavar="NAME|list|validate|report|status|compare", help="a suite name or alias, or an action"
     )
-    parser.add_argument("args", nargs="*", metavar="ARG", help="validate: suite names; report/status: the run folder")
+    parser.add_argument(
+        "args", nargs="*", metavar="ARG", help="validate: suite names; report/status: the run folder; compare: run folders"
+    )
     parser.add_argument("--cells", help="comma-separated cells to run (their init_from cells are added)")
     parser.add_argument(
         "--resume", action="store_true", help="continue interrupted/failed training from its last checkpoint"
+    )
+    parser.add_argument(
+        "--keep-optimizer",
+        action="store_true",
+        help="keep each finished training's last.pt (optimizer state, 3x the model); default: final.pt only",
     )
     parser.add_argument("--force", action="store_true", help="re-run cells even when their stored result is current")
     parser.add_argument(
@@ -44,7 +52,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-root", type=Path, default=None, help="dataset root (default: $REPRO_DATA_ROOT or ./data)"
     )
-    parser.add_argument("--out", type=Path, default=None, help="output root (default: $REPRO_RUNS or ./runs)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="output root (default: $REPRO_RUNS or ./runs); compare: the file to write (default: stdout)",
+    )
+    parser.add_argument(
+        "--format", choices=("md", "json"), default="md", help="compare: Markdown table or JSON (default: md)"
+    )
     parser.add_argument(
         "--scale", default=None, help="full (paper sizes) or tiny (synthetic data, small models); default: the suite's"
     )
@@ -132,6 +148,8 @@ def run(args: argparse.Namespace) -> int:
         return _report(args)
     if args.target == "status":
         return _status(args)
+    if args.target == "compare":
+        return _compare(args)
     directory = schema.suites_dir(args.suites)
     if args.target == "list":
         return _list(directory)
@@ -219,6 +237,26 @@ def _report(args: argparse.Namespace) -> int:
     return 0 if report.passed or args.report_only else 1
 
 
+def _compare(args: argparse.Namespace) -> int:
+    import json
+
+    from repro.atomic import write_text
+    from repro.suite.compare import compare_json, compare_runs, render_markdown
+
+    run_dirs = [Path(a) for a in args.args]
+    reports, rows = compare_runs(run_dirs)
+    if args.format == "json":
+        text = json.dumps(compare_json(run_dirs, reports, rows), indent=2) + "\n"
+    else:
+        text = render_markdown(run_dirs, reports, rows)
+    if args.out is None:
+        print(text, end="")
+    else:
+        write_text(args.out, text)
+        _say(f"compare: wrote {args.out}")
+    return 0
+
+
 def _status(args: argparse.Namespace) -> int:
     from repro.suite.status import render
 
@@ -242,7 +280,7 @@ def _launch(runner, args: argparse.Namespace) -> int:  # type: ignore[no-untyped
 
         report = local.run(spec, args.jobs, progress=_say)
         print(render_terminal(report), end="")
-        _say(f"report: {runner.run_dir / 'report.md'} (also .txt, .json, .png)")
+        _say(f"report: {runner.run_dir / 'report.md'} (also .html, .txt, .json, .png)")
         return 0 if report.passed_for([c.name for c in runner.selected()]) or args.report_only else 1
     from repro.suite.launchers import slurm
 
@@ -286,6 +324,7 @@ def _run_suite(directory: Path, args: argparse.Namespace) -> int:
         gpus_per_cell=args.gpus_per_cell,
         budget_gib=args.budget_gib,
         profile_steps=args.profile_steps,
+        keep_optimizer=args.keep_optimizer,
     )
     released = None
     if args.checkpoints is not None:
@@ -298,6 +337,8 @@ def _run_suite(directory: Path, args: argparse.Namespace) -> int:
         runner = SuiteRunner(suite, ReproExecutor(options.gpus_per_cell), options, expected)
     selected = [c.name for c in runner.selected()]
     if args.dry_run:
+        from repro.suite.plan import render_plan
+
         print(render_plan(runner))
         return 0
     from repro.suite.lock import run_folder
@@ -329,7 +370,7 @@ def _run_locked(runner, args: argparse.Namespace, released, selected: list[str],
         assert isinstance(runner, released.ReleasedRunner)
         print(released.write(runner.run_dir, released.build(runner.run_dir, runner.plan, expected)), end="")
         _say(f"released checkpoints: {runner.run_dir / 'released.md'} (also .txt, .json)")
-    _say(f"report: {runner.run_dir / 'report.md'} (also .txt, .json, .png)")
+    _say(f"report: {runner.run_dir / 'report.md'} (also .html, .txt, .json, .png)")
     return 0 if report.passed_for(selected) or args.report_only else 1
 
 
@@ -344,60 +385,3 @@ def _require_data(cells, data_root: Path) -> None:  # type: ignore[no-untyped-de
         for ref in cell.datasets()
     ]
     require_data(needs, data_root)
-
-
-def render_plan(runner) -> str:  # type: ignore[no-untyped-def]
-    """The --dry-run table: what each cell trains on, how long, and whether it must run."""
-    rows = []
-    total_hours, unknown, runnable = 0.0, 0, 0
-    for item in runner.plan():
-        cell, cost = item["cell"], item["cost"]
-        t = cell.train
-        data = "—"
-        if t is not None:
-            data = " + ".join(r.label for r in t.labeled) + "".join(f", {r.label} (p)" for r in t.pseudo)
-        test = cell.eval.dataset.label if cell.eval else "—"
-        model = t.student.name if t else (cell.eval.model if cell.eval else "—")
-        hours = "—" if cost.gpu_hours is None else f"{cost.gpu_hours:.1f}"
-        if cell.kind != "cited":
-            runnable += 1
-            if cost.gpu_hours is None:
-                unknown += 1
-            else:
-                total_hours += cost.gpu_hours
-        state = item["state"] + (f"; missing data: {', '.join(item['missing_data'])}" if item["missing_data"] else "")
-        rows.append(
-            [
-                cell.name,
-                cell.kind,
-                model,
-                data,
-                test,
-                "—" if cost.steps is None else f"{cost.steps:,}",
-                "—" if not cost.teacher_images else f"{cost.teacher_images:,}",
-                hours,
-                state,
-            ]
-        )
-    table = tabulate(
-        rows,
-        ["cell", "kind", "model", "train data", "test", "steps/seed", "teacher images", "GPU-h", "state"],
-        tablefmt="simple",
-        disable_numparse=True,
-    )
-    suite = runner.suite
-    lines = [
-        f"{suite.title} — scale {suite.scale}" + (f", variant {suite.variant}" if suite.variant else ""),
-        f"outputs: {runner.run_dir}",
-        "",
-        table,
-        "",
-    ]
-    if unknown:
-        lines.append(
-            f"GPU time known for {runnable - unknown} of {runnable} cells ({total_hours:.1f} h); for the others run "
-            f"`repro suite {suite.name} --random-init` once on the target GPU to measure step times."
-        )
-    else:
-        lines.append(f"estimated GPU time: {total_hours:.1f} h (steps × step time measured by --random-init)")
-    return "\n".join(lines)

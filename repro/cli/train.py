@@ -24,6 +24,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-root", type=Path, help="override data_root of the config")
     parser.add_argument("--init", type=Path, help="start from these weights (overrides train.init_from)")
     parser.add_argument("--device", help="cpu, cuda, cuda:1 (default: CUDA when available)")
+    parser.add_argument(
+        "--keep-optimizer",
+        action="store_true",
+        help="keep checkpoints/last.pt (optimizer state) after a finished run; default: only final.pt stays",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (logs are still written)")
 
 
@@ -52,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
                 init_checkpoint=init,
                 resume=args.resume,
                 force=args.force,
+                keep_optimizer=args.keep_optimizer,
                 device=args.device,
                 progress=not args.no_progress,
             )
@@ -69,7 +75,12 @@ def run(args: argparse.Namespace) -> int:
 
             settings = dataclasses.replace(settings, input_size=config.train.input_size)
         metrics = evaluate(
-            settings, checkpoint=checkpoint, out_dir=out_dir / "eval", data_root=data_root, device=args.device
+            settings,
+            checkpoint=checkpoint,
+            out_dir=out_dir / "eval",
+            data_root=data_root,
+            device=args.device,
+            progress=not args.no_progress,
         )
         print(json.dumps(metrics, indent=2))
     return 0

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
+from repro.progress import progress_bar
 
 from repro.data import DataError, dataset_class
 from repro.data.base import (
@@ -155,8 +155,8 @@ def verify_dataset(
         missing_masks = 0
         with ThreadPoolExecutor(max(1, workers)) as pool:
             results = pool.map(_check, [ds] * len(indices), indices)
-            for stats, problem in tqdm(
-                results, total=len(indices), desc=f"verify {name}/{split}", disable=not progress
+            for stats, problem in progress_bar(
+                results, total=len(indices), desc=f"verify {name}/{split}", enabled=progress
             ):
                 if problem is not None:
                     report.problems.append(problem)

@@ -28,7 +28,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
+from repro.progress import progress_bar
 
 from repro.evaluation.evaluators import CELL, PAPER, RELEASED, evaluator_settings
 from repro.evaluation.evaluators import SOURCES as EVALUATOR_SOURCES
@@ -141,7 +141,7 @@ def score_many(
     }
     scales = sorted({s.input_scale for s in scorings})
     with torch.inference_mode():
-        for batch in tqdm(loader, desc="score", unit="image", disable=not progress, dynamic_ncols=True):
+        for batch in progress_bar(loader, desc="score", unit="image", enabled=progress, dynamic_ncols=True):
             gt, image = batch["depth"], [str(p) for p in batch["path"]]
             preds = {}
             for scale in scales:

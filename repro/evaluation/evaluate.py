@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
+from repro.progress import progress_bar
 
 from repro.atomic import write_text
 from repro.config import to_plain
@@ -126,7 +126,7 @@ def evaluate(
     # a stand-in (oracle) teacher, in training or as the evaluated model, is recorded with the result
     stand_in = bool(meta.get("stand_in") or (meta.get("trained_with_teacher") or {}).get("stand_in"))
     with torch.inference_mode():
-        for batch in tqdm(loader, desc="eval", unit="batch", disable=not progress, dynamic_ncols=True):
+        for batch in progress_bar(loader, desc="eval", unit="batch", enabled=progress, dynamic_ncols=True):
             gt = batch["depth"]
             if settings.model == "predictions":
                 pred = torch.stack(

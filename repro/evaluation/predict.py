@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image
-from tqdm import tqdm
+from repro.progress import progress_bar
 
 from repro.atomic import write_bytes, write_png, write_text
 from repro.devices import pick_device
@@ -110,7 +110,7 @@ def predict(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     records = []
-    for image in tqdm([Path(p) for p in images], desc="predict", unit="image", disable=not progress):
+    for image in progress_bar([Path(p) for p in images], desc="predict", unit="image", enabled=progress):
         if not image.is_file():
             raise UserError(f"no such panorama: {image}")
         rgb = resize_rgb(read_rgb(image), size)  # type: ignore[arg-type]

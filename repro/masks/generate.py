@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
-from tqdm import tqdm
+from repro.progress import progress_bar
 
 from repro.data.mask_manifest import PARTS, append_record, mask_record, mask_relpath, merge_manifest, write_mask
 from repro.masks.backends import MaskResult
@@ -157,7 +157,7 @@ def generate_masks(
         _Images(image_root, todo), batch_size=batch_size, num_workers=num_workers, collate_fn=list
     )
     start = time.perf_counter()
-    bar = tqdm(total=len(todo), unit="img", desc=f"masks {tag}", disable=not progress or not todo)
+    bar = progress_bar(total=len(todo), unit="img", desc=f"masks {tag}", enabled=progress and bool(todo))
     for batch in loader:
         ok = [(rel, img) for rel, img, err in batch if img is not None]
         for rel, img, err in batch:

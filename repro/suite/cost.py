@@ -1,16 +1,23 @@
-"""What a cell will cost, for ``--dry-run``: counts from the schedule, time only from a measurement.
+"""What a cell will cost, for ``--dry-run``: counts from the schedule, time and memory per step.
 
 Steps, images and teacher calls follow from the schedule and the datasets' published split sizes.
-GPU time is ``steps × step time``, and the step time comes only from a ``--random-init`` run on
-this machine (``profile.json``); without one the plan says so rather than guess.
+GPU time is ``steps × step time``. The step time and the peak VRAM come, in this order, from a
+``--random-init`` run on this machine (``profile.json``), else from the cost model
+(``cost_model.json`` beside this module, written by ``benchmarks/bench_cost_model.py`` and
+explained in docs/cost_model.md: counted FLOPs on an RTX 4090 at an assumed utilisation, CPU memory
+fit), looked up by what sets a step's cost; a configuration the model has no figure for says so.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
 
-from repro.run_settings import DataRef
+from repro.run_settings import DataRef, TrainSettings
 from repro.suite.schema import Cell, SynthSpec
 
 #: Published split sizes. Matterport3D and Stanford2D3D: the official splits used by UniFuse and
@@ -88,3 +95,67 @@ def estimate(cell: Cell, step_time_s: float | None = None) -> CellCost:
         cost.step_time_s = step_time_s
         cost.gpu_hours = cost.steps * step_time_s * cost.seeds / 3600
     return cost
+
+
+COST_TABLE = Path(__file__).with_name("cost_model.json")
+
+
+def cost_key(train: TrainSettings) -> str:
+    """What sets the time and memory of one training step (student, input, batch, teacher work)."""
+    labeled = int(train.schedule.batch_size or 1)
+    unlabeled = labeled * train.pseudo_per_labeled if train.pseudo else 0
+    key: dict[str, Any] = {
+        "student": train.student.name,
+        "options": dict(sorted(train.student.options.items())),
+        "input_size": list(train.input_size),
+        "batch": [labeled, unlabeled],
+        "metric": train.loss != "affine_inv",
+    }
+    if unlabeled:
+        key |= {"projection": train.distill.projection, "teacher": [train.teacher.id, train.teacher.input_size]}
+    return json.dumps(key, sort_keys=True)
+
+
+def cost_table() -> dict[str, dict[str, Any]]:
+    """cost key -> {step_s, peak_gib, source} (empty when the model has not been computed)."""
+    return _read_table(COST_TABLE)
+
+
+@cache
+def _read_table(path: Path) -> dict[str, dict[str, Any]]:
+    try:
+        return dict(json.loads(path.read_text())["steps"])
+    except (OSError, ValueError, KeyError):
+        return {}
+
+
+def cell_estimates(
+    cell: Cell, step_time_s: float | None = None, peak_gib: float | None = None, budget_gib: float | None = 24.0
+) -> dict[str, Any]:
+    """One cell's plan figures: steps, teacher images, GPU-hours, peak VRAM and whether it fits.
+
+    ``step_time_s`` and ``peak_gib`` are measured (``--random-init``); they win over the cost model.
+    Keys: steps, seeds, teacher_images, step_time_s, gpu_hours, peak_gib, over_budget, source.
+    """
+    cost = estimate(cell, step_time_s)
+    row = cost_table().get(cost_key(cell.train)) if cell.train is not None else None
+    out: dict[str, Any] = {
+        "steps": cost.steps,
+        "seeds": cost.seeds,
+        "teacher_images": cost.teacher_images,
+        "step_time_s": cost.step_time_s,
+        "gpu_hours": cost.gpu_hours,
+        "peak_gib": peak_gib,
+        "over_budget": None,
+        "source": "measured (--random-init)" if cost.step_time_s is not None else None,
+    }
+    if row is not None:
+        if out["peak_gib"] is None:
+            out["peak_gib"] = row.get("peak_gib")
+        if out["step_time_s"] is None and cost.steps is not None:
+            out["step_time_s"] = row["step_s"]
+            out["gpu_hours"] = cost.steps * row["step_s"] * cost.seeds / 3600
+            out["source"] = row.get("source", "cost model")
+    if out["peak_gib"] is not None and budget_gib:
+        out["over_budget"] = out["peak_gib"] > budget_gib
+    return out

@@ -55,6 +55,7 @@ class RunContext:
     init_checkpoint: Path | None = None  # resolved `init_from`
     force: bool = False  # start over where out_dir holds an interrupted training run
     log: logging.Logger = logging.getLogger("repro.suite")
+    keep_optimizer: bool = False  # keep last.pt (optimizer state) after training finished
 
 
 class CellExecutor(Protocol):
@@ -122,6 +123,7 @@ class ReproExecutor:
             "init_checkpoint": ctx.init_checkpoint,
             "resume": ctx.resume,
             "force": ctx.force,
+            "keep_optimizer": ctx.keep_optimizer,
             "device": ctx.device,
         }
         if self.ranks > 1:

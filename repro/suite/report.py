@@ -3,7 +3,8 @@
 Nothing here re-runs or re-reads a suite file: the expected numbers are the snapshot stored with
 the run, so ``repro suite report RUN_DIR`` gives the same verdicts on any machine, any time.
 Outputs: a terminal table (paper | measured | Δ | tolerance | result per metric and cell), the
-same as Markdown and JSON, and a PNG of paper vs measured.
+same as Markdown and JSON, a PNG of paper vs measured (report_figure) and a self-contained HTML
+page (report_html).
 """
 
 from __future__ import annotations
@@ -559,27 +560,32 @@ def render_markdown(report: Report) -> str:
             lines += [f"- **{k}**: {v}" for k, v in MEASURES.items()] + [""]
     if exp is not None:
         lines += ["## Tolerances", "", exp.rationale.strip(), ""]
-    prov = next((r.get("provenance") for r in report.run.results.values() if r.get("provenance")), None)
+    prov = provenance_lines(report)
     if prov:
-        gpus = ", ".join(f"{g['name']} (driver {g['driver']})" for g in prov.get("gpus") or []) or "none"
-        t = prov.get("torch") or {}
-        lines += [
-            "## Provenance (first cell; every result.json has its own)",
-            "",
-            f"- commit `{(prov.get('git') or {}).get('commit')}` (dirty: {(prov.get('git') or {}).get('dirty')}),"
-            f" code hash `{prov.get('code_hash')}`",
-            f"- torch {t.get('version')}, CUDA {t.get('cuda')}, cuDNN {t.get('cudnn')}; GPUs: {gpus}",
-            _container_line(prov.get("container") or {}),
-            "",
-        ]
+        lines += ["## Provenance (first cell; every result.json has its own)", "", *(f"- {p}" for p in prov), ""]
     lines += [f"**{_summary(report)}**", ""]
     return "\n".join(lines)
 
 
+def provenance_lines(report: Report) -> list[str]:
+    """Commit, code hash, software and GPUs of the first cell that recorded them (Markdown inline code)."""
+    prov = next((r.get("provenance") for r in report.run.results.values() if r.get("provenance")), None)
+    if not prov:
+        return []
+    gpus = ", ".join(f"{g['name']} (driver {g['driver']})" for g in prov.get("gpus") or []) or "none"
+    t = prov.get("torch") or {}
+    git = prov.get("git") or {}
+    return [
+        f"commit `{git.get('commit')}` (dirty: {git.get('dirty')}), code hash `{prov.get('code_hash')}`",
+        f"torch {t.get('version')}, CUDA {t.get('cuda')}, cuDNN {t.get('cudnn')}; GPUs: {gpus}",
+        _container_line(prov.get("container") or {}),
+    ]
+
+
 def _container_line(c: dict[str, Any]) -> str:
     if not c.get("in_container"):
-        return "- container: no"
-    return f"- container: yes, image {c.get('image') or 'unknown'}, digest {c.get('image_digest') or 'unknown'}"
+        return "container: no"
+    return f"container: yes, image {c.get('image') or 'unknown'}, digest {c.get('image_digest') or 'unknown'}"
 
 
 def report_json(report: Report) -> dict[str, Any]:
@@ -614,57 +620,16 @@ def report_json(report: Report) -> dict[str, Any]:
     }
 
 
-def render_png(report: Report, path: Path) -> None:
-    """Paper vs measured per metric (one panel each); error bars are the std over seeds."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    metrics: list[str] = []
-    for c in report.cells:
-        for v in c.verdicts:
-            if v.metric not in metrics and (v.paper is not None or v.measured is not None):
-                metrics.append(v.metric)
-    fig, axes = plt.subplots(
-        1, max(len(metrics), 1), figsize=(4.2 * max(len(metrics), 1), 0.45 * len(report.cells) + 2), squeeze=False
-    )
-    for ax, metric in zip(axes[0], metrics, strict=False):
-        names, paper, measured, err = [], [], [], []
-        for c in report.cells:
-            v = next((v for v in c.verdicts if v.metric == metric), None)
-            if v is None or (v.paper is None and v.measured is None):
-                continue
-            names.append(c.cell)
-            paper.append(v.paper if v.paper is not None else math.nan)
-            measured.append(v.measured if v.measured is not None else math.nan)
-            err.append(v.std or 0.0)
-        y = range(len(names))
-        ax.barh([i - 0.2 for i in y], paper, height=0.4, label="paper", color="#9aa5b1")
-        ax.barh([i + 0.2 for i in y], measured, height=0.4, xerr=err, label="measured", color="#2f6db3")
-        ax.set_yticks(list(y), names, fontsize=8)
-        ax.invert_yaxis()
-        ax.set_title(METRIC_LABELS.get(metric, metric))
-    if not metrics:
-        axes[0][0].text(0.5, 0.5, "no metrics to plot", ha="center", va="center")
-        axes[0][0].set_axis_off()
-    else:
-        axes[0][0].legend(loc="lower right", fontsize=8)
-    fig.suptitle(report.run.suite.get("title", ""), fontsize=10)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(path)
-
-
 def write_reports(run_dir: str | Path) -> Report:
-    """Build the report of a run folder and write report.{txt,md,json,png} beside its results."""
+    """Build the report of a run folder and write report.{txt,md,json,png,html} beside its results."""
     run = load_run(run_dir)
     report = build_report(run)
     write_text(run.run_dir / "report.txt", render_terminal(report))
     write_text(run.run_dir / "report.md", render_markdown(report))
     write_json(run.run_dir / "report.json", report_json(report))
+    from repro.suite.report_figure import render_png
+    from repro.suite.report_html import render_html
+
     render_png(report, run.run_dir / "report.png")
+    write_text(run.run_dir / "report.html", render_html(report, (run.run_dir / "report.png").read_bytes()))
     return report

@@ -10,7 +10,7 @@ Layout of a run (``--out runs``)::
       <cell>/seed<k>/eval/          per-image metrics (written by the evaluator)
       <cell>/result.json            written when the cell ends, whatever the outcome
       <cell>/profile.json           --random-init: step time and VRAM at full size
-      report.{txt,md,json,png}
+      report.{txt,md,json,png,html}
     runs/_cache/train/<key>.json    checkpoints by training key, shared by suites (Table 7's 1:1
     runs/_cache/train/<key>/final.pt  cell is Table 3's UniFuse M-all + ST-all cell: trained once),
                                     stored by key and verified by hash on reuse (suite.train_cache)
@@ -41,7 +41,7 @@ from typing import Any, TypeVar
 from repro.atomic import write_text
 from repro.config import config_hash, dump_yaml, to_plain
 from repro.suite import provenance, train_cache
-from repro.suite.cost import estimate
+from repro.suite.cost import cell_estimates, estimate
 from repro.suite.evidence import read_evaluation
 from repro.suite.executor import CellExecutor, CellSkipped, RunContext
 from repro.suite.expected import ExpectedFile
@@ -71,6 +71,7 @@ class RunOptions:
     gpus_per_cell: int = 1  # ranks training one cell (DDP; one GPU each on CUDA)
     budget_gib: float = DEFAULT_BUDGET_GIB
     profile_steps: int = 10
+    keep_optimizer: bool = False  # keep each finished training's last.pt (optimizer state)
 
 
 def run_name(suite: Suite) -> str:
@@ -412,6 +413,7 @@ class SuiteRunner:
                 self.options.resume,
                 self._init_checkpoint(cell, seed),
                 force=self.options.force,
+                keep_optimizer=self.options.keep_optimizer,
             )
             return self.executor.train(run, ctx)
 
@@ -605,7 +607,10 @@ class SuiteRunner:
         rows = []
         for cell in self.selected():
             prof = read_json(self.run_dir / cell.name / "profile.json") or {}
-            cost = estimate(cell, gpu_step_time(prof))
+            step_time = gpu_step_time(prof)
+            cost = estimate(cell, step_time)
+            peak = (prof.get("vram") or {}).get("peak") if step_time is not None else None
+            estimates = cell_estimates(cell, step_time, peak / 2**30 if peak else None, self.options.budget_gib)
             prev = read_json(self.run_dir / cell.name / "result.json") or {}
             if cell.kind == "cited":
                 state = "cited (not run)"
@@ -624,7 +629,15 @@ class SuiteRunner:
                     if not r.root_dir(self.options.data_root).is_dir()
                 ]
             )
-            rows.append({"cell": cell, "state": state, "cost": cost, "missing_data": sorted(set(missing))})
+            rows.append(
+                {
+                    "cell": cell,
+                    "state": state,
+                    "cost": cost,
+                    "estimates": estimates,
+                    "missing_data": sorted(set(missing)),
+                }
+            )
         return rows
 
     def profile(self, progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:

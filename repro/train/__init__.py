@@ -33,6 +33,7 @@ def train(
     force: bool = False,
     device: str | torch.device | None = None,
     progress: bool = True,
+    keep_optimizer: bool = True,
 ) -> Path:
     """Train one configuration; checkpoints and logs go under ``out_dir``; returns ``final.pt``.
 
@@ -40,6 +41,8 @@ def train(
     ``resume`` continues from ``out_dir/checkpoints/last.pt`` when it exists (else starts fresh);
     ``init_checkpoint`` (e.g. Table 5's relative-depth model) only sets the starting weights.
     An ``out_dir`` holding an interrupted run is refused unless ``resume`` or ``force`` (start over).
+    ``keep_optimizer=False`` deletes ``last.pt`` (weights + optimizer state, 3× the model) once the
+    run has finished: ``final.pt`` is all that evaluation and later fine-tuning read.
     """
     from repro.train.build import build_components
 
@@ -50,7 +53,10 @@ def train(
         refuse_interrupted(Path(out_dir), resume=resume, force=force, info=info)  # before any slow set-up
         components = build_components(settings, data_root)
         trainer = Trainer(settings, components, out_dir, device=dev, info=info, progress=progress)
-        return trainer.fit(resume=resume, init_checkpoint=init_checkpoint, force=force)
+        final = trainer.fit(resume=resume, init_checkpoint=init_checkpoint, force=force)
+        if not keep_optimizer and info.is_main:
+            (Path(out_dir) / "checkpoints" / "last.pt").unlink(missing_ok=True)
+        return final
     finally:
         shutdown(created)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -310,7 +311,14 @@ class Trainer:
         refuse_interrupted(self.out_dir, resume=resume, force=force, info=self.info)
         if resume and have_last:
             self.load_state_dict(ckpt.load_state(last), last)
+            epoch = self.step // self.plan.steps_per_epoch
             log.info("resuming %s at step %d of %d", last, self.step, self.plan.total_steps)
+            if self.info.is_main:
+                print(
+                    f"resumed from {last} at step {self.step} of {self.plan.total_steps} (epoch {epoch}, counted from 0)",
+                    file=sys.stderr,
+                    flush=True,
+                )
             return
         if init_checkpoint is not None:
             ckpt.load_weights(self.model, init_checkpoint)

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from tqdm import tqdm
+from repro.progress import progress_bar
 
 
 def _clean(value: Any) -> Any:
@@ -73,13 +73,13 @@ class TrainLog:
         self.epochs = (
             JsonlLog(out_dir / "log" / "epochs.jsonl", "epoch", start_epoch if resume else None) if enabled else None
         )
-        self.bar = tqdm(
+        self.bar = progress_bar(
             total=total_steps,
             initial=start_step,
             desc="train",
             unit="step",
             dynamic_ncols=True,
-            disable=not (enabled and progress),
+            enabled=enabled and progress,
         )
         self._t = time.perf_counter()
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from tqdm import tqdm
+from repro.progress import progress_bar
 
 from repro.errors import UserError
 
@@ -55,7 +55,7 @@ def run_items(
 
     A :class:`PrepareError` from one item is recorded as a problem naming it; the others go on.
     """
-    for item in tqdm(items, total=total, desc=desc, unit="item", disable=not progress):
+    for item in progress_bar(items, total=total, desc=desc, unit="item", enabled=progress):
         try:
             if step(item):
                 summary.converted += 1
@@ -123,7 +123,7 @@ def extract_selected(
     from repro.atomic import write_bytes
 
     try:
-        with tqdm(desc=archive.name, unit="file", disable=not progress) as bar:
+        with progress_bar(desc=archive.name, unit="file", enabled=progress) as bar:
             for name, size, read in archive_members(archive):
                 rel = select(name)
                 if rel is None:

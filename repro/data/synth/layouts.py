@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image
-from tqdm import tqdm
+from repro.progress import progress_bar
 
 from repro.data import DATASETS
 from repro.data.folder import DEPTH_DIR
@@ -191,7 +191,7 @@ def _write_into(dataset: str, root: Path, masks: Path, *, count: int, workers: i
     back in order, so the output does not depend on ``workers``."""
     layout = LAYOUTS[dataset]
     jobs = [_Job(dataset, root, masks, s, i, **job) for s in range(len(layout.splits)) for i in range(count)]
-    bar = tqdm(total=len(jobs), desc=f"synth {dataset}", unit="pano", disable=not progress)
+    bar = progress_bar(total=len(jobs), desc=f"synth {dataset}", unit="pano", enabled=progress)
     results = []
     with contextlib.ExitStack() as stack:
         if workers > 1 and len(jobs) > 1:
