@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from repro.progress import progress_bar
 
 from repro.data import DataError, dataset_class
 from repro.data.base import (
@@ -26,6 +25,7 @@ from repro.data.base import (
     read_rgb,
 )
 from repro.data.mask_manifest import mask_relpath, read_manifest
+from repro.progress import progress_bar
 
 #: Official sizes of the lists the paper's protocol uses (UniFuse's lists, shipped in splits/).
 OFFICIAL_COUNTS: dict[str, dict[str, int]] = {

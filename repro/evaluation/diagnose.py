@@ -28,7 +28,6 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from repro.progress import progress_bar
 
 from repro.evaluation.evaluators import CELL, PAPER, RELEASED, evaluator_settings
 from repro.evaluation.evaluators import SOURCES as EVALUATOR_SOURCES
@@ -37,6 +36,7 @@ from repro.evaluation.metrics import (
     MetricAccumulator,
     scaled_crop_rows,
 )
+from repro.progress import progress_bar
 from repro.run_settings import EvalSettings
 
 MM_PER_M = 1000.0

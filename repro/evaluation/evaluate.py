@@ -24,7 +24,6 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from repro.progress import progress_bar
 
 from repro.atomic import write_text
 from repro.config import to_plain
@@ -33,6 +32,7 @@ from repro.errors import UserError
 from repro.evaluation.evaluators import CELL, evaluators_for, same_as
 from repro.evaluation.metrics import MetricAccumulator, scaled_crop_rows
 from repro.models.checkpoints import DEFAULT_SIZE, load_student
+from repro.progress import progress_bar
 from repro.run_settings import EvalSettings, StudentSpec
 
 

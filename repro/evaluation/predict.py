@@ -21,12 +21,12 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image
-from repro.progress import progress_bar
 
 from repro.atomic import write_bytes, write_png, write_text
 from repro.devices import pick_device
 from repro.errors import UserError
 from repro.geometry import equirect_directions
+from repro.progress import progress_bar
 
 RELATIVE_FLOOR = 1e-3  # disparity floor as a fraction of the map's maximum (depth range ≤ 1000:1)
 MM = 1000.0

@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
-from repro.progress import progress_bar
 
 from repro.data.mask_manifest import PARTS, append_record, mask_record, mask_relpath, merge_manifest, write_mask
 from repro.masks.backends import MaskResult
+from repro.progress import progress_bar
 
 log = logging.getLogger("repro.masks")
 

@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from repro.progress import progress_bar
-
 from repro.errors import UserError
+from repro.progress import progress_bar
 
 T = TypeVar("T")
 

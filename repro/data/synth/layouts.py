@@ -29,13 +29,13 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image
-from repro.progress import progress_bar
 
 from repro.data import DATASETS
 from repro.data.folder import DEPTH_DIR
 from repro.data.mask_manifest import MaskRecord, write_manifest, write_mask
 from repro.data.structured3d import SCENE_RANGES
 from repro.data.synth.world import panorama_generator, render_panorama
+from repro.progress import progress_bar
 
 MARKER = ".synth.json"  # what generated this folder (checked by ensure_synthetic)
 SCENES = ".synth_scenes.jsonl"  # the scene description of every image
