@@ -109,9 +109,14 @@ def evaluate(
     """Score one model on ``settings.dataset``; write per-image CSV and aggregate JSON under ``out_dir``."""
     from repro.data import DataError, build_dataset
 
+    from repro.preflight import check_output_dir
+
     started = time.time()
-    device = pick_device(device)
+    if batch_size < 1 or num_workers < 0:
+        raise UserError(f"need batch size >= 1 and workers >= 0, got batch size {batch_size}, {num_workers} workers")
     out_dir, data_root = Path(out_dir), Path(data_root)
+    check_output_dir(out_dir, "evaluation output folder", need_space=False)  # before inference, not after it
+    device = pick_device(device)
     model: nn.Module | None = None
     if settings.model == "student":
         if checkpoint is None:

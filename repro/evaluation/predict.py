@@ -110,6 +110,9 @@ def predict(
         if not image.is_file():
             raise UserError(f"no such panorama: {image}")
     keys = output_keys(paths)
+    from repro.preflight import check_output_dir
+
+    check_output_dir(out_dir, "prediction output folder", need_space=False)
     device = pick_device(device)
     model, meta = load_student(checkpoint, student, device)
     size = tuple(meta["input_size"])
