@@ -127,6 +127,12 @@ def evaluate(
     else:
         meta = {"name": f"predictions:{settings.predictions}", "output_kind": "depth"}
     size = tuple(settings.input_size or meta.get("input_size") or DEFAULT_SIZE)
+    built = tuple(getattr(model, "input_size", ()) or ())
+    if settings.model == "student" and built and built != size:
+        raise UserError(
+            f"{checkpoint}: the network is built for {built[0]}x{built[1]} input, the evaluation asks for "
+            f"{size[0]}x{size[1]} (leave the input size out, or give the network's size)"
+        )
     dataset = build_dataset(settings.dataset, data_root, size=size, augment=False)
     from repro.data.validity import check_ground_truth
 
