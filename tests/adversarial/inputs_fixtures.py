@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
@@ -48,3 +49,14 @@ def panorama(path: Path, height: int = 32, width: int = 64, fmt: str | None = No
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(rgb.astype(np.uint8)).save(path, format=fmt)
     return path
+
+
+def one_error_line(capsys: pytest.CaptureFixture[str], command: str) -> str:
+    """The single ``repro COMMAND: error:`` line on stderr (progress bars aside); no traceback."""
+    captured = capsys.readouterr()
+    err = [line for line in captured.err.splitlines() if line.strip() and "%|" not in line]
+    assert "Traceback" not in captured.err
+    assert len(err) == 1, err
+    assert err[0].startswith(f"repro {command}: error: "), err[0]
+    return err[0]
+

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from inputs_fixtures import SIZE, checkpoint, panorama, synth
+from inputs_fixtures import SIZE, panorama, synth
 from PIL import Image
 
 from repro.cli import main
@@ -22,11 +22,6 @@ from repro.evaluation.naming import output_keys
 @pytest.fixture(scope="module")
 def st3d(tmp_path_factory) -> Path:
     return synth(tmp_path_factory.mktemp("st3d"), "structured3d")
-
-
-@pytest.fixture(scope="module")
-def ckpt(tmp_path_factory) -> Path:
-    return checkpoint(tmp_path_factory.mktemp("ckpt") / "final.pt")
 
 
 def _test_images(root: Path) -> list[Path]:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from inputs_fixtures import SIZE, checkpoint, panorama, synth, zero_depth
+from inputs_fixtures import SIZE, checkpoint, one_error_line, panorama, synth, zero_depth
 from PIL import Image
 
 from repro.atomic import NON_FINITE_KEY, json_text, write_json
@@ -23,28 +23,12 @@ from repro.data import DataError
 from repro.data.validity import MIN_VALID_FRACTION, check_ground_truth, sample_indices
 
 
-def _one_error_line(capsys, command: str) -> str:
-    err = [line for line in capsys.readouterr().err.splitlines() if line.strip() and "%|" not in line]
-    assert len(err) == 1, err
-    assert err[0].startswith(f"repro {command}: error: "), err[0]
-    return err[0]
-
 
 def _strict_load(path: Path):
     def refuse(token: str):
         raise AssertionError(f"{path} holds a bare {token}")
 
     return json.loads(path.read_text(), parse_constant=refuse)
-
-
-@pytest.fixture(scope="module")
-def sf(tmp_path_factory) -> Path:
-    return synth(tmp_path_factory.mktemp("sf"), "stanford2d3d")
-
-
-@pytest.fixture(scope="module")
-def ckpt(tmp_path_factory) -> Path:
-    return checkpoint(tmp_path_factory.mktemp("ckpt") / "final.pt")
 
 
 def _eval(root: Path, out: Path, *extra: str) -> int:
@@ -74,7 +58,7 @@ def test_eval_refuses_all_invalid_ground_truth_before_inference(tmp_path, sf, ck
     root = _copy(sf, tmp_path / "stanford2d3d")
     zero_depth(root)
     assert _eval(root, tmp_path / "ev", "--checkpoint", str(ckpt)) == 2
-    line = _one_error_line(capsys, "eval")
+    line = one_error_line(capsys, "eval")
     assert "0.0 % of the ground-truth depth pixels are valid" in line and str(root) in line
     assert not (tmp_path / "ev" / "metrics.json").exists()
 
@@ -82,7 +66,7 @@ def test_eval_refuses_all_invalid_ground_truth_before_inference(tmp_path, sf, ck
 def test_eval_scoring_zero_images_is_an_error_not_nan(tmp_path, sf, ckpt, capsys):
     # valid depth everywhere, but the range excludes all of it: nothing is scored
     assert _eval(sf, tmp_path / "ev", "--checkpoint", str(ckpt), "--min-depth", "9.5", "--max-depth", "9.6") == 2
-    assert "nothing to score" in _one_error_line(capsys, "eval")
+    assert "nothing to score" in one_error_line(capsys, "eval")
     assert not (tmp_path / "ev" / "metrics.json").exists()
 
 
@@ -109,7 +93,7 @@ def test_train_refuses_all_invalid_labeled_ground_truth(tmp_path, capsys):
         f"output_dir: {tmp_path / 'run'}\ndata_root: {data}\n"
     )
     assert main(["train", str(config), "--no-progress", "--device", "cpu"]) == 2
-    line = _one_error_line(capsys, "train")
+    line = one_error_line(capsys, "train")
     assert "matterport3d/train" in line and "valid" in line
     assert not list((tmp_path / "run").rglob("*.pt"))
 
@@ -160,7 +144,7 @@ def test_non_finite_or_negative_predictions_are_refused_naming_the_file(tmp_path
     files = _predictions(sf, tmp_path / "pred", value)
     rc = _eval(sf, tmp_path / "ev", "--model", "predictions", "--predictions", str(tmp_path / "pred"))
     assert rc == 2
-    line = _one_error_line(capsys, "eval")
+    line = one_error_line(capsys, "eval")
     assert "non-finite or negative" in line and any(str(f) in line for f in files)
     assert not (tmp_path / "ev" / "metrics.json").exists()
 
@@ -179,7 +163,7 @@ def test_unreadable_prediction_files_are_one_error(tmp_path, sf, capsys, content
     else:
         files[0].write_bytes(content)
     assert _eval(sf, tmp_path / "ev", "--model", "predictions", "--predictions", str(tmp_path / "pred")) == 2
-    line = _one_error_line(capsys, "eval")
+    line = one_error_line(capsys, "eval")
     assert words in line and str(files[0]) in line
 
 
@@ -192,7 +176,7 @@ def test_a_model_that_outputs_nan_is_an_error_not_nan_metrics(tmp_path, sf, caps
                       for k, v in state["model"].items()}
     save_state(state, path)
     assert _eval(sf, tmp_path / "ev", "--checkpoint", str(path)) == 2
-    assert "predicts non-finite values" in _one_error_line(capsys, "eval")
+    assert "predicts non-finite values" in one_error_line(capsys, "eval")
     assert not (tmp_path / "ev" / "metrics.json").exists()
 
 
@@ -281,17 +265,17 @@ def test_a_clean_jpeg_still_reads(tmp_path):
 
 
 @pytest.mark.parametrize("kind", ["zeroed", "truncated"])
-def test_predict_on_a_corrupt_panorama_is_one_error_line(tmp_path, ckpt, capsys, kind):
+def test_predict_on_a_corrupt_panorama_isone_error_line(tmp_path, ckpt, capsys, kind):
     good = panorama(tmp_path / "in" / "a.png")
     bad = tmp_path / "in" / "b.jpg"
     bad.write_bytes(_corrupt(kind))
     rc = main(["predict", str(good), str(bad), "--checkpoint", str(ckpt), "--out", str(tmp_path / "out"),
                "--device", "cpu"])
     assert rc == 2
-    assert str(bad) in _one_error_line(capsys, "predict")
+    assert str(bad) in one_error_line(capsys, "predict")
 
 
 def test_predict_refuses_a_panorama_that_is_not_2_to_1(tmp_path, ckpt, capsys):
     square = panorama(tmp_path / "sq.png", 64, 64)
     assert main(["predict", str(square), "--checkpoint", str(ckpt), "--out", str(tmp_path / "o"), "--device", "cpu"]) == 2
-    assert "W = 2H" in _one_error_line(capsys, "predict")
+    assert "W = 2H" in one_error_line(capsys, "predict")

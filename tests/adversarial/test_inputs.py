@@ -3,35 +3,16 @@
 from __future__ import annotations
 
 import errno
-import os
 from pathlib import Path
 
 import pytest
-from inputs_fixtures import SIZE, checkpoint, panorama, synth
+from inputs_fixtures import SIZE, checkpoint, one_error_line, panorama
 
 from repro import preflight
 from repro.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 
-
-def _one_error_line(capsys, command: str) -> str:
-    captured = capsys.readouterr()
-    err = [line for line in captured.err.splitlines() if line.strip() and "%|" not in line]
-    assert "Traceback" not in captured.err
-    assert len(err) == 1, err
-    assert err[0].startswith(f"repro {command}: error: "), err[0]
-    return err[0]
-
-
-@pytest.fixture(scope="module")
-def sf(tmp_path_factory) -> Path:
-    return synth(tmp_path_factory.mktemp("sf"), "stanford2d3d")
-
-
-@pytest.fixture(scope="module")
-def ckpt(tmp_path_factory) -> Path:
-    return checkpoint(tmp_path_factory.mktemp("ckpt") / "final.pt")
 
 
 def _commands(tmp: Path, sf: Path, ckpt: Path, out: str) -> dict[str, list[str]]:
@@ -57,7 +38,7 @@ def test_a_file_valued_out_is_refused_by_every_command(tmp_path, sf, ckpt, capsy
     target.write_text("not a folder")
     argv = _commands(tmp_path, sf, ckpt, str(target))[command]
     assert main(argv) == 2
-    assert f"{target} is a file, not a folder" in _one_error_line(capsys, command)
+    assert f"{target} is a file, not a folder" in one_error_line(capsys, command)
     assert target.read_text() == "not a folder"
 
 
@@ -66,7 +47,7 @@ def test_an_out_below_a_file_is_refused(tmp_path, sf, ckpt, capsys, command):
     (tmp_path / "file").write_text("x")
     argv = _commands(tmp_path, sf, ckpt, str(tmp_path / "file" / "sub"))[command]
     assert main(argv) == 2
-    assert "is a file, so the folder cannot be created" in _one_error_line(capsys, command)
+    assert "is a file, so the folder cannot be created" in one_error_line(capsys, command)
 
 
 def test_an_unwritable_out_is_refused_before_inference(tmp_path, sf, ckpt, capsys, monkeypatch):
@@ -87,19 +68,19 @@ def test_an_unwritable_out_is_refused_before_inference(tmp_path, sf, ckpt, capsy
     monkeypatch.setattr(preflight.tempfile, "mkstemp", read_only)
     argv = _commands(tmp_path, sf, ckpt, str(tmp_path / "ro"))["eval"]
     assert main(argv) == 2
-    assert "cannot write in" in _one_error_line(capsys, "eval") and calls["model"] == 0
+    assert "cannot write in" in one_error_line(capsys, "eval") and calls["model"] == 0
 
 
 def test_too_little_free_space_is_refused_before_work(tmp_path, sf, ckpt, capsys, monkeypatch):
     monkeypatch.setattr(preflight.shutil, "disk_usage", lambda p: _Usage(50 * 2**20))
     assert main(_commands(tmp_path, sf, ckpt, str(tmp_path / "o"))["eval"]) == 2
-    line = _one_error_line(capsys, "eval")
+    line = one_error_line(capsys, "eval")
     assert "only 50 MiB free" in line and f"{preflight.MIN_FREE_MB} MiB needed" in line
     monkeypatch.setenv("REPRO_MIN_FREE_MB", "10")
     assert main(_commands(tmp_path, sf, ckpt, str(tmp_path / "o"))["demo"]) == 0
     monkeypatch.setenv("REPRO_MIN_FREE_MB", "lots")
     assert main(_commands(tmp_path, sf, ckpt, str(tmp_path / "o"))["demo"]) == 2
-    assert "REPRO_MIN_FREE_MB" in _one_error_line(capsys, "demo")
+    assert "REPRO_MIN_FREE_MB" in one_error_line(capsys, "demo")
 
 
 class _Usage:
@@ -107,7 +88,7 @@ class _Usage:
         self.free, self.total, self.used = free, 10 * free, 9 * free
 
 
-def test_a_disk_filling_up_during_a_write_is_one_error_line(tmp_path, sf, ckpt, capsys, monkeypatch):
+def test_a_disk_filling_up_during_a_write_isone_error_line(tmp_path, sf, ckpt, capsys, monkeypatch):
     import repro.atomic as atomic
 
     def full(*a, **k):
@@ -115,7 +96,7 @@ def test_a_disk_filling_up_during_a_write_is_one_error_line(tmp_path, sf, ckpt, 
 
     monkeypatch.setattr(atomic.os, "replace", full)
     assert main(_commands(tmp_path, sf, ckpt, str(tmp_path / "ev"))["eval"] + ["--num-workers", "0"]) == 2
-    line = _one_error_line(capsys, "eval")
+    line = one_error_line(capsys, "eval")
     assert "no space left on the device" in line and str(tmp_path / "ev") in line
     assert not list((tmp_path / "ev").glob(".*.tmp"))  # the atomic writer removed its temp file
 
@@ -139,10 +120,10 @@ def test_a_disk_filling_up_during_a_write_is_one_error_line(tmp_path, sf, ckpt, 
         (["--student", "egformer"], "holds a equi student"),
     ],
 )
-def test_impossible_eval_flags_are_one_error_line(tmp_path, sf, ckpt, capsys, flags, words):
+def test_impossible_eval_flags_areone_error_line(tmp_path, sf, ckpt, capsys, flags, words):
     argv = _commands(tmp_path, sf, ckpt, str(tmp_path / "ev"))["eval"] + ["--num-workers", "0", *flags]
     assert main(argv) == 2
-    assert words in _one_error_line(capsys, "eval")
+    assert words in one_error_line(capsys, "eval")
     assert not (tmp_path / "ev" / "metrics.json").exists()
 
 
@@ -150,7 +131,7 @@ def test_a_conflicting_student_flag_is_an_error_for_predict_too(tmp_path, ckpt, 
     pano = panorama(tmp_path / "p.png")
     assert main(["predict", str(pano), "--checkpoint", str(ckpt), "--student", "unifuse", "--out",
                  str(tmp_path / "o")]) == 2
-    assert "--student says unifuse" in _one_error_line(capsys, "predict")
+    assert "--student says unifuse" in one_error_line(capsys, "predict")
     # the matching name is fine
     assert main(["predict", str(pano), "--checkpoint", str(ckpt), "--student", "equi", "--out",
                  str(tmp_path / "o"), "--device", "cpu"]) == 0
@@ -181,22 +162,22 @@ def test_init_with_a_released_file_of_the_wrong_network_is_a_checkpoint_error(tm
     ("content", "words"),
     [(b"", "unreadable"), (b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, "unreadable"), (b"GIF89a", "unreadable")],
 )
-def test_broken_panoramas_to_predict_are_one_error_line(tmp_path, ckpt, capsys, content, words):
+def test_broken_panoramas_to_predict_areone_error_line(tmp_path, ckpt, capsys, content, words):
     bad = tmp_path / "bad.png"
     bad.write_bytes(content)
     assert main(["predict", str(bad), "--checkpoint", str(ckpt), "--out", str(tmp_path / "o")]) == 2
-    line = _one_error_line(capsys, "predict")
+    line = one_error_line(capsys, "predict")
     assert words in line and str(bad) in line
 
 
 def test_a_missing_panorama_is_refused_before_the_model_loads(tmp_path, capsys):
     assert main(["predict", str(tmp_path / "nope.jpg"), "--checkpoint", str(tmp_path / "nope.pt"),
                  "--out", str(tmp_path / "o")]) == 2
-    assert "no such panorama" in _one_error_line(capsys, "predict")
+    assert "no such panorama" in one_error_line(capsys, "predict")
 
 
-def test_a_config_that_is_a_folder_or_missing_is_one_error_line(tmp_path, capsys):
+def test_a_config_that_is_a_folder_or_missing_isone_error_line(tmp_path, capsys):
     assert main(["train", str(tmp_path)]) == 2
-    assert "is a folder" in _one_error_line(capsys, "train")
+    assert "is a folder" in one_error_line(capsys, "train")
     assert main(["train", str(tmp_path / "missing.yaml")]) == 2
-    assert "file not found" in _one_error_line(capsys, "train")
+    assert "file not found" in one_error_line(capsys, "train")
