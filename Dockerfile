@@ -79,9 +79,10 @@ LABEL org.opencontainers.image.title="repro" \
 # Numeric, so runtimes can verify "non-root" (Kubernetes runAsNonRoot) without reading /etc/passwd.
 USER ${UID}:${GID}
 ARG PREFETCH_MODELS=""
-# The argument is a list of `repro models fetch` arguments: word splitting is wanted (SC2086).
-# hadolint ignore=SC2086
-RUN if [ -n "${PREFETCH_MODELS}" ]; then repro models fetch ${PREFETCH_MODELS}; fi
+# The argument is a list of `repro models fetch` arguments. It reaches no shell: an exec-form RUN
+# reads it from the environment and splits it with shlex (`repro docker build` also checks it
+# against a strict pattern), so `;`, `$(...)` or backticks in it are arguments, never commands.
+RUN ["python3", "-c", "import os, shlex, subprocess, sys; a = shlex.split(os.environ.get('PREFETCH_MODELS', '')); sys.exit(subprocess.call(['repro', 'models', 'fetch', *a]) if a else 0)"]
 
 VOLUME ["/data", "/runs", "/cache"]
 WORKDIR /runs

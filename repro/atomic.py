@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import re
 import secrets
@@ -17,7 +18,17 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["write_bytes", "write_text", "write_json", "write_png", "file_mode", "remove_stray_temps", "temp_name"]
+__all__ = [
+    "NON_FINITE_KEY",
+    "write_bytes",
+    "write_text",
+    "write_json",
+    "write_png",
+    "file_mode",
+    "json_text",
+    "remove_stray_temps",
+    "temp_name",
+]
 
 #: ``.<name>.<8 random characters from mkstemp><tag>.tmp``: the only names :func:`remove_stray_temps` touches
 TEMP_NAME = re.compile(r"^\.(?P<target>.+)\.[a-z0-9_]{8}(?P<tag>[A-Za-z0-9_.-]*)\.tmp$")
@@ -58,9 +69,40 @@ def write_text(path: str | os.PathLike[str], text: str, *, fsync: bool = True) -
     return write_bytes(path, text.encode("utf-8"), fsync=fsync)
 
 
+#: The key under which :func:`json_text` lists the values it wrote as null because they were not finite.
+NON_FINITE_KEY = "non_finite"
+
+
+def _finite_or_null(value: Any, where: str, found: dict[str, str]) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        found[where or "(top level)"] = str(value)  # 'nan', 'inf' or '-inf'
+        return None
+    if isinstance(value, dict):
+        return {k: _finite_or_null(v, f"{where}.{k}" if where else str(k), found) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_or_null(v, f"{where}[{i}]", found) for i, v in enumerate(value)]
+    return value
+
+
+def json_text(data: Any, *, indent: int | None = 2, **dumps_kwargs: Any) -> str:
+    """Strict JSON (RFC 8259, which has no NaN or Infinity) with a trailing newline.
+
+    Python's ``json`` writes bare ``NaN``/``Infinity``, which strict readers (jq, JavaScript,
+    pandas with ``engine='pyarrow'``) refuse and which hide a broken number. Here a non-finite
+    float becomes ``null``, and a mapping at the top level gains ``"non_finite": {"key.path":
+    "nan"}`` naming each one and what it was, so a reader sees *why* a value is missing.
+    """
+    found: dict[str, str] = {}
+    clean = _finite_or_null(data, "", found)
+    if found and isinstance(clean, dict):
+        clean[NON_FINITE_KEY] = {**(clean.get(NON_FINITE_KEY) or {}), **found}
+    dumps_kwargs["allow_nan"] = False
+    return json.dumps(clean, indent=indent, **dumps_kwargs) + "\n"
+
+
 def write_json(path: str | os.PathLike[str], data: Any, *, indent: int | None = 2, **dumps_kwargs: Any) -> Path:
-    """JSON (with a trailing newline), written atomically; ``dumps_kwargs`` go to ``json.dumps``."""
-    return write_text(path, json.dumps(data, indent=indent, **dumps_kwargs) + "\n")
+    """Strict JSON (:func:`json_text`), written atomically; ``dumps_kwargs`` go to ``json.dumps``."""
+    return write_text(path, json_text(data, indent=indent, **dumps_kwargs))
 
 
 def write_png(path: str | os.PathLike[str], image: Any, *, fsync: bool = True) -> Path:

@@ -22,6 +22,8 @@ import dataclasses
 import difflib
 import hashlib
 import json
+import math
+import operator
 import os
 import re
 import types
@@ -41,7 +43,11 @@ __all__ = [
     "ConfigDict",
     "ConfigError",
     "ConfigList",
+    "FieldError",
     "Location",
+    "MAX_YAML_BYTES",
+    "MAX_YAML_NODES",
+    "check_range",
     "config_hash",
     "deep_merge",
     "dump_yaml",
@@ -78,6 +84,35 @@ class ConfigError(UserError):
             parts.append(f"key '{key}'")
         parts.append(message)
         super().__init__(": ".join(parts))
+
+
+class FieldError(ValueError):
+    """A ``__post_init__`` check of one field failed: :func:`from_data` reports it at that key's own line."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field, self.message = field, message
+        super().__init__(f"{field} {message}")
+
+
+def check_range(
+    field: str,
+    value: float | int | None,
+    *,
+    gt: float | None = None,
+    ge: float | None = None,
+    lt: float | None = None,
+    le: float | None = None,
+) -> None:
+    """Raise :class:`FieldError` unless ``value`` (None passes) is a finite number within the bounds."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise FieldError(field, f"must be a finite number, got {value!r}")
+    checks = (("greater than", gt, operator.gt), ("at least", ge, operator.ge),
+              ("less than", lt, operator.lt), ("at most", le, operator.le))
+    for word, bound, holds in checks:
+        if bound is not None and not holds(value, bound):
+            raise FieldError(field, f"must be {word} {bound}, got {value!r}")
 
 
 class ConfigDict(dict):
@@ -189,23 +224,84 @@ _LineLoader.add_constructor("tag:yaml.org,2002:map", _construct_map)
 _LineLoader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
 
 
+#: Bounds on one YAML document, far above any real config (the largest suite is ~3,000 nodes):
+#: a file over MAX_YAML_BYTES is refused unread, and a document whose tree, with every alias
+#: expanded, holds more than MAX_YAML_NODES nodes is refused before it is built — a 342-byte
+#: "billion laughs" alias bomb expands to 4e8 nodes, which every later walk (merge, hash, dump) would
+#: otherwise traverse for hours.
+MAX_YAML_BYTES = 4 * 1024 * 1024
+MAX_YAML_NODES = 200_000
+_MAX_YAML_DEPTH = 100
+
+
+def _check_expansion(root: yaml.Node, name: str) -> None:
+    """Refuse alias bombs, recursive aliases and absurd nesting, counting each shared node once per use."""
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+
+    def size(node: yaml.Node, depth: int) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        where = Location(name, node.start_mark.line + 1)
+        if key in open_nodes:
+            raise ConfigError("invalid YAML: an alias refers to the node that contains it (recursive alias)", where)
+        if depth > _MAX_YAML_DEPTH:
+            raise ConfigError(f"invalid YAML: nested more than {_MAX_YAML_DEPTH} levels deep", where)
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        else:
+            children = []
+        open_nodes.add(key)
+        total = 1
+        for child in children:
+            total += size(child, depth + 1)
+            if total > MAX_YAML_NODES:
+                raise ConfigError(
+                    f"invalid YAML: more than {MAX_YAML_NODES} values once aliases are expanded "
+                    "(an alias bomb?)",
+                    where,
+                )
+        open_nodes.discard(key)
+        sizes[key] = total
+        return total
+
+    size(root, 0)
+
+
 def load_yaml(source: str | os.PathLike[str], *, text: str | None = None) -> Any:
-    """Parse one YAML document safely, keeping line numbers.
+    """Parse one YAML document safely, keeping line numbers; bounded in size, aliases and depth.
 
     ``source`` is the file to read, or, with ``text``, only the name used in messages.
     """
     name = str(source)
     if text is None:
         try:
+            if Path(source).stat().st_size > MAX_YAML_BYTES:
+                raise ConfigError(f"larger than {MAX_YAML_BYTES} bytes: not a config file", Location(name, 0))
             text = Path(source).read_text(encoding="utf-8")
         except FileNotFoundError:
             raise ConfigError("file not found", Location(name, 0)) from None
+        except IsADirectoryError:
+            raise ConfigError("is a folder, not a YAML file", Location(name, 0)) from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"not UTF-8 text (byte {exc.start})", Location(name, 0)) from None
         except OSError as exc:
             raise ConfigError(f"cannot read: {exc.strerror or exc}", Location(name, 0)) from None
+    if len(text) > MAX_YAML_BYTES:
+        raise ConfigError(f"larger than {MAX_YAML_BYTES} characters: not a config file", Location(name, 0))
     loader = _LineLoader(text)
     loader.filename = name
     try:
-        return loader.get_single_data()
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_expansion(node, name)
+        return loader.construct_document(node)
+    except RecursionError:
+        raise ConfigError(f"invalid YAML: nested more than {_MAX_YAML_DEPTH} levels deep", Location(name, 0)) from None
     except yaml.MarkedYAMLError as exc:
         # The context mark is where the broken construct starts, usually the line to fix.
         mark = exc.context_mark or exc.problem_mark
@@ -410,6 +506,9 @@ def _convert_scalar(tp: Any, value: Any, path: str, where: Location | None) -> A
     elif tp is float:
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
         value = float(value) if ok else value
+        if ok and not math.isfinite(value):
+            # No setting means anything at .nan or .inf: lr .nan trains nothing, max_depth .inf scores sky.
+            raise ConfigError(f"expected a finite number, got {value}", where, path or None)
     elif tp is str:
         ok = isinstance(value, str)
     elif tp is Path:
@@ -442,6 +541,8 @@ def _convert_dataclass(cls: type, value: Any, path: str, where: Location | None)
             raise ConfigError("missing required key", where, _join(path, name))
     try:
         return cls(**kwargs)
+    except FieldError as exc:
+        raise ConfigError(exc.message, location_of(value, exc.field) or where, _join(path, exc.field)) from None
     except (ValueError, TypeError) as exc:
         raise ConfigError(str(exc), where, path or None) from None
 

@@ -42,7 +42,7 @@ from repro.choices import (
     TeacherPrecision,
     TeacherResize,
 )
-from repro.config import from_data, load_config
+from repro.config import FieldError, check_range, from_data, load_config
 
 #: Paper-table abbreviations (M, SF, ST, SP), used in row labels and reports.
 DATASET_ABBREV: dict[str, str] = {
@@ -116,6 +116,14 @@ OFFICIAL_BASELINE: dict[str, tuple[int, int | None]] = {
 }
 
 
+def check_input_size(size: tuple[int, int], field: str = "input_size") -> None:
+    """A positive equirectangular (W = 2H) size; each student checks its own stride when it is built."""
+    height, width = size
+    check_range(field, height, gt=0)
+    if width != 2 * height:
+        raise FieldError(field, f"must be equirectangular (W = 2H), got {list(size)}")
+
+
 @dataclass
 class DataRef:
     """One dataset split, located under the data root."""
@@ -162,6 +170,11 @@ class TeacherSpec:
     def is_oracle(self) -> bool:
         return self.id == ORACLE_TEACHER
 
+    def __post_init__(self) -> None:
+        check_range("input_size", self.input_size, gt=0)
+        if not self.is_oracle and self.input_size % 14:
+            raise FieldError("input_size", f"must be a multiple of 14 (Depth Anything's patch), got {self.input_size}")
+
     def build_options(self) -> dict[str, Any]:
         """Keyword arguments for :func:`repro.teacher.build_teacher` of this spec."""
         opts: dict[str, Any] = {"input_size": self.input_size, **self.options}
@@ -192,6 +205,12 @@ class MaskSpec:
     #: only for SpatialAudioGen-style paths, never for Structured3D: [spatialaudiogen]
     masked_datasets: list[DatasetName] | None = None
 
+    def __post_init__(self) -> None:
+        for name in ("box_threshold", "text_threshold", "min_valid_fraction"):
+            check_range(name, getattr(self, name), ge=0, le=1)
+        if self.min_valid_fraction >= 1:
+            raise FieldError("min_valid_fraction", "must be below 1: at 1 every image with one masked pixel is dropped")
+
     def applies_to(self, dataset: str) -> bool:
         return self.backend != "none" and (self.masked_datasets is None or dataset in self.masked_datasets)
 
@@ -210,14 +229,23 @@ class DistillSpec:
     rotation_frame: RotationFrame = "y_up"  # see repro.choices.RotationFrame
 
     def __post_init__(self) -> None:
-        if not 0 <= self.rotation_max_deg <= 180:
-            raise ValueError(f"rotation_max_deg must be in [0, 180], got {self.rotation_max_deg}")
+        check_range("rotation_max_deg", self.rotation_max_deg, ge=0, le=180)
+        check_range("face_size", self.face_size, gt=0)
 
 
 @dataclass
 class LossWeights:
+    """Weights of the two loss terms: positive (a negative weight is gradient ascent on that term).
+
+    To train without pseudo labels, leave ``pseudo:`` empty rather than weighting the term 0.
+    """
+
     gt: float = 0.5
     pseudo: float = 0.5
+
+    def __post_init__(self) -> None:
+        check_range("gt", self.gt, gt=0)
+        check_range("pseudo", self.pseudo, gt=0)
 
 
 @dataclass
@@ -239,12 +267,12 @@ class Schedule:
     max_bad_steps: int = 20  # consecutive NaN/inf steps (skipped) before training stops with an error
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "steps", "batch_size", "checkpoint_every_steps", "max_bad_steps"):
-            value = getattr(self, name)
-            if value is not None and value <= 0:
-                raise ValueError(f"{name} must be positive, got {value}")
-        if self.lr is not None and self.lr <= 0:
-            raise ValueError(f"lr must be positive, got {self.lr}")
+        for name in ("epochs", "steps", "batch_size", "checkpoint_every_steps", "max_bad_steps", "lr"):
+            check_range(name, getattr(self, name), gt=0)
+        check_range("weight_decay", self.weight_decay, ge=0, lt=1)
+        check_range("num_workers", self.num_workers, ge=0, le=256)
+        for i, beta in enumerate(self.betas or ()):
+            check_range(f"betas[{i}]", beta, ge=0, lt=1)
 
 
 @dataclass
@@ -277,8 +305,8 @@ class TrainSettings:
         self.pseudo_per_labeled  # noqa: B018 - validates the ratio
         if self.pseudo and self.loss != "affine_inv":
             raise ValueError(f"pseudo labels are relative depth: loss '{self.loss}' needs pseudo: []")
-        if self.input_size[1] != 2 * self.input_size[0]:
-            raise ValueError(f"input_size must be equirectangular (W = 2H), got {list(self.input_size)}")
+        check_input_size(self.input_size)
+        check_range("seed", self.seed, ge=0, lt=2**32)
         # Resolved once, here: empty schedule fields take the student's recipe and the teacher its
         # pinned Hub revision, so every consumer (trainer, cost model, cache keys, resolved.yaml)
         # sees what is really used.
@@ -303,7 +331,7 @@ class TrainSettings:
     def pseudo_per_labeled(self) -> int:
         head, sep, tail = self.ratio.partition(":")
         if sep != ":" or head.strip() != "1" or not tail.strip().isdigit() or int(tail) < 1:
-            raise ValueError(f"ratio must look like '1:N' with N >= 1, got {self.ratio!r}")
+            raise FieldError("ratio", f"must look like '1:N' with N >= 1, got {self.ratio!r}")
         return int(tail)
 
     @property
@@ -350,10 +378,17 @@ class EvalSettings:
             raise ValueError("model 'predictions' needs predictions: FOLDER")
         if self.model == "teacher_equirect" and self.teacher is None:
             self.teacher = TeacherSpec()
-        if self.crop_rows < 0:
-            raise ValueError(f"crop_rows must be >= 0, got {self.crop_rows}")
-        if not 0 <= self.min_depth < self.max_depth:
-            raise ValueError(f"need 0 <= min_depth < max_depth, got {self.min_depth}, {self.max_depth}")
+        # crop_rows counts rows at H = 512 on each side: 256 or more would leave nothing to score.
+        check_range("crop_rows", self.crop_rows, ge=0, lt=256)
+        check_range("min_depth", self.min_depth, ge=0)
+        if not self.min_depth < self.max_depth:
+            raise FieldError("max_depth", f"must be greater than min_depth ({self.min_depth}), got {self.max_depth}")
+        if self.clamp is not None:
+            check_range("clamp", self.clamp[0], gt=0)
+            if not self.clamp[0] < self.clamp[1]:
+                raise FieldError("clamp", f"must be [low, high] with 0 < low < high, got {list(self.clamp)}")
+        if self.input_size is not None:
+            check_input_size(self.input_size)
 
 
 @dataclass

@@ -139,8 +139,10 @@ def test_volumes_and_cache_env():
 
 def test_optional_weight_prefetch_uses_repro_models_fetch():
     assert arg_defaults()["PREFETCH_MODELS"] == ""
-    runs = " ".join(args_of("RUN"))
-    assert re.search(r'if \[ -n "\$\{PREFETCH_MODELS\}" \]; then repro models fetch \$\{PREFETCH_MODELS\}', runs)
+    prefetch = [json.loads(r) for r in args_of("RUN") if "PREFETCH_MODELS" in r]
+    assert len(prefetch) == 1 and prefetch[0][:2] == ["python3", "-c"]  # exec form: no shell sees the argument
+    assert "shlex.split(os.environ.get('PREFETCH_MODELS', ''))" in prefetch[0][2]
+    assert "'repro', 'models', 'fetch'" in prefetch[0][2]
 
 
 def test_every_copy_source_exists_and_is_not_dockerignored():
@@ -213,7 +215,7 @@ def test_run_command_for_docker(tmp_path, monkeypatch):
     assert cmd[:5] == ["docker", "run", "--rm", "--gpus", "all"]
     assert cmd[-5:] == ["sha256:feed", "suite", "zero_shot", "--cells", "unifuse_m_all"]
     pairs = list(zip(cmd, cmd[1:]))
-    for mount in (f"{tmp_path / 'd'}:/data", f"{tmp_path / 'r'}:/runs", f"{tmp_path / 'c'}:/cache"):
+    for mount in (f"{tmp_path / 'd'}:/data:ro", f"{tmp_path / 'r'}:/runs", f"{tmp_path / 'c'}:/cache"):
         assert ("-v", mount) in pairs
     assert ("--shm-size", "16g") in pairs and ("--user", "1234:5678") in pairs and ("-w", "/runs") in pairs
     assert ("-e", "REPRO_IMAGE_DIGEST=sha256:feed") in pairs and "--userns" not in cmd
@@ -246,17 +248,20 @@ def test_missing_image_is_a_user_error(monkeypatch):
         launcher.run_container("docker", launcher.RunSpec(command=["suite", "smoke"]))
 
 
-def test_build_passes_build_args_verbatim(monkeypatch):
+def test_build_passes_checked_build_args_verbatim(monkeypatch):
     engine = Engine(monkeypatch)
+    with pytest.raises(UserError, match="PREFETCH_MODELS"):  # shell syntax never reaches the build
+        launcher.build("podman", launcher.BuildSpec(context=ROOT, prefetch_models="--all; rm -rf /"))
+    assert engine.calls == []
     spec = launcher.BuildSpec(
-        context=ROOT, tag="repro:test", prefetch_models="--all; rm -rf /", git_commit="abc", uid=1001, gid=1002
+        context=ROOT, tag="repro:test", prefetch_models="--all --revision main", git_commit="abc", uid=1001, gid=1002
     )
     assert launcher.build("podman", spec) == "sha256:feed"
     cmd = engine.calls[0]
     assert cmd[:6] == ["podman", "build", "-f", str(ROOT / "Dockerfile"), "-t", "repro:test"]
     assert cmd[-1] == str(ROOT)
     args = dict(a.split("=", 1) for b, a in zip(cmd, cmd[1:]) if b == "--build-arg")
-    assert args == {"PREFETCH_MODELS": "--all; rm -rf /", "GIT_COMMIT": "abc", "UID": "1001", "GID": "1002"}
+    assert args == {"PREFETCH_MODELS": "--all --revision main", "GIT_COMMIT": "abc", "UID": "1001", "GID": "1002"}
     assert set(args) <= set(arg_defaults())  # only arguments the Dockerfile declares
 
 

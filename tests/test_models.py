@@ -91,7 +91,7 @@ def test_build_student_rejects_unknown_names_and_options() -> None:
         build_student("unifuze")
     with pytest.raises(ValueError, match="unknown option.*max_dpeth"):
         build_student("unifuse", max_dpeth=10)
-    with pytest.raises(ValueError, match="multiple of 32"):
+    with pytest.raises(ValueError, match="multiple of 64"):
         build_student("unifuse", height=100, width=200)
     with pytest.raises(ValueError, match="H×2H"):
         build_student("hohonet", height=64, width=64)

@@ -134,7 +134,7 @@ def test_recipes_cover_every_student():
         ),
         ("  a: {kind: cited, train: {}}\n", r"t.yaml:16: key 'cells.a.train': a cited cell has no train: section"),
         ("  a: {kind: eval_only, train: {}}\n", r"key 'cells.a.train': a eval_only cell has no train: section"),
-        ("  a: {train: {ratio: '2:1'}}\n", r"t.yaml:16: key 'cells.a.train': ratio must look like '1:N'"),
+        ("  a: {train: {ratio: '2:1'}}\n", r"t.yaml:16: key 'cells.a.train.ratio': must look like '1:N'"),
         ("  a: {train: {pseudo: [{dataset: structured3d}], loss: berhu}}\n", r"pseudo labels are relative depth"),
         ("  a: {train: {init_from: 'cell:zz'}}\n", r"key 'cells.a.train.init_from': init_from names unknown cell 'zz'"),
         ("  a: {train: {init_from: 'cell:b'}}\n  b: {train: {init_from: 'cell:a'}}\n", r"init_from cycle"),

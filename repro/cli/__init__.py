@@ -43,6 +43,22 @@ def _top_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: argparse destinations that name a command's output folder (checked before the command runs).
+OUTPUT_DESTS = ("out", "output_dir")
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Every output folder given on the command line: writable, not a file, room on its disk."""
+    from pathlib import Path
+
+    from repro.preflight import check_output_dir
+
+    for dest in OUTPUT_DESTS:
+        value = getattr(args, dest, None)
+        if isinstance(value, (str, Path)):
+            check_output_dir(value, "--" + dest.replace("_", "-"))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in COMMANDS:
@@ -59,9 +75,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     module.configure(parser)
     args = parser.parse_args(rest)
     try:
+        _check_outputs(args)
         return int(module.run(args) or 0)
     except UserError as exc:
         print(f"repro {name}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        from repro.preflight import disk_error_message
+
+        message = disk_error_message(exc)  # a full disk, a quota, a read-only or forbidden folder
+        if message is None:
+            raise
+        print(f"repro {name}: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"repro {name}: interrupted", file=sys.stderr)

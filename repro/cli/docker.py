@@ -7,8 +7,10 @@ cannot do reliably: the caller's uid:gid (results stay theirs), the image digest
 exit code returned. The engine's own output goes straight to the terminal, so the build log streams
 as it happens; a failed build is one ``repro docker: error:`` line after it.
 
-Commands are argument lists run without a shell: build arguments and paths reach the engine
-verbatim, whatever characters they hold.
+Commands are argument lists run without a shell; build arguments, the tag and every host folder
+are checked first (:mod:`repro.docker_safety`): strict patterns, no system folders, no ':'. The
+data folder is mounted read-only unless ``--data-rw`` is given (``data synth``, ``masks generate``
+and suites that synthesize data write there).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from repro.docker_safety import check_build_arg, check_mount_source, check_shm_size, check_tag
 from repro.errors import UserError
 
 DEFAULT_TAG = "repro:latest"
@@ -51,7 +54,7 @@ class BuildSpec:
             "UID": None if self.uid is None else str(self.uid),
             "GID": None if self.gid is None else str(self.gid),
         }
-        return {k: v for k, v in args.items() if v is not None}
+        return {k: check_build_arg(k, v) for k, v in args.items() if v is not None}
 
 
 @dataclass
@@ -65,6 +68,7 @@ class RunSpec:
     user: str | None = None  # default: the calling user's uid:gid (results stay yours); root: the image's
     shm_size: str = "16g"  # data-loader workers share batches through /dev/shm
     env: dict[str, str] = field(default_factory=dict)
+    data_writable: bool = False  # /data read-only unless a command must write there (synth, masks)
 
 
 def find_engine(name: str | None = None) -> str:
@@ -94,25 +98,24 @@ def gpu_flags(engine: str, gpus: str) -> list[str]:
     return ["--gpus", "all" if not ids else f'"device={",".join(ids)}"']
 
 
-def _mount(source: str, target: str) -> list[str]:
-    if ":" in source:
-        raise UserError(f"cannot mount {source!r} on {target}: the path contains ':'")
-    return ["-v", f"{source}:{target}"]
+def _mount(source: str | Path, target: str, flag: str, *, read_only: bool = False) -> list[str]:
+    """``-v SRC:DST[:ro]`` for a checked host folder (named volumes, without '/', pass as they are)."""
+    src = str(check_mount_source(source, flag)) if "/" in str(source) or isinstance(source, Path) else str(source)
+    return ["-v", f"{src}:{target}" + (":ro" if read_only else "")]
 
 
 def build_command(engine: str, spec: BuildSpec) -> list[str]:
-    cmd = [engine, "build", "-f", str(spec.context / "Dockerfile"), "-t", spec.tag]
+    cmd = [engine, "build", "-f", str(spec.context / "Dockerfile"), "-t", check_tag(spec.tag)]
     for key, value in spec.buildargs().items():
         cmd += ["--build-arg", f"{key}={value}"]
     return [*cmd, str(spec.context)]
 
 
 def run_command(engine: str, spec: RunSpec, image_id: str) -> list[str]:
-    cache = str(spec.cache.resolve()) if spec.cache else CACHE_VOLUME
-    cmd = [engine, "run", "--rm", *gpu_flags(engine, spec.gpus), "--shm-size", spec.shm_size]
-    cmd += _mount(str(spec.data.resolve()), CONTAINER_DATA)  # masks are written here
-    cmd += _mount(str(spec.runs.resolve()), CONTAINER_RUNS)
-    cmd += _mount(cache, CONTAINER_CACHE)
+    cmd = [engine, "run", "--rm", *gpu_flags(engine, spec.gpus), "--shm-size", check_shm_size(spec.shm_size)]
+    cmd += _mount(spec.data, CONTAINER_DATA, "--data", read_only=not spec.data_writable)
+    cmd += _mount(spec.runs, CONTAINER_RUNS, "--runs")
+    cmd += _mount(spec.cache if spec.cache else CACHE_VOLUME, CONTAINER_CACHE, "--cache")
     env = {"REPRO_IMAGE": spec.tag, "REPRO_IMAGE_DIGEST": image_id, **spec.env}
     for key, value in env.items():
         cmd += ["-e", f"{key}={value}"]
@@ -121,7 +124,7 @@ def run_command(engine: str, spec: RunSpec, image_id: str) -> list[str]:
         cmd += ["--user", user]
         if engine == "podman":  # rootless podman: map the caller onto the same ids inside
             cmd += ["--userns", "keep-id"]
-    return [*cmd, "-w", CONTAINER_RUNS, image_id, *spec.command]
+    return [*cmd, "-w", CONTAINER_RUNS, check_tag(image_id), *spec.command]
 
 
 def _host_user() -> str | None:
@@ -160,7 +163,8 @@ def build(engine: str, spec: BuildSpec) -> str:
 
 def run_container(engine: str, spec: RunSpec) -> int:
     """Run ``repro COMMAND`` in the image (output streams through); returns its exit code."""
-    digest = image_id(engine, spec.tag)
+    digest = image_id(engine, check_tag(spec.tag))
+    run_command(engine, spec, digest)  # every check before anything is created on the host
     for folder in (spec.data, spec.runs, *([spec.cache] if spec.cache else [])):
         folder.mkdir(parents=True, exist_ok=True)  # created here, so the mounts are folders owned by the caller
     return subprocess.run(run_command(engine, spec, digest), check=False).returncode
@@ -189,6 +193,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=Path(os.environ.get("REPRO_DATA_ROOT", "data")),
         help="dataset folder mounted on /data",
     )
+    run_p.add_argument("--data-rw", action="store_true", help="mount /data writable (data synth, masks generate)")
     run_p.add_argument("--runs", type=Path, default=Path("runs"), help="results folder mounted on /runs")
     run_p.add_argument(
         "--cache",
@@ -227,5 +232,6 @@ def run(args: argparse.Namespace) -> int:
         cache=args.cache,
         gpus=args.gpus,
         shm_size=args.shm_size,
+        data_writable=args.data_rw,
     )
     return run_container(engine, spec)

@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     for path, label in zip(args.checkpoints, _labels(args.checkpoints, args.labels), strict=True):
         try:
             load_state(path)
-            model, meta = load_student(path, None, device)
+            model, meta = load_student(path, args.student, device)
         except NotOurFormat:
             found = network_of(path, suites_dir(args.suites))
             if found is None and not args.student:

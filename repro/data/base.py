@@ -82,12 +82,27 @@ def read_split_file(path: Path, root: Path, fields: Sequence[int] = (2,)) -> lis
     return entries
 
 
+def _check_jpeg(path: Path, im: Image.Image) -> None:
+    """Refuse a JPEG whose entropy-coded data are corrupt.
+
+    Pillow ignores libjpeg's "Corrupt JPEG data" warnings and returns a garbled image (a block of
+    zeros or random bytes in the middle of the file decodes "fine"); libjpeg-turbo in strict mode
+    raises on them. The check decodes at 1/8 scale, which still parses every Huffman code.
+    """
+    if im.format != "JPEG":
+        return
+    import simplejpeg
+
+    simplejpeg.decode_jpeg(path.read_bytes(), strict=True, min_height=1, min_width=1)
+
+
 def _open(path: Path, origin: str, what: str) -> Image.Image:
     if not path.is_file():
         raise DataError(f"missing {what} file {path}{_where(origin)}")
     try:
         im = Image.open(path)
         im.load()  # decode now: a truncated file fails here, not as a half-black image
+        _check_jpeg(path, im)
         return im
     except _READ_ERRORS as exc:
         raise DataError(f"unreadable {what} file {path}{_where(origin)}: {exc}") from exc
@@ -190,6 +205,13 @@ class PanoramaDataset(torch.utils.data.Dataset):
             entries = [e for e in entries if not (e.rgb in manifest and dropped(manifest[e.rgb]))]
         if not entries:
             raise DataError(f"{self.name} split '{split}' under {self.root} has no usable images")
+        if self.mask_root is not None and not any((self.mask_root / mask_relpath(e.rgb)).is_file() for e in entries):
+            # An empty (or wrong) mask folder would silently mean "no sky, no watermark anywhere".
+            raise DataError(
+                f"{self.name}: mask folder {self.mask_root} holds no mask for any of the {len(entries)} images of "
+                f"split '{split}' (expected e.g. {self.mask_root / mask_relpath(entries[0].rgb)}; run "
+                "`repro masks generate`, or set masks.backend: none to train without masks)"
+            )
         self.entries: list[Entry] = entries
 
     # -- layout hooks -------------------------------------------------------------------------

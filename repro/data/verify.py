@@ -25,6 +25,7 @@ from repro.data.base import (
     read_rgb,
 )
 from repro.data.mask_manifest import mask_relpath, read_manifest
+from repro.data.validity import MIN_VALID_FRACTION, too_little_valid
 from repro.progress import progress_bar
 
 #: Official sizes of the lists the paper's protocol uses (UniFuse's lists, shipped in splits/).
@@ -174,6 +175,16 @@ def verify_dataset(
                     summary.far.append(stats["far"])
         if missing_masks:
             report.warnings.append(f"{split}: {missing_masks} images have no mask under {mask_root}")
+        if summary.invalid:
+            empty = sum(1 for x in summary.invalid if x >= 1.0)
+            if too_little_valid([1.0 - x for x in summary.invalid]):
+                report.problems.append(
+                    f"{split}: {100 * np.mean(summary.invalid):.1f} % of the depth pixels are invalid (0); a split "
+                    f"needs at least {100 * MIN_VALID_FRACTION:g} % valid to train on or score: is the depth "
+                    f"encoding ({cls.depth_scale:g} units per metre) right for these files?"
+                )
+            elif empty:
+                report.warnings.append(f"{split}: {empty} images have no valid depth pixel (not scored by eval)")
         if summary.medians:
             med = float(np.median(summary.medians))
             lo, hi = PLAUSIBLE_MEDIAN_M

@@ -181,10 +181,9 @@ def evaluate_model(
     ``metrics.json``, ``evaluators`` (cell, paper, released) and ``diagnosis`` (each switch).
     Returns the aggregate under ``settings``.
     """
-    import json
     import time
 
-    from repro.atomic import write_text
+    from repro.atomic import write_json
     from repro.config import to_plain
     from repro.data import build_dataset
 
@@ -215,5 +214,5 @@ def evaluate_model(
         **(extra or {}),
         "seconds": time.time() - started,
     }
-    write_text(out_dir / "metrics.json", json.dumps(report, indent=2, default=str))
+    write_json(out_dir / "metrics.json", report, default=str)
     return {k: float(v) for k, v in cell.result().items()}

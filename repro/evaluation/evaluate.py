@@ -16,7 +16,6 @@ folder (one per test image, same file stem, ``.npy`` float depth or 16-bit ``.pn
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -25,12 +24,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from repro.atomic import write_text
+from repro.atomic import write_json
 from repro.config import to_plain
 from repro.devices import pick_device
 from repro.errors import UserError
 from repro.evaluation.evaluators import CELL, evaluators_for, same_as
 from repro.evaluation.metrics import MetricAccumulator, scaled_crop_rows
+from repro.evaluation.naming import PredictionIndex
 from repro.models.checkpoints import DEFAULT_SIZE, load_student
 from repro.progress import progress_bar
 from repro.run_settings import EvalSettings, StudentSpec
@@ -52,21 +52,29 @@ def _teacher_model(settings: EvalSettings, device: torch.device) -> tuple[nn.Mod
     return model, meta
 
 
-def _read_prediction(folder: Path, image_path: str, size: tuple[int, int]) -> torch.Tensor:
-    stem = Path(image_path).stem
-    for suffix in (".npy", ".png"):
-        candidate = folder / f"{stem}{suffix}"
-        if candidate.is_file():
-            break
-    else:
-        raise UserError(f"no prediction for {image_path}: expected {folder / stem}.npy or .png")
-    if suffix == ".npy":
-        depth = torch.from_numpy(np.load(candidate, allow_pickle=False).astype(np.float32))
-    else:
-        from PIL import Image
+def _read_prediction(index: PredictionIndex, image_path: str, size: tuple[int, int]) -> torch.Tensor:
+    candidate = index.find(image_path)
+    try:
+        if candidate.suffix == ".npy":
+            array = np.load(candidate, allow_pickle=False)
+            if array.dtype.kind not in "fiu":
+                raise ValueError(f"holds {array.dtype} values, not numbers")
+            depth = torch.from_numpy(array.astype(np.float32))
+        else:
+            from PIL import Image
 
-        with Image.open(candidate) as im:
-            depth = torch.from_numpy(np.asarray(im).astype(np.float32) / 1000.0)
+            with Image.open(candidate) as im:
+                depth = torch.from_numpy(np.asarray(im).astype(np.float32) / 1000.0)
+        if depth.dim() < 2 or depth[..., 0, 0].numel() != 1:
+            raise ValueError(f"has shape {tuple(depth.shape)}, not one (H, W) depth map")
+    except (OSError, ValueError, EOFError) as exc:
+        raise UserError(f"prediction {candidate} (for {image_path}) is unreadable: {exc}") from None
+    bad = ~torch.isfinite(depth) | (depth < 0)
+    if bool(bad.any()):
+        raise UserError(
+            f"prediction {candidate} (for {image_path}) has {int(bad.sum())} non-finite or negative depth values: "
+            "write a valid depth (0 where there is none) at every pixel"
+        )
     depth = depth.reshape(1, 1, *depth.shape[-2:])
     if tuple(depth.shape[-2:]) != size:
         depth = torch.nn.functional.interpolate(depth, size=size, mode="nearest")
@@ -99,11 +107,15 @@ def evaluate(
     progress: bool = True,
 ) -> dict[str, float]:
     """Score one model on ``settings.dataset``; write per-image CSV and aggregate JSON under ``out_dir``."""
-    from repro.data import build_dataset
+    from repro.data import DataError, build_dataset
+    from repro.preflight import check_output_dir
 
     started = time.time()
-    device = pick_device(device)
+    if batch_size < 1 or num_workers < 0:
+        raise UserError(f"need batch size >= 1 and workers >= 0, got batch size {batch_size}, {num_workers} workers")
     out_dir, data_root = Path(out_dir), Path(data_root)
+    check_output_dir(out_dir, "evaluation output folder", need_space=False)  # before inference, not after it
+    device = pick_device(device)
     model: nn.Module | None = None
     if settings.model == "student":
         if checkpoint is None:
@@ -114,8 +126,23 @@ def evaluate(
     else:
         meta = {"name": f"predictions:{settings.predictions}", "output_kind": "depth"}
     size = tuple(settings.input_size or meta.get("input_size") or DEFAULT_SIZE)
+    built = tuple(getattr(model, "input_size", ()) or ())
+    if settings.model == "student" and built and built != size:
+        raise UserError(
+            f"{checkpoint}: the network is built for {built[0]}x{built[1]} input, the evaluation asks for "
+            f"{size[0]}x{size[1]} (leave the input size out, or give the network's size)"
+        )
     dataset = build_dataset(settings.dataset, data_root, size=size, augment=False)
+    from repro.data.validity import check_ground_truth
+
+    what = f"{settings.dataset.dataset}/{settings.dataset.split} under {dataset.root}"
+    check_ground_truth(dataset, what)  # before inference: all-invalid ground truth scores nothing
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)
+    predictions = (
+        PredictionIndex(data_root / str(settings.predictions), dataset.root, [e.rgb for e in dataset.entries])
+        if settings.model == "predictions"
+        else None
+    )
     # Every named evaluator (paper eq. 8, released code) on the same predictions, in one pass.
     evaluators = evaluators_for(settings)
     accs = {name: _accumulator(s, meta["output_kind"] == "disparity", size[0]) for name, s in evaluators.items()}
@@ -129,17 +156,27 @@ def evaluate(
         for batch in progress_bar(loader, desc="eval", unit="batch", enabled=progress, dynamic_ncols=True):
             gt = batch["depth"]
             if settings.model == "predictions":
-                pred = torch.stack(
-                    [_read_prediction(data_root / str(settings.predictions), p, size) for p in batch["path"]]
-                )
+                pred = torch.stack([_read_prediction(predictions, p, size) for p in batch["path"]])  # type: ignore[arg-type]
             elif settings.model == "teacher_equirect":
                 x = imagenet_normalize(batch["rgb"].to(device))
                 pred = model(x, depth=gt.to(device) if stand_in else None)  # type: ignore[misc]
             else:
                 pred = model(imagenet_normalize(batch["rgb"].to(device)))  # type: ignore[misc]
+            pred = pred.float().cpu()
+            broken = [p for p, x in zip(batch["path"], pred, strict=True) if not bool(torch.isfinite(x).all())]
+            if broken:
+                raise UserError(
+                    f"{meta['name']} ({checkpoint or 'no checkpoint'}) predicts non-finite values for "
+                    f"{broken[0]}: a diverged or corrupt model; nothing written"
+                )
             for a in accs.values():
-                a.update(pred.float().cpu(), gt, names=[str(p) for p in batch["path"]])
+                a.update(pred, gt, names=[str(p) for p in batch["path"]])
     result = acc.result()
+    if not result["images"]:
+        raise DataError(
+            f"{what}: no image has a valid ground-truth pixel within the crop and depth range "
+            f"({settings.min_depth} < depth <= {settings.max_depth} m): nothing to score"
+        )
     acc.write_csv(out_dir / "per_image.csv")
     for name, a in accs.items():
         a.write_csv(out_dir / f"per_image.{name}.csv")
@@ -160,7 +197,7 @@ def evaluate(
         "device": str(device),
         "seconds": time.time() - started,
     }
-    write_text(out_dir / "metrics.json", json.dumps(report, indent=2, default=str))
+    write_json(out_dir / "metrics.json", report, default=str)
     return {k: float(v) for k, v in result.items()}
 
 

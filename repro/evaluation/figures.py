@@ -13,7 +13,6 @@ is shown divided by its median, so maps of different models share one scale (the
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from repro.atomic import write_bytes, write_text
+from repro.atomic import write_bytes, write_json
 from repro.errors import UserError
 from repro.evaluation.predict import depth_png, point_cloud, to_depth, write_ply
 from repro.geometry import equirect_directions
@@ -131,7 +130,7 @@ def write_outputs(stem: str, fm: FigureModel, depth: torch.Tensor, rgb: torch.Te
     write_ply(Path(files["ply"]), *point_cloud(depth, rgb))
     record = {"model": fm.source, "kind": "metric" if metric else "relative (up to scale)",
               ("metres_per_count" if metric else "units_per_count"): per_count, "size": list(depth.shape), **files}
-    write_text(base.with_suffix(".json"), json.dumps(record, indent=2))
+    write_json(base.with_suffix(".json"), record)
     return files
 
 

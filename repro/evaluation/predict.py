@@ -1,6 +1,8 @@
 """In-the-wild prediction (paper Figs. 7–8): depth PNG, colour preview and point cloud per panorama.
 
-For each input panorama ``NAME.*`` under ``out_dir``:
+For each input panorama ``NAME.*`` under ``out_dir`` (in the panorama's folder relative to the
+inputs' common folder, so Structured3D's many ``rgb_rawlight.png`` keep their own outputs; one
+folder of inputs gives the flat layout; :mod:`repro.evaluation.naming`):
 
 * ``NAME_depth.png`` — 16-bit depth. A metric model (``metric`` checkpoints, Table 5) writes
   millimetres. A relative model predicts affine-invariant disparity, whose shift is unknown; we
@@ -14,7 +16,6 @@ For each input panorama ``NAME.*`` under ``out_dir``:
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +23,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from repro.atomic import write_bytes, write_png, write_text
+from repro.atomic import write_bytes, write_json, write_png
 from repro.devices import pick_device
 from repro.errors import UserError
+from repro.evaluation.naming import output_keys
 from repro.geometry import equirect_directions
 from repro.progress import progress_bar
 
@@ -99,10 +101,18 @@ def predict(
     progress: bool = True,
 ) -> list[dict[str, Any]]:
     """Run a trained student on each panorama; returns one record per image (its output files)."""
-    from repro.data.base import read_rgb, resize_rgb
+    from repro.data.base import DataError, read_rgb, resize_rgb
     from repro.data.transforms import imagenet_normalize
     from repro.models import load_student
 
+    paths = [Path(p) for p in images]
+    for image in paths:
+        if not image.is_file():
+            raise UserError(f"no such panorama: {image}")
+    keys = output_keys(paths)
+    from repro.preflight import check_output_dir
+
+    check_output_dir(out_dir, "prediction output folder", need_space=False)
     device = pick_device(device)
     model, meta = load_student(checkpoint, student, device)
     size = tuple(meta["input_size"])
@@ -110,20 +120,25 @@ def predict(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     records = []
-    for image in progress_bar([Path(p) for p in images], desc="predict", unit="image", enabled=progress):
-        if not image.is_file():
-            raise UserError(f"no such panorama: {image}")
-        rgb = resize_rgb(read_rgb(image), size)  # type: ignore[arg-type]
+    for image, key in progress_bar(list(zip(paths, keys, strict=True)), desc="predict", unit="image", enabled=progress):
+        try:
+            full = read_rgb(image)
+        except DataError as exc:
+            raise UserError(str(exc)) from None
+        h, w = full.shape[-2:]
+        if abs(w - 2 * h) > 2:  # a rounding pixel is fine; anything else would be stretched silently
+            raise UserError(f"panorama {image} is {h}x{w}: an equirectangular panorama has W = 2H")
+        rgb = resize_rgb(full, size)  # type: ignore[arg-type]
         with torch.inference_mode():
             pred = model(imagenet_normalize(rgb[None].to(device)))[0, 0].float().cpu()
         depth = to_depth(pred, meta["output_kind"])
         disparity = 1.0 / depth.clamp_min(1e-12) if metric else pred
         counts, per_count = depth_png(depth, metric)
-        stem = out_dir / image.stem
+        stem = out_dir / key
         files = {
-            "depth_png": stem.with_name(f"{image.stem}_depth.png"),
-            "preview_png": stem.with_name(f"{image.stem}_preview.png"),
-            "ply": stem.with_suffix(".ply"),
+            "depth_png": stem.with_name(f"{stem.name}_depth.png"),
+            "preview_png": stem.with_name(f"{stem.name}_preview.png"),
+            "ply": stem.with_name(f"{stem.name}.ply"),
         }
         _save_png(counts, files["depth_png"])
         _save_png(preview(disparity), files["preview_png"])
@@ -136,6 +151,6 @@ def predict(
             "checkpoint": str(checkpoint),
             **{k: str(v) for k, v in files.items()},
         }
-        write_text(stem.with_suffix(".json"), json.dumps(record, indent=2))
+        write_json(stem.with_name(f"{stem.name}.json"), record)
         records.append(record)
     return records

@@ -252,6 +252,19 @@ def released_meta(name: str, options: Mapping[str, Any], input_size: tuple[int, 
     }
 
 
+def _load_ours(model: nn.Module, state: Mapping[str, Any], path: Path) -> None:
+    """Our checkpoint's weights into ``model``, refusing another network or input size by name."""
+    saved = state.get("student") or {}
+    name = getattr(model, "name", None)
+    if saved.get("name") and name and saved["name"] != name:
+        raise CheckpointError(f"{path} holds a {saved['name']} student, not {name}")
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as exc:  # missing/unexpected keys, shape mismatches
+        first = str(exc).strip().splitlines()
+        raise CheckpointError(f"{path} does not fit this {name or 'model'}: {' '.join(first[:2])[:300]}") from None
+
+
 def load_weights(model: nn.Module, path: str | os.PathLike[str]) -> None:
     """Initial weights for ``model``: one of our checkpoints, or a released one (strict key match)."""
     try:
@@ -259,7 +272,7 @@ def load_weights(model: nn.Module, path: str | os.PathLike[str]) -> None:
     except NotOurFormat:
         load_checkpoint(model, path, strict=True)
         return
-    model.load_state_dict(state["model"])
+    _load_ours(model, state, Path(path))
 
 
 def load_student(
@@ -278,8 +291,12 @@ def load_student(
         state = None
     if state is not None:
         meta = {**state["student"], "trained_with_teacher": state.get("teacher")}
+        asked = student if isinstance(student, str) or student is None else student.name
+        if asked is not None and asked != meta.get("name"):
+            # our checkpoints name their network: a different --student is a mistake, not an override
+            raise CheckpointError(f"{path} holds a {meta.get('name')} student, but --student says {asked}")
         model = build_student_from_meta(meta)
-        model.load_state_dict(state["model"])
+        _load_ours(model, state, path)
         return model.to(device).eval(), meta
     if student is None:
         raise CheckpointError(f"{path} is not a repro checkpoint: say which network it holds (--student NAME)")

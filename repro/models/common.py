@@ -28,6 +28,10 @@ class PretrainedWeightsUnavailable(UserError, RuntimeError):
     """ImageNet weights were requested but are neither cached nor downloadable (offline machine)."""
 
 
+class InputSizeError(UserError, ValueError):
+    """An input size the network cannot take (a user's --input-size or input_size: key)."""
+
+
 class Student(nn.Module):
     """Base of all students: records what the output means and the input size it was built for.
 
@@ -44,9 +48,11 @@ class Student(nn.Module):
     def __init__(self, height: int, width: int, metric: bool) -> None:
         super().__init__()
         if width != 2 * height:
-            raise ValueError(f"{self.name}: equirect input must be H×2H, got {height}×{width}")
-        if height % self.height_multiple:
-            raise ValueError(f"{self.name}: input height must be a multiple of {self.height_multiple}, got {height}")
+            raise InputSizeError(f"{self.name}: equirect input must be H×2H, got {height}×{width}")
+        if height <= 0 or height % self.height_multiple:
+            raise InputSizeError(
+                f"{self.name}: input height must be a positive multiple of {self.height_multiple}, got {height}"
+            )
         self.input_size = (height, width)
         self.output_kind: OutputKind = "depth" if metric else "disparity"
 

@@ -190,6 +190,7 @@ class MonoDecoderNet(Student):
 
 class UniFuse(MonoDecoderNet):
     name = "unifuse"
+    height_multiple = 64  # the cube faces (H/2) must survive the encoder's stride of 32
 
     def __init__(
         self,

@@ -26,7 +26,6 @@ from trained runs, and nothing enters the training cache.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +33,7 @@ from typing import Any, Literal
 
 from tabulate import tabulate
 
-from repro.atomic import write_text
+from repro.atomic import write_json, write_text
 from repro.config import ConfigError, config_hash, from_data, load_config
 from repro.errors import UserError
 from repro.run_settings import StudentSpec
@@ -413,7 +412,7 @@ def render(data: dict[str, Any], tablefmt: str = "simple") -> str:
 
 def write(run_dir: Path, data: dict[str, Any]) -> str:
     """``released.{json,md,txt}`` in the run folder; returns the text form."""
-    write_text(run_dir / "released.json", json.dumps(data, indent=2, default=str) + "\n")
+    write_json(run_dir / "released.json", data, default=str)
     write_text(run_dir / "released.md", f"# {data['suite']}: released checkpoints\n" + render(data, "github"))
     text = render(data)
     write_text(run_dir / "released.txt", text)

@@ -38,7 +38,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from repro.atomic import write_text
+from repro.atomic import json_text, write_text
 from repro.config import config_hash, dump_yaml, to_plain
 from repro.suite import provenance, train_cache
 from repro.suite.cost import cell_estimates, estimate
@@ -96,7 +96,7 @@ def read_json(path: Path) -> dict[str, Any] | None:
 
 
 def write_json(path: Path, data: Any) -> None:
-    write_text(path, json.dumps(to_plain(data), indent=2, sort_keys=False, allow_nan=True) + "\n")
+    write_text(path, json_text(to_plain(data)))  # strict: a NaN becomes null, listed under "non_finite"
 
 
 def _device_kind(device: str | None) -> str:

@@ -47,6 +47,11 @@ def _datasets(refs: list[DataRef], settings: TrainSettings, data_root: Path, mas
         )
         for ref in refs
     ]
+    if masks is None:  # labeled: refuse (nearly) all-invalid ground truth before the first step
+        from repro.data.validity import check_ground_truth
+
+        for ref, part in zip(refs, parts, strict=True):
+            check_ground_truth(part, f"{ref.dataset}/{ref.split} under {part.root}")
     return parts[0] if len(parts) == 1 else EpochConcat(parts)
 
 
