@@ -1,4 +1,4 @@
-"""`repro suite NAME | list | validate [NAME...] | report RUN_DIR | status RUN_DIR`."""
+"""`repro suite NAME | list | validate [NAME...] | report RUN_DIR | status RUN_DIR | design RUN_DIR`."""
 
 from __future__ import annotations
 
@@ -12,19 +12,20 @@ from tabulate import tabulate
 from repro.config import ConfigError
 from repro.errors import UserError
 
-ACTIONS = ("list", "validate", "report", "status")
+ACTIONS = ("list", "validate", "report", "status", "design")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "Run a paper-table suite cell by cell (masks → train → eval → diff against the paper), "
         "or: `list` the suites, `validate [NAME...]` them, `report RUN_DIR` to rebuild a run's report, "
-        "`status RUN_DIR` for the jobs of a run started with --launcher."
+        "`status RUN_DIR` for the jobs of a run started with --launcher, `design RUN_DIR` for the "
+        "power analysis of a pilot run (seeds per claim for 80 % power)."
     )
     parser.add_argument(
-        "target", metavar="NAME|list|validate|report|status", help="a suite name or alias, or an action"
+        "target", metavar="NAME|list|validate|report|status|design", help="a suite name or alias, or an action"
     )
-    parser.add_argument("args", nargs="*", metavar="ARG", help="validate: suite names; report/status: the run folder")
+    parser.add_argument("args", nargs="*", metavar="ARG", help="validate: suite names; report/status/design: the run folder")
     parser.add_argument("--cells", help="comma-separated cells to run (their init_from cells are added)")
     parser.add_argument(
         "--resume", action="store_true", help="continue interrupted/failed training from its last checkpoint"
@@ -124,6 +125,8 @@ def run(args: argparse.Namespace) -> int:
         return _report(args)
     if args.target == "status":
         return _status(args)
+    if args.target == "design":
+        return _design(args)
     directory = schema.suites_dir(args.suites)
     if args.target == "list":
         return _list(directory)
@@ -209,6 +212,23 @@ def _report(args: argparse.Namespace) -> int:
         report = write_reports(run_dir)
     print(render_terminal(report), end="")
     return 0 if report.passed or args.report_only else 1
+
+
+def _design(args: argparse.Namespace) -> int:
+    """The power analysis of a pilot run: seeds per claim and cell, margins (repro.suite.design)."""
+    import yaml
+
+    from repro.atomic import write_text
+    from repro.suite.design import design_from_run, render
+
+    if len(args.args) != 1:
+        raise UserError("usage: repro suite design PILOT_RUN_DIR")
+    run_dir = Path(args.args[0])
+    design = design_from_run(run_dir)
+    write_text(run_dir / "design.yaml", yaml.safe_dump(design, sort_keys=False, allow_unicode=True))
+    print(render(design), end="")
+    print(f"written: {run_dir / 'design.yaml'} (freeze its seeds and margins into the suite and expected files)")
+    return 0
 
 
 def _status(args: argparse.Namespace) -> int:

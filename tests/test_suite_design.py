@@ -1,0 +1,54 @@
+"""Pilot → power analysis: t-test and TOST power, seeds per claim, the frozen margin."""
+
+from __future__ import annotations
+
+import pytest
+
+from repro.suite.design import cell_seeds, plan_claims, smallest_n, t_power, tost_power
+from repro.suite.expected import Claim, ClaimDesign, ExpectedFile
+
+
+def test_t_power_matches_the_noncentral_t_and_grows_with_n():
+    # G*Power, one-sample t, one-tailed, d = 1, n = 10, α = 0.05: power 0.897
+    assert t_power(1.0, 10, 0.05) == pytest.approx(0.897, abs=0.002)
+    assert t_power(1.0, 4, 0.05) < t_power(1.0, 6, 0.05) < t_power(1.0, 10, 0.05)
+    assert t_power(1.0, 10, 0.01) < t_power(1.0, 10, 0.05)  # a stricter level costs power
+    assert t_power(0.0, 10, 0.05) == pytest.approx(0.05, abs=1e-6)  # no effect: the level
+    assert t_power(1.0, 1, 0.05) == 0.0
+
+
+def test_tost_power_is_bounded_and_falls_as_the_true_difference_nears_the_margin():
+    near0, half = tost_power(0.0, 1.0, 1.0, 20, 0.05), tost_power(0.5, 1.0, 1.0, 20, 0.05)
+    assert 0 < half < near0 < 1
+    assert tost_power(0.0, 1.0, 1.0, 40, 0.05) > near0
+    assert tost_power(1.2, 1.0, 1.0, 40, 0.05) < 0.05  # outside the margin: (almost) never equivalent
+    assert tost_power(0.1, 0.0, 1.0, 3, 0.05) == 1.0 and tost_power(1.1, 0.0, 1.0, 3, 0.05) == 0.0
+    n, p = smallest_n(lambda k: tost_power(0.0, 1.0, 1.0, k, 0.05), 0.8, 50)
+    assert n is not None and p >= 0.8 and tost_power(0.0, 1.0, 1.0, n - 1, 0.05) < 0.8
+
+
+def _exp() -> ExpectedFile:
+    claims = [
+        Claim(cell="m", better_than="base", metric="abs_rel"),
+        Claim(cell="m", better_than="other", metric="abs_rel"),
+        Claim(cells=["m", "v"], within=0.01, metric="abs_rel", design=ClaimDesign(margin_of=["base", "m"])),
+    ]
+    return ExpectedFile(source="t", directions={"abs_rel": "lower"}, tolerance={}, rationale="", claims=claims)
+
+
+def test_plan_claims_sizes_each_claim_from_the_pilot():
+    pilot = {
+        "base": {"abs_rel": {"100": 0.30, "101": 0.31, "102": 0.29}},
+        "m": {"abs_rel": {"100": 0.25, "101": 0.27, "102": 0.24}},  # gain ≈ 0.047 ± 0.006: large
+        "other": {"abs_rel": {"100": 0.24, "101": 0.27, "102": 0.25}},  # m is NOT better: no n helps
+        "v": {"abs_rel": {"100": 0.251, "101": 0.268, "102": 0.243}},
+    }
+    big, wrong, within = plan_claims(_exp(), pilot)
+    assert big.alpha == pytest.approx(0.025)  # α/m over the two directional claims
+    assert big.effect == pytest.approx(0.0467, abs=1e-3) and big.seeds is not None and big.seeds <= 4
+    assert big.power >= 0.8 and t_power(big.effect / big.sd, big.seeds, big.alpha) == pytest.approx(big.power)
+    assert wrong.seeds is None and "not in the claimed direction" in wrong.note
+    assert within.margin == pytest.approx(0.5 * 0.0467, abs=1e-3)  # a number, from the pilot's gain
+    assert within.seeds is not None and within.power >= 0.8
+    seeds = cell_seeds([big, wrong, within])
+    assert seeds["other"] == 12 and seeds["m"] == 12 and seeds["base"] >= big.seeds
