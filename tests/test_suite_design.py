@@ -52,3 +52,54 @@ def test_plan_claims_sizes_each_claim_from_the_pilot():
     assert within.seeds is not None and within.power >= 0.8
     seeds = cell_seeds([big, wrong, within])
     assert seeds["other"] == 12 and seeds["m"] == 12 and seeds["base"] >= big.seeds
+
+
+def test_fit_budget_cuts_seeds_where_power_is_cheapest_and_reports_the_power_used():
+    from repro.suite.design import fit_budget
+
+    pilot = {
+        "base": {"abs_rel": {"100": 0.30, "101": 0.31, "102": 0.29}},
+        "m": {"abs_rel": {"100": 0.25, "101": 0.27, "102": 0.24}},
+        "other": {"abs_rel": {"100": 0.24, "101": 0.27, "102": 0.25}},
+        "v": {"abs_rel": {"100": 0.251, "101": 0.268, "102": 0.243}},
+    }
+    plans = plan_claims(_exp(), pilot)
+    cost = {"base": 10.0, "m": 10.0, "other": 10.0, "v": 10.0}
+    unlimited = fit_budget(plans, cost, 1e9)
+    assert unlimited["other"] == 12
+    seeds = fit_budget(plans, cost, 200.0)
+    assert sum(cost[c] * n for c, n in seeds.items()) <= 200
+    assert all(n >= 3 for n in seeds.values())
+    big = plans[0]
+    assert big.used_seeds == min(seeds["m"], seeds["base"]) and big.used_power is not None
+    assert big.used_power == pytest.approx(t_power(big.effect / big.sd, big.used_seeds, big.alpha))
+
+
+def test_repro_suite_design_reads_a_pilot_run_and_writes_design_yaml(tmp_path, capsys):
+    import json
+
+    import yaml
+
+    from repro.cli import main
+    from repro.config import to_plain
+
+    values = {
+        "base": [0.30, 0.31, 0.29],
+        "m": [0.25, 0.27, 0.24],
+        "other": [0.24, 0.27, 0.25],
+        "v": [0.251, 0.268, 0.243],
+    }
+    run = tmp_path / "science-pilot"
+    run.mkdir()
+    (run / "suite.json").write_text(json.dumps({"cells": list(values), "expected": to_plain(_exp())}))
+    for cell, vals in values.items():
+        seeds = [{"seed": 100 + i, "metrics": {"abs_rel": v}} for i, v in enumerate(vals)]
+        (run / cell).mkdir()
+        (run / cell / "result.json").write_text(json.dumps({"status": "ok", "seeds": seeds, "wall_time_s": 30.0}))
+    assert main(["suite", "design", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "seeds per cell" in out and "designed power" in out
+    design = yaml.safe_load((run / "design.yaml").read_text())
+    assert design["claims"][0]["pilot_seeds"] == [100, 101, 102]
+    assert design["claims"][2]["margin"] == pytest.approx(0.5 * 0.0467, abs=1e-3)
+    assert design["estimated_seconds"] <= design["budget_seconds"]

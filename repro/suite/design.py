@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,8 @@ from repro.suite.verdicts import claim_seeds
 
 TARGET_POWER = 0.8
 MAX_SEEDS = 12  # beyond this a claim is reported as not reachable within the CPU budget
+MIN_SEEDS = 3  # every cell keeps at least this many (a spread needs them)
+BUDGET_S = 45 * 60  # `make science` on 2 CPU cores
 
 
 def t_power(d_z: float, n: int, alpha: float) -> float:
@@ -81,6 +84,9 @@ class ClaimPlan:
     power: float = 0.0  # power at ``seeds`` (or at MAX_SEEDS when not reachable)
     cells: list[str] = field(default_factory=list)
     note: str = ""
+    power_at: Callable[[int], float] | None = field(default=None, repr=False)  # power with n seeds
+    used_seeds: int | None = None  # after the budget: the seeds the claim's cells share
+    used_power: float | None = None
 
     @property
     def d_z(self) -> float | None:
@@ -135,7 +141,8 @@ def _plan_better(
         plan.seeds, plan.power, plan.note = 2, 1.0, "no spread over the pilot's seeds"
         return plan
     d = plan.effect / plan.sd
-    plan.seeds, plan.power = smallest_n(lambda n: t_power(d, n, alpha), target, max_seeds)
+    plan.power_at = lambda n: t_power(d, n, alpha)
+    plan.seeds, plan.power = smallest_n(plan.power_at, target, max_seeds)
     plan.note = f"one-sided paired t over seeds at α/{m} = {alpha:.4g} (Holm's first step)"
     return plan
 
@@ -169,18 +176,57 @@ def _plan_within(claim: Claim, seeds: dict, target: float, max_seeds: int) -> Cl
     def power(n: int) -> float:
         return math.prod(tost_power(abs(d), sd, margin, n, claim.alpha) for d, sd in diffs)
 
+    plan.power_at = power
     plan.seeds, plan.power = smallest_n(power, target, max_seeds)
     return plan
 
 
-def cell_seeds(plans: list[ClaimPlan], minimum: int = 3) -> dict[str, int]:
-    """Seeds per cell: the most any of its claims needs (a claim that cannot reach the target gets the cap)."""
+def cell_seeds(plans: list[ClaimPlan], minimum: int = MIN_SEEDS, wanted: dict[str, int] | None = None) -> dict[str, int]:
+    """Seeds per cell: the most any of its claims needs (a claim that cannot reach the target gets
+    the cap; ``wanted`` overrides a claim's request by label)."""
     out: dict[str, int] = {}
     for p in plans:
-        n = p.seeds if p.seeds is not None else MAX_SEEDS
+        n = (wanted or {}).get(p.label, p.seeds if p.seeds is not None else MAX_SEEDS)
         for c in p.cells:
             out[c] = max(out.get(c, minimum), n)
     return out
+
+
+def fit_budget(plans: list[ClaimPlan], cost: dict[str, float], budget_s: float) -> dict[str, int]:
+    """Seeds per cell within ``budget_s`` at the pilot's cost per seed.
+
+    While over budget, one seed is taken from the claim whose power drops least per second saved
+    (claims that cannot gain power at all first). Each plan's ``used_seeds``/``used_power`` is then
+    the power at the seeds its cells share: the power the claim is *designed for*.
+    """
+    wanted = {p.label: p.seeds if p.seeds is not None else MAX_SEEDS for p in plans}
+
+    def total(seeds: dict[str, int]) -> float:
+        return sum(cost.get(c, 0.0) * n for c, n in seeds.items())
+
+    seeds = cell_seeds(plans, wanted=wanted)
+    while total(seeds) > budget_s:
+        best: tuple[float, str] | None = None
+        for p in plans:
+            n = wanted[p.label]
+            if n <= MIN_SEEDS:
+                continue
+            trial = cell_seeds(plans, wanted={**wanted, p.label: n - 1})
+            saved = total(seeds) - total(trial)
+            if saved <= 0:
+                continue
+            loss = (p.power_at(n) - p.power_at(n - 1)) if p.power_at else 0.0
+            score = loss / saved
+            if best is None or score < best[0]:
+                best = (score, p.label)
+        if best is None:
+            break  # every claim at the minimum: the budget cannot be met
+        wanted[best[1]] -= 1
+        seeds = cell_seeds(plans, wanted=wanted)
+    for p in plans:
+        p.used_seeds = min(seeds[c] for c in p.cells)
+        p.used_power = p.power_at(p.used_seeds) if p.power_at else None
+    return seeds
 
 
 def cell_cost(results: dict[str, dict[str, Any]]) -> dict[str, float]:
@@ -194,8 +240,10 @@ def cell_cost(results: dict[str, dict[str, Any]]) -> dict[str, float]:
     return out
 
 
-def design_from_run(run_dir: str | Path, exp: ExpectedFile | None = None, **kwargs: Any) -> dict[str, Any]:
-    """The design (claims, seeds per cell, estimated cost) from a pilot run's folder."""
+def design_from_run(
+    run_dir: str | Path, exp: ExpectedFile | None = None, budget_s: float = BUDGET_S, **kwargs: Any
+) -> dict[str, Any]:
+    """The design (claims, seeds per cell within ``budget_s``, estimated cost) from a pilot run's folder."""
     from repro.suite.report import load_run
 
     run = load_run(run_dir)
@@ -203,13 +251,14 @@ def design_from_run(run_dir: str | Path, exp: ExpectedFile | None = None, **kwar
     if exp is None:
         raise UserError(f"{run_dir}: the run has no expected file: nothing to design")
     plans = plan_claims(exp, claim_seeds(run.results, exp), **kwargs)
-    seeds = cell_seeds(plans)
     cost = cell_cost(run.results)
+    seeds = fit_budget(plans, cost, budget_s)
     estimate = sum(cost.get(c, 0.0) * n for c, n in seeds.items())
     return {
         "pilot_run": str(run_dir),
         "target_power": kwargs.get("target", TARGET_POWER),
         "claims": [_plain(p) for p in plans],
+        "budget_seconds": budget_s,
         "cell_seeds": seeds,
         "pilot_seconds_per_seed": {c: round(v, 1) for c, v in cost.items()},
         "estimated_seconds": round(estimate),
@@ -231,6 +280,8 @@ def _plain(p: ClaimPlan) -> dict[str, Any]:
         "margin": r(p.margin),
         "seeds": p.seeds,
         "power": r(p.power),
+        "used_seeds": p.used_seeds,
+        "used_power": r(p.used_power),
         "note": p.note,
     }
 
@@ -249,16 +300,20 @@ def render(design: dict[str, Any]) -> str:
             c["alpha_design"],
             c["seeds"] if c["seeds"] is not None else f"> {MAX_SEEDS}",
             c["power"],
+            c["used_seeds"],
+            c["used_power"],
             c["note"],
         ]
         for c in design["claims"]
     ]
-    head = ["claim", "pilot effect", "sd", "d_z", "margin", "α design", "seeds", "power", "note"]
+    head = ["claim", "pilot effect", "sd", "d_z", "margin", "α design", "seeds for target", "power",
+            "seeds in budget", "designed power", "note"]
     lines = [
         f"design from the pilot {design['pilot_run']} (target power {design['target_power']:g})",
         tabulate(rows, head),
         "",
         "seeds per cell: " + ", ".join(f"{c} {n}" for c, n in design["cell_seeds"].items()),
-        f"estimated confirmatory wall time at the pilot's per-seed cost: {design['estimated_seconds'] / 60:.0f} min",
+        f"estimated confirmatory wall time at the pilot's per-seed cost: {design['estimated_seconds'] / 60:.0f} min "
+        f"(budget {design['budget_seconds'] / 60:.0f} min)",
     ]
     return "\n".join(lines) + "\n"
