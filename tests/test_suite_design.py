@@ -36,14 +36,22 @@ def _exp() -> ExpectedFile:
     return ExpectedFile(source="t", directions={"abs_rel": "lower"}, tolerance={}, rationale="", claims=claims)
 
 
+# pilot AbsRel per seed 100, 101, 102: m gains ≈ 0.047 ± 0.006 over base (large); m is NOT
+# better than other (no n helps); v is within a hair of m
+PILOT = {
+    "base": [0.30, 0.31, 0.29],
+    "m": [0.25, 0.27, 0.24],
+    "other": [0.24, 0.27, 0.25],
+    "v": [0.251, 0.268, 0.243],
+}
+
+
+def _pilot() -> dict[str, dict[str, dict[str, float]]]:
+    return {c: {"abs_rel": {str(100 + i): v for i, v in enumerate(vals)}} for c, vals in PILOT.items()}
+
+
 def test_plan_claims_sizes_each_claim_from_the_pilot():
-    pilot = {
-        "base": {"abs_rel": {"100": 0.30, "101": 0.31, "102": 0.29}},
-        "m": {"abs_rel": {"100": 0.25, "101": 0.27, "102": 0.24}},  # gain ≈ 0.047 ± 0.006: large
-        "other": {"abs_rel": {"100": 0.24, "101": 0.27, "102": 0.25}},  # m is NOT better: no n helps
-        "v": {"abs_rel": {"100": 0.251, "101": 0.268, "102": 0.243}},
-    }
-    big, wrong, within = plan_claims(_exp(), pilot)
+    big, wrong, within = plan_claims(_exp(), _pilot())
     assert big.alpha == pytest.approx(0.025)  # α/m over the two directional claims
     assert big.effect == pytest.approx(0.0467, abs=1e-3) and big.seeds is not None and big.seeds <= 4
     assert big.power >= 0.8 and t_power(big.effect / big.sd, big.seeds, big.alpha) == pytest.approx(big.power)
@@ -57,13 +65,7 @@ def test_plan_claims_sizes_each_claim_from_the_pilot():
 def test_fit_budget_cuts_seeds_where_power_is_cheapest_and_reports_the_power_used():
     from repro.suite.design import fit_budget
 
-    pilot = {
-        "base": {"abs_rel": {"100": 0.30, "101": 0.31, "102": 0.29}},
-        "m": {"abs_rel": {"100": 0.25, "101": 0.27, "102": 0.24}},
-        "other": {"abs_rel": {"100": 0.24, "101": 0.27, "102": 0.25}},
-        "v": {"abs_rel": {"100": 0.251, "101": 0.268, "102": 0.243}},
-    }
-    plans = plan_claims(_exp(), pilot)
+    plans = plan_claims(_exp(), _pilot())
     cost = {"base": 10.0, "m": 10.0, "other": 10.0, "v": 10.0}
     unlimited = fit_budget(plans, cost, 1e9)
     assert unlimited["other"] == 12
@@ -83,12 +85,7 @@ def test_repro_suite_design_reads_a_pilot_run_and_writes_design_yaml(tmp_path, c
     from repro.cli import main
     from repro.config import to_plain
 
-    values = {
-        "base": [0.30, 0.31, 0.29],
-        "m": [0.25, 0.27, 0.24],
-        "other": [0.24, 0.27, 0.25],
-        "v": [0.251, 0.268, 0.243],
-    }
+    values = PILOT
     run = tmp_path / "science-pilot"
     run.mkdir()
     (run / "suite.json").write_text(json.dumps({"cells": list(values), "expected": to_plain(_exp())}))
