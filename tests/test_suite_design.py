@@ -95,8 +95,9 @@ def test_repro_suite_design_reads_a_pilot_run_and_writes_design_yaml(tmp_path, c
         (run / cell / "result.json").write_text(json.dumps({"status": "ok", "seeds": seeds, "wall_time_s": 30.0}))
     assert main(["suite", "design", str(run)]) == 0
     out = capsys.readouterr().out
-    assert "seeds per cell" in out and "designed power" in out
+    assert "seeds per cell" in out and "designed power" in out and "expected: m better than base: design: {seeds:" in out
     design = yaml.safe_load((run / "design.yaml").read_text())
     assert design["claims"][0]["pilot_seeds"] == [100, 101, 102]
     assert design["claims"][2]["margin"] == pytest.approx(0.5 * 0.0467, abs=1e-3)
+    assert "margin_of: [base, m]" in out  # the rule is frozen with the number
     assert design["estimated_seconds"] <= design["budget_seconds"]

@@ -87,6 +87,8 @@ class ClaimPlan:
     power_at: Callable[[int], float] | None = field(default=None, repr=False)  # power with n seeds
     used_seeds: int | None = None  # after the budget: the seeds the claim's cells share
     used_power: float | None = None
+    margin_of: list[str] = field(default_factory=list)  # within: the two cells the margin came from
+    margin_fraction: float | None = None
 
     @property
     def d_z(self) -> float | None:
@@ -158,6 +160,7 @@ def _plan_within(claim: Claim, seeds: dict, target: float, max_seeds: int) -> Cl
             return plan
         gain = abs(statistics.fmean(a.values()) - statistics.fmean(b.values()))
         margin = design.margin_fraction * gain
+        plan.margin_of, plan.margin_fraction = list(design.margin_of), design.margin_fraction
         plan.note = f"margin = {design.margin_fraction:g} × pilot |{' − '.join(design.margin_of)}| = {design.margin_fraction:g} × {gain:.4g}"
     plan.margin = margin
     pairs = [(i, j) for k, i in enumerate(claim.cells) for j in claim.cells[k + 1 :]]
@@ -282,6 +285,8 @@ def _plain(p: ClaimPlan) -> dict[str, Any]:
         "power": r(p.power),
         "used_seeds": p.used_seeds,
         "used_power": r(p.used_power),
+        "margin_fraction": p.margin_fraction,
+        "margin_of": p.margin_of,
         "note": p.note,
     }
 
@@ -315,5 +320,30 @@ def render(design: dict[str, Any]) -> str:
         "seeds per cell: " + ", ".join(f"{c} {n}" for c, n in design["cell_seeds"].items()),
         f"estimated confirmatory wall time at the pilot's per-seed cost: {design['estimated_seconds'] / 60:.0f} min "
         f"(budget {design['budget_seconds'] / 60:.0f} min)",
+        "",
+        "to freeze (confirmatory seeds 0…, disjoint from the pilot's):",
+        *freeze_lines(design),
     ]
     return "\n".join(lines) + "\n"
+
+
+def freeze_lines(design: dict[str, Any]) -> list[str]:
+    """What to write into the suite (``seeds:`` per cell) and expected file (``within:``, ``design:``)."""
+    import yaml
+
+    out = [f"  suites: {cell}: seeds: {list(range(n))}" for cell, n in design["cell_seeds"].items()]
+    for c in design["claims"]:
+        frozen = {
+            "seeds": c["used_seeds"],
+            "power": c["used_power"],
+            "alpha": c["alpha_design"],
+            "pilot_effect": c["pilot_effect"],
+            "pilot_sd": c["pilot_sd"],
+            "pilot_seeds": c["pilot_seeds"],
+        }
+        if c.get("margin_of"):
+            frozen.update(margin_fraction=c["margin_fraction"], margin_of=c["margin_of"])
+        flow = yaml.safe_dump(frozen, default_flow_style=True, sort_keys=False, width=10**6).strip()
+        within = f"within: {c['margin']}, " if c["margin"] is not None else ""
+        out.append(f"  expected: {c['claim']}: {within}design: {flow}")
+    return out
