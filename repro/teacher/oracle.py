@@ -136,7 +136,6 @@ class OracleTeacher(nn.Module):
             + (f", edge bias ×(1 + b·ρ²), b = {self._bias_text()}" if any(self._biases) else "")
         )
 
-
     def _bias_text(self) -> str:
         if isinstance(self.edge_bias, list):
             return "/".join(f"{b:g}" for b in self.edge_bias) + " per face"
