@@ -598,6 +598,7 @@ def judge_claims(
     """
     out: list[ClaimVerdict] = []
     pending: list[tuple[ClaimVerdict, Claim, dict[str, SeedValues | None], float]] = []
+    shown: set[int] = set()  # claims not judged at this scale: statistics shown, no verdict
     for claim in exp.claims:
         v = ClaimVerdict(claim, "not_evaluated")
         out.append(v)
@@ -608,8 +609,7 @@ def judge_claims(
                 mean, std = summarize(vals)
                 v.values[n] = (mean, std, len(vals))
         if not (compare or scale in claim.scales):
-            v.test = "not compared at this scale"
-            continue
+            shown.add(id(v))
         if any(x is None for x in per_cell.values()):
             v.test = "a cell has no measurement"
             continue
@@ -624,12 +624,18 @@ def judge_claims(
         else:
             ok = _judge_within(claim, per_cell, cell_images if have_images else None, v)  # type: ignore[arg-type]
             v.status = "not_evaluated" if ok is None else ("pass" if ok else "fail")
-    for family in ("images", "seeds"):
-        tests = [t for v, *_ in pending for t in getattr(v, family)]
-        for t, p in zip(tests, holm([t.p for t in tests]), strict=True):
-            t.p_holm = p if len(tests) > 1 else None
+    for group in (True, False):  # judged claims and shown-only ones are separate Holm families
+        members = [x for x in pending if (id(x[0]) in shown) is group]
+        for family in ("images", "seeds"):
+            tests = [t for v, *_ in members for t in getattr(v, family)]
+            for t, p in zip(tests, holm([t.p for t in tests]), strict=True):
+                t.p_holm = p if len(tests) > 1 else None
     for v, claim, per_cell, sign in pending:
         ok = _decide_better(claim, per_cell[claim.cell], per_cell[claim.better_than], sign, v)  # type: ignore[arg-type]
         v.status = "not_evaluated" if ok is None else ("pass" if ok else "fail")
         _power(exp, claim, sign, v)
+    for v in out:
+        if id(v) in shown:  # e.g. --scale ci (2 seeds) or the pilot: too few seeds for a verdict
+            v.status = "not_evaluated"
+            v.test = f"not judged at scale '{scale}' (statistics shown, no verdict): {v.test}"
     return out
