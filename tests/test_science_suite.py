@@ -60,10 +60,11 @@ MINI = """\
 include: {suite}
 suite: science_mini
 expected: {expected}
-defaults:
-  seeds: [0, 1]
-  synthetic: {{count: 4}}
-  train: {{schedule: {{steps: 2}}}}
+scales:  # the full scale overlaid (not defaults): it overrides the cells' own seeds, as --scale ci does
+  full:
+    seeds: [0, 1]
+    synthetic: {{count: 4}}
+    train: {{schedule: {{steps: 2}}}}
 """
 
 
