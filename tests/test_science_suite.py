@@ -1,7 +1,7 @@
 """The science suite: its files, its claims, and the real pipeline on a miniature of it.
 
-The full suite (``repro suite science``, ~15–20 min on 2 cores) and its CI scale (``--scale ci``,
-a few minutes) are run by hand / by CI; here a miniature (2 steps, 2 seeds, 4 panoramas per
+The full suite (``repro suite science``, ≤ 45 min on 2 cores), its pilot and its CI scale
+(``--scale ci``, a few minutes) are run by hand / by CI; here a miniature (2 steps, 2 seeds, 4 panoramas per
 split, three of its cells) goes through the real data → train → eval → report path (slow), and
 the suite's own files are checked (fast).
 """
