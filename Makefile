@@ -17,7 +17,7 @@ IMAGE ?= repro
 PYTEST_ARGS ?=
 SUITE_ARGS ?=
 
-.PHONY: install lock test test-slow demo bench parity clean smoke science table2 table3 table4 table5 table7 table8 docker-build
+.PHONY: install lock test test-slow demo bench parity clean smoke science science-pilot table2 table3 table4 table5 table7 table8 docker-build
 
 install: $(STAMP)
 
@@ -54,8 +54,13 @@ parity: $(STAMP)
 smoke: $(STAMP)
 	$(BIN)/repro suite smoke $(SUITE_ARGS)
 
+# The confirmatory run with the design frozen from the pilot (docs/science_pilot.md); the pilot
+# itself, then its power analysis: make science-pilot; repro suite design runs/science-pilot
 science: $(STAMP)
 	$(BIN)/repro suite science $(SUITE_ARGS)
+
+science-pilot: $(STAMP)
+	$(BIN)/repro suite science --scale pilot $(SUITE_ARGS)
 
 table2: $(STAMP)
 	$(BIN)/repro suite table2_matterport $(SUITE_ARGS)

@@ -137,15 +137,25 @@ def test_watermark_changes_only_its_mask() -> None:
 
 def test_styles_differ_in_room_statistics_and_lighting() -> None:
     stats = {}
-    for style in ("a", "b"):
+    for style in ("a", "b", "c"):
         scenes = [sample_scene(style, panorama_generator(0, i)) for i in range(40)]
         area = np.mean([float((s.room[3] - s.room[0]) * (s.room[5] - s.room[2])) for s in scenes])
-        stats[style] = (area, np.mean([s.ambient for s in scenes]), np.mean([len(s.boxes) for s in scenes]))
+        stats[style] = (
+            area,
+            np.mean([s.ambient for s in scenes]),
+            np.mean([len(s.boxes) for s in scenes]),
+            np.mean([len(s.cylinders) for s in scenes]),
+            np.std([float(s.room[4] - s.room[1]) for s in scenes]),  # spread of ceiling heights
+        )
     assert stats["b"][0] > stats["a"][0] * 1.2  # larger rooms and halls
     assert stats["b"][1] > stats["a"][1]  # brighter ambient
     assert stats["b"][2] > stats["a"][2]  # more furniture
+    # c, the third domain: fewer boxes than either, more columns, a wider range of ceiling heights
+    assert stats["c"][2] < min(stats["a"][2], stats["b"][2])
+    assert stats["c"][3] > max(stats["a"][3], stats["b"][3])
+    assert stats["c"][4] > 1.5 * max(stats["a"][4], stats["b"][4])
     with pytest.raises(ValueError, match="unknown synthetic style"):
-        sample_scene("c", panorama_generator(0))
+        sample_scene("d", panorama_generator(0))
 
 
 def _digest(root: Path) -> str:

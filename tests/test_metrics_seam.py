@@ -89,3 +89,46 @@ def test_oracle_edge_bias_survives_affine_normalisation():
     faces = equirect_to_cube(_smooth_depth()[None, None], 32)
     back = cube_to_equirect(faces, H, W)[0, 0]
     assert seam_ratio(back, _smooth_depth()) < 1.5
+
+
+def test_oracle_per_face_edge_bias_jumps_across_every_cube_edge():
+    """A list of per-face strengths (opposite faces alike) makes the factor differ on the two sides
+    of every shared cube edge, so the stitched teacher error jumps there; a single value does not."""
+    b = [0.9, 0.1, 0.9, 0.1, 0.5, 0.5]
+    depth = torch.ones(2 * 6, 1, 32, 32)  # two panoramas' faces, F R B L U D each
+    oracle = OracleTeacher(scale_range=(1, 1), shift_range=(0, 0), noise_std=0, edge_bias=b)
+    factor = oracle.raw_disparity(depth)  # true disparity is 1: the factor itself
+    for i in range(12):
+        assert torch.allclose(factor[i, 0], 1 + b[i % 6] * face_radius_sq(32, 32))
+    pano = cube_to_equirect(factor[:6][None], H, W)[0, 0]
+    same = cube_to_equirect(OracleTeacher(scale_range=(1, 1), shift_range=(0, 0), noise_std=0, edge_bias=0.5)
+                            .raw_disparity(depth[:6])[None], H, W)[0, 0]
+    gt = torch.ones(H, W)
+    assert seam_ratio(1 / pano, gt) > 2 * seam_ratio(1 / same, gt)  # jumps, not bends
+    assert "per face" in oracle.describe() and oracle.provenance()["edge_bias"] == b
+    with pytest.raises(ValueError, match="edge_bias"):
+        OracleTeacher(edge_bias=[0.5, -1.0])
+
+
+def test_dataset_seam_field_keeps_pixel_anchored_error_and_averages_scene_error_out():
+    """seam_ratio_dataset: a seam at the same pixels in every image survives the mean; per-image
+    errors at random places do not; a per-image global scale is no seam."""
+    from repro.evaluation.seam import SeamField
+
+    gt = _smooth_depth()
+    idx = _face_index()
+    seamy = torch.tensor([1.0, 1.2, 0.9, 1.1, 0.95, 1.15])[idx]
+    anchored, scattered = SeamField(), SeamField()
+    g = torch.Generator().manual_seed(0)
+    for i in range(12):
+        anchored.add(gt * seamy * (1 + 0.3 * i), gt)
+        shift = int(torch.randint(0, W, (), generator=g))
+        scattered.add(gt * (1 + 0.02 * torch.randn(H, W, generator=g)) * torch.roll(seamy, shift, dims=1), gt)
+    assert anchored.ratio() > 5
+    assert scattered.ratio() < 0.5 * anchored.ratio()
+    assert math.isnan(SeamField().ratio())
+    acc = MetricAccumulator(seam=True)
+    acc.update(torch.stack([1 / (gt * seamy), 1 / gt])[:, None], torch.stack([gt, gt])[:, None])
+    res = acc.result()
+    assert res["seam_ratio_dataset"] > 2 and "seam_ratio_dataset" not in acc.rows[0]
+    assert "seam_ratio_dataset" not in MetricAccumulator().result()

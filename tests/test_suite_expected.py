@@ -201,6 +201,13 @@ def test_claim_scales_and_validation():
     measured = {"a": {"abs_rel": 0.2}, "b": {"abs_rel": 0.1}}
     at_ci = judge_claims(exp, measured, compare=False, scale="ci")
     assert [c.status for c in at_ci] == ["pass", "not_evaluated"]
+    # a claim not judged at this scale still shows its statistics, without a verdict
+    assert at_ci[1].effect == pytest.approx(0.1) and "not judged at scale 'ci'" in at_ci[1].test
+    assert "means 0.1000 < 0.2000" in at_ci[1].test
+    paired = _claims_file({"cell": "b", "better_than": "a", "metric": "abs_rel", "test": "paired_t"})
+    seeds = {"a": {"abs_rel": {"0": 0.2, "1": 0.22}}, "b": {"abs_rel": {"0": 0.1, "1": 0.11}}}
+    (pilot,) = judge_claims(paired, seeds, compare=False, scale="pilot")
+    assert pilot.status == "not_evaluated" and pilot.seeds and pilot.seeds[0].p is not None
     from repro.suite.expected import Claim
 
     with pytest.raises(ValueError, match="either cell"):

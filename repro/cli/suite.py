@@ -1,4 +1,4 @@
-"""`repro suite NAME | list | validate [NAME...] | report RUN_DIR | status RUN_DIR | compare RUN_A RUN_B...`."""
+"""`repro suite NAME | list | validate [NAME...] | report RUN_DIR | status RUN_DIR | compare RUN_A RUN_B... | design RUN_DIR`."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from repro.cli.args import positive_int
 from repro.config import ConfigError
 from repro.errors import UserError
 
-ACTIONS = ("list", "validate", "report", "status", "compare")
+ACTIONS = ("list", "validate", "report", "status", "compare", "design")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -21,13 +21,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "Run a paper-table suite cell by cell (masks → train → eval → diff against the paper), "
         "or: `list` the suites, `validate [NAME...]` them, `report RUN_DIR` to rebuild a run's report, "
         "`status RUN_DIR` for the jobs of a run started with --launcher, "
-        "`compare RUN_A RUN_B [...]` for runs side by side with the paper."
+        "`compare RUN_A RUN_B [...]` for runs side by side with the paper, `design RUN_DIR` for the "
+        "power analysis of a pilot run (seeds per claim for 80 % power)."
     )
     parser.add_argument(
-        "target", metavar="NAME|list|validate|report|status|compare", help="a suite name or alias, or an action"
+        "target", metavar="NAME|list|validate|report|status|compare|design", help="a suite name or alias, or an action"
     )
     parser.add_argument(
-        "args", nargs="*", metavar="ARG", help="validate: suite names; report/status: the run folder; compare: run folders"
+        "args",
+        nargs="*",
+        metavar="ARG",
+        help="validate: suite names; report/status/design: the run folder; compare: run folders",
     )
     parser.add_argument("--cells", help="comma-separated cells to run (their init_from cells are added)")
     parser.add_argument(
@@ -150,6 +154,8 @@ def run(args: argparse.Namespace) -> int:
         return _status(args)
     if args.target == "compare":
         return _compare(args)
+    if args.target == "design":
+        return _design(args)
     directory = schema.suites_dir(args.suites)
     if args.target == "list":
         return _list(directory)
@@ -254,6 +260,23 @@ def _compare(args: argparse.Namespace) -> int:
     else:
         write_text(args.out, text)
         _say(f"compare: wrote {args.out}")
+    return 0
+
+
+def _design(args: argparse.Namespace) -> int:
+    """The power analysis of a pilot run: seeds per claim and cell, margins (repro.suite.design)."""
+    import yaml
+
+    from repro.atomic import write_text
+    from repro.suite.design import design_from_run, render
+
+    if len(args.args) != 1:
+        raise UserError("usage: repro suite design PILOT_RUN_DIR")
+    run_dir = Path(args.args[0])
+    design = design_from_run(run_dir)
+    write_text(run_dir / "design.yaml", yaml.safe_dump(design, sort_keys=False, allow_unicode=True))
+    print(render(design), end="")
+    print(f"written: {run_dir / 'design.yaml'} (freeze its seeds and margins into the suite and expected files)")
     return 0
 
 

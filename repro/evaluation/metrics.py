@@ -40,12 +40,16 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from repro.atomic import write_text
 from repro.choices import Protocol, RmseLog
 from repro.geometry.disparity import depth_to_disparity, disparity_to_depth
+
+if TYPE_CHECKING:
+    from repro.evaluation.seam import SeamField
 
 METRIC_KEYS: tuple[str, ...] = (
     "abs_rel", "sq_rel", "mae", "rmse", "rmse_log", "log10", "delta1", "delta2", "delta3",
@@ -224,6 +228,7 @@ def compute_metrics(
     min_depth: float = 0.0,
     max_depth: float = 10.0,
     seam: bool = False,
+    seam_field: SeamField | None = None,
 ) -> dict[str, float]:
     """Metrics of one image: ``pred`` and ``gt`` are (H, W) (or (1, H, W), (1, 1, H, W)), gt in metres.
 
@@ -232,7 +237,8 @@ def compute_metrics(
     default: the protocol's) clamps prediction and ground truth after alignment. Returns the
     ``METRIC_KEYS`` plus
     ``valid_pixels`` (and ``seam_ratio`` with ``seam``, see :mod:`repro.evaluation.seam`: ``gt`` must then
-    be the whole equirect panorama, after the protocol's alignment and clamp); with no valid pixel every metric is NaN and ``valid_pixels`` is 0, so the
+    be the whole equirect panorama, after the protocol's alignment and clamp; ``seam_field`` then
+    also collects the image's aligned error for ``seam_ratio_dataset``); with no valid pixel every metric is NaN and ``valid_pixels`` is 0, so the
     caller can skip the image. A NaN prediction at a valid pixel propagates to NaN metrics rather
     than being dropped.
     """
@@ -265,6 +271,8 @@ def compute_metrics(
         aligned, ref = torch.zeros_like(gt), torch.zeros_like(gt)
         aligned[valid], ref[valid] = p, g
         out["seam_ratio"] = seam_ratio(aligned, ref, valid)
+        if seam_field is not None:
+            seam_field.add(aligned, ref, valid)
     return out
 
 
@@ -285,6 +293,11 @@ class MetricAccumulator:
                          "seam": seam}
         self.keys = (*METRIC_KEYS, *(("seam_ratio",) if seam else ()))
         self.rows: list[dict[str, float | int | str]] = []
+        self.seam_field: SeamField | None = None
+        if seam:
+            from repro.evaluation.seam import SeamField
+
+            self.seam_field = SeamField()
 
     def update(self, pred: torch.Tensor, gt: torch.Tensor, names: list[str] | None = None,
                mask: torch.Tensor | None = None) -> list[dict[str, float | int | str]]:
@@ -298,7 +311,8 @@ class MetricAccumulator:
         new = []
         for i in range(batch):
             row: dict[str, float | int | str] = {"image": names[i] if names else str(len(self.rows))}
-            row.update(compute_metrics(pred[i], gt[i], mask=None if mask is None else mask[i], **self.settings))
+            row.update(compute_metrics(pred[i], gt[i], mask=None if mask is None else mask[i],
+                                       seam_field=self.seam_field, **self.settings))
             self.rows.append(row)
             new.append(row)
         return new
@@ -310,6 +324,8 @@ class MetricAccumulator:
         out: dict[str, float | int] = {
             k: math.fsum(float(r[k]) for r in used) / len(used) if used else math.nan for k in self.keys
         }
+        if self.seam_field is not None:  # one number per dataset: not a per-image column
+            out["seam_ratio_dataset"] = self.seam_field.ratio()
         out["images"] = len(used)
         out["images_skipped"] = len(self.rows) - len(used)
         return out
@@ -325,6 +341,8 @@ class MetricAccumulator:
 
             out["seam_ratio_definition"] = (f"mean |Δ(ln pred − ln gt)| within {SEAM_BAND_PX} px of the un-rotated "
                                             "cube-face borders / elsewhere (repro.evaluation.seam)")
+            out["seam_ratio_dataset_definition"] = ("seam_ratio of the mean (per-image centred) log-error field "
+                                                    "over the dataset's images (repro.evaluation.seam.SeamField)")
         return out
 
     def write_csv(self, path: str | os.PathLike[str]) -> Path:

@@ -24,6 +24,14 @@ Angular distance to the nearest border: a unit direction lies on face ``argmax |
 border where the two largest ``|d_i|`` are equal; the plane of that border has unit normal
 ``(e_i ∓ e_j)/√2``, so the angle to it is ``asin(|a₁ − a₂| / √2)`` with ``a₁ ≥ a₂`` the two largest
 ``|d_i|`` (exact for the nearest point on the border's great circle).
+
+Dataset level (``seam_ratio_dataset``, :class:`SeamField`): the same ratio of the *mean* log-error
+field over a dataset's images (all of one size), each image's field centred on its own mean
+first. Errors that depend on the scene average out over images; what stays is the error
+anchored to panorama pixels — the cube seams a student learned from an un-rotated teacher. It is
+one number per evaluation, so it is compared over seeds, and against a control cell trained
+without any teacher (scene structure aligned with the cube, e.g. room corners, also survives the
+mean).
 """
 
 from __future__ import annotations
@@ -48,6 +56,17 @@ def cube_border_band(height: int, width: int, band_px: float = SEAM_BAND_PX) -> 
     return cube_border_angle(height, width) <= band_px * 2 * math.pi / width
 
 
+def log_error(
+    pred: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(ln pred − ln gt, ok)`` as float64 (H, W) maps; the error is 0 where ``ok`` is false."""
+    pred, gt = pred.detach().double().reshape(gt.shape[-2:]), gt.detach().double().reshape(gt.shape[-2:])
+    ok = (gt > 0) & (pred > 0) & torch.isfinite(gt) & torch.isfinite(pred)
+    if valid is not None:
+        ok &= valid.reshape(gt.shape).bool()
+    return torch.where(ok, torch.log(pred.clamp_min(1e-12)) - torch.log(gt.clamp_min(1e-12)), 0.0), ok
+
+
 def seam_ratio(
     pred: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor | None = None, band_px: float = SEAM_BAND_PX
 ) -> float:
@@ -55,12 +74,40 @@ def seam_ratio(
 
     NaN when the band or the rest has no valid pair (e.g. a tiny crop); 1.0 for a perfect prediction.
     """
-    pred, gt = pred.detach().double().reshape(gt.shape[-2:]), gt.detach().double().reshape(gt.shape[-2:])
-    h, w = gt.shape
-    ok = (gt > 0) & (pred > 0) & torch.isfinite(gt) & torch.isfinite(pred)
-    if valid is not None:
-        ok &= valid.reshape(h, w).bool()
-    err = torch.where(ok, torch.log(pred.clamp_min(1e-12)) - torch.log(gt.clamp_min(1e-12)), 0.0)
+    return seam_ratio_of_error(*log_error(pred, gt, valid), band_px=band_px)
+
+
+class SeamField:
+    """The mean log-error field over a dataset's images, for ``seam_ratio_dataset``."""
+
+    def __init__(self) -> None:
+        self.sum: torch.Tensor | None = None
+        self.count: torch.Tensor | None = None
+
+    def add(self, pred: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor | None = None) -> None:
+        """One aligned prediction; its field is centred on its own valid mean (a global scale is no seam)."""
+        err, ok = log_error(pred, gt, valid)
+        if not ok.any():
+            return
+        err = torch.where(ok, err - err[ok].mean(), 0.0)
+        if self.sum is None or self.count is None:
+            self.sum, self.count = torch.zeros_like(err), torch.zeros_like(err)
+        if self.sum.shape != err.shape:
+            raise ValueError(f"seam_ratio_dataset needs images of one size: {tuple(err.shape)} after {tuple(self.sum.shape)}")
+        self.sum += err
+        self.count += ok.double()
+
+    def ratio(self, band_px: float = SEAM_BAND_PX) -> float:
+        """``seam_ratio`` of the mean field (pixels valid in at least one image); NaN before any image."""
+        if self.sum is None or self.count is None:
+            return math.nan
+        ok = self.count > 0
+        return seam_ratio_of_error(torch.where(ok, self.sum / self.count.clamp_min(1), 0.0), ok, band_px=band_px)
+
+
+def seam_ratio_of_error(err: torch.Tensor, ok: torch.Tensor, band_px: float = SEAM_BAND_PX) -> float:
+    """The band/rest ratio of mean |first differences| of a log-error field (H, W) where ``ok``."""
+    h, w = err.shape
     band = cube_border_band(h, w, band_px)
     lat = (0.5 - (torch.arange(h, dtype=torch.float64) + 0.5) / h) * math.pi
     weight = torch.cos(lat)[:, None].expand(h, w)

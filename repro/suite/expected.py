@@ -83,6 +83,33 @@ ClaimTest = Literal["paired", "mean", "paired_t", "band", "tost"]
 
 
 @dataclass
+class ClaimDesign:
+    """How a claim's confirmatory test was sized, frozen from a pilot (:mod:`repro.suite.design`).
+
+    Recorded in the expected file next to the claim, before the confirmatory run: the report
+    prints the power the claim was designed for beside its verdict. ``margin_fraction`` and
+    ``margin_of`` state how an equivalence margin was derived from the pilot (the frozen number
+    itself is the claim's ``within``).
+    """
+
+    seeds: int | None = None  # seeds the power analysis asked for
+    power: float | None = None  # the power at those seeds (and the pilot's effect)
+    alpha: float | None = None  # the level the design assumed (α/m for Holm's first step)
+    pilot_effect: float | None = None
+    pilot_sd: float | None = None
+    pilot_seeds: list[int] = field(default_factory=list)
+    margin_fraction: float = 0.5
+    margin_of: list[str] = field(default_factory=list)  # two cells: margin = fraction × |pilot Δ|
+    note: str = ""
+
+    def describe(self) -> str:
+        if self.power is None:
+            return "not designed"
+        seeds = f"{self.seeds} seeds" if self.seeds is not None else "the seed cap"
+        return f"{self.power:.0%} at {seeds}" + (f" (pilot effect {self.pilot_effect:+.4g})" if self.pilot_effect is not None else "")
+
+
+@dataclass
 class Claim:
     """A comparison the paper makes between cells, checked on the measured values.
 
@@ -110,8 +137,11 @@ class Claim:
     alpha: float = 0.05
     scales: list[str] = field(default_factory=list)
     relative_to: list[str] = field(default_factory=list)
+    design: ClaimDesign | None = None  # the pilot's power analysis for this claim
 
     def __post_init__(self) -> None:
+        if self.design is not None and self.design.margin_of and len(self.design.margin_of) != 2:
+            raise ValueError("design.margin_of names two cells: the margin is a fraction of their pilot difference")
         if not self.metric:
             raise ValueError("a claim needs a metric")
         if bool(self.better_than) == bool(self.cells):
@@ -220,6 +250,9 @@ def load_expected(path: str | os.PathLike[str]) -> ExpectedFile:
                 raise ConfigError(f"claim names unknown cell '{name}'", where, f"claims[{i}]")
         if claim.metric not in exp.directions:
             raise ConfigError(f"claim metric '{claim.metric}' has no direction", where, f"claims[{i}]")
+        for name in claim.design.margin_of if claim.design else []:
+            if name not in exp.cells:
+                raise ConfigError(f"claim design names unknown cell '{name}'", where, f"claims[{i}].design")
     return exp
 
 
@@ -589,6 +622,7 @@ def judge_claims(
     """
     out: list[ClaimVerdict] = []
     pending: list[tuple[ClaimVerdict, Claim, dict[str, SeedValues | None], float]] = []
+    shown: set[int] = set()  # claims not judged at this scale: statistics shown, no verdict
     for claim in exp.claims:
         v = ClaimVerdict(claim, "not_evaluated")
         out.append(v)
@@ -599,8 +633,7 @@ def judge_claims(
                 mean, std = summarize(vals)
                 v.values[n] = (mean, std, len(vals))
         if not (compare or scale in claim.scales):
-            v.test = "not compared at this scale"
-            continue
+            shown.add(id(v))
         if any(x is None for x in per_cell.values()):
             v.test = "a cell has no measurement"
             continue
@@ -615,12 +648,18 @@ def judge_claims(
         else:
             ok = _judge_within(claim, per_cell, cell_images if have_images else None, v)  # type: ignore[arg-type]
             v.status = "not_evaluated" if ok is None else ("pass" if ok else "fail")
-    for family in ("images", "seeds"):
-        tests = [t for v, *_ in pending for t in getattr(v, family)]
-        for t, p in zip(tests, holm([t.p for t in tests]), strict=True):
-            t.p_holm = p if len(tests) > 1 else None
+    for group in (True, False):  # judged claims and shown-only ones are separate Holm families
+        members = [x for x in pending if (id(x[0]) in shown) is group]
+        for family in ("images", "seeds"):
+            tests = [t for v, *_ in members for t in getattr(v, family)]
+            for t, p in zip(tests, holm([t.p for t in tests]), strict=True):
+                t.p_holm = p if len(tests) > 1 else None
     for v, claim, per_cell, sign in pending:
         ok = _decide_better(claim, per_cell[claim.cell], per_cell[claim.better_than], sign, v)  # type: ignore[arg-type]
         v.status = "not_evaluated" if ok is None else ("pass" if ok else "fail")
         _power(exp, claim, sign, v)
+    for v in out:
+        if id(v) in shown:  # e.g. --scale ci (2 seeds) or the pilot: too few seeds for a verdict
+            v.status = "not_evaluated"
+            v.test = f"not judged at scale '{scale}' (statistics shown, no verdict): {v.test}"
     return out

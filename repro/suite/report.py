@@ -379,6 +379,7 @@ def claim_table(report: Report) -> list[list[str]]:
                 _paired(cv.images, c.alpha),
                 _paired(cv.seeds, c.alpha),
                 "—" if cv.mde is None else f"{cv.mde:.4f}",
+                c.design.describe() if c.design is not None else "—",
                 status,
             ]
         )
@@ -394,6 +395,7 @@ CLAIM_HEADERS = [
     "per image: mean Δ [95% CI] Wilcoxon/TOST p",
     "per seed: mean Δ [95% CI] t/TOST p",
     "MDE",
+    "designed power",
     "result",
 ]
 

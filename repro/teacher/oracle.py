@@ -17,6 +17,15 @@ can learn the face-anchored error there. Random rotation moves the borders every
 error averages out. A purely affine per-face distortion cannot do this: the per-face
 affine-invariant loss removes it exactly.
 
+A single ``edge_bias`` is the same on both sides of every shared face edge (ρ² is symmetric about
+it), so it *bends* the student's error at a border rather than making it jump. A list gives each
+face its own strength, cycled over the faces of each panorama (face ``i`` of a batch of
+``B × n`` faces uses ``edge_bias[i % len]``; the cube's faces come in py360convert's F R B L U D
+order). With ``[b₁, b₂, b₁, b₂, b₃, b₃]`` (opposite faces share a value, adjacent ones never do)
+the factor ``1 + bₖ·ρ²`` differs on the two sides of every cube edge by at least
+``|bₖ − bₗ|/2``: the error *jumps* there, which a seam metric of first differences sees
+(the science suite's Fig. 5 set-up).
+
 Every result produced with it must say so: :attr:`is_stand_in` is true and :meth:`describe`
 names it.
 """
@@ -44,7 +53,7 @@ class OracleTeacher(nn.Module):
         noise_std: float = 0.01,
         seed: int = 0,
         input_size: int | None = None,
-        edge_bias: float = 0.0,
+        edge_bias: float | list[float] | tuple[float, ...] = 0.0,
     ) -> None:
         """``noise_std`` is a fraction of each face's true disparity range; ``input_size`` (the real
         teacher's resolution) is accepted so one teacher config serves both, and has no effect."""
@@ -56,12 +65,13 @@ class OracleTeacher(nn.Module):
             raise ValueError(f"shift_range must be (low, high), got {shift_range}")
         if noise_std < 0:
             raise ValueError(f"noise_std must be >= 0, got {noise_std}")
-        if edge_bias <= -1:
+        biases = [float(b) for b in edge_bias] if isinstance(edge_bias, list | tuple) else [float(edge_bias)]
+        if not biases or min(biases) <= -1:
             raise ValueError(f"edge_bias must be > -1 (disparity must stay positive), got {edge_bias}")
         self.scale_range = (lo, hi)
         self.shift_range = (float(shift_range[0]), float(shift_range[1]))
         self.noise_std = float(noise_std)
-        self.edge_bias = float(edge_bias)
+        self.edge_bias: float | list[float] = biases[0] if not isinstance(edge_bias, list | tuple) else biases
         self.generator = torch.Generator().manual_seed(seed)
 
     def _uniform(self, n: int, bounds: tuple[float, float]) -> torch.Tensor:
@@ -77,8 +87,10 @@ class OracleTeacher(nn.Module):
         shape = (n,) + (1,) * (depth.dim() - 1)
         scale = self._uniform(n, self.scale_range).view(shape).to(disp.device)
         shift = self._uniform(n, self.shift_range).view(shape).to(disp.device)
-        if self.edge_bias:
-            disp = disp * (1 + self.edge_bias * face_radius_sq(*depth.shape[-2:], device=disp.device))
+        if any(self._biases):
+            bias = torch.tensor(self._biases, dtype=disp.dtype, device=disp.device)
+            per_face = bias[torch.arange(n, device=disp.device) % len(self._biases)].view(shape)
+            disp = disp * (1 + per_face * face_radius_sq(*depth.shape[-2:], device=disp.device))
         out = scale * disp + shift
         if self.noise_std > 0:
             flat = disp.flatten(1)
@@ -89,6 +101,10 @@ class OracleTeacher(nn.Module):
             noise = torch.randn(depth.shape, generator=self.generator).to(disp.device)
             out = out + self.noise_std * scale * span * noise
         return torch.where(valid, out.clamp_min(0), torch.zeros_like(out))
+
+    @property
+    def _biases(self) -> list[float]:
+        return self.edge_bias if isinstance(self.edge_bias, list) else [self.edge_bias]
 
     def predict_faces(self, faces: torch.Tensor | None, depth: torch.Tensor | None = None) -> torch.Tensor:
         """Faces are ignored; ``depth`` (N,1,h,w) planar depth of the same faces is required."""
@@ -117,8 +133,13 @@ class OracleTeacher(nn.Module):
         return (
             f"ORACLE teacher (stand-in, not Depth Anything): true disparity × U{self.scale_range} "
             f"+ U{self.shift_range}, noise {self.noise_std:g} of each face's range"
-            + (f", edge bias ×(1 + {self.edge_bias:g}·ρ²)" if self.edge_bias else "")
+            + (f", edge bias ×(1 + b·ρ²), b = {self._bias_text()}" if any(self._biases) else "")
         )
+
+    def _bias_text(self) -> str:
+        if isinstance(self.edge_bias, list):
+            return "/".join(f"{b:g}" for b in self.edge_bias) + " per face"
+        return f"{self.edge_bias:g}"
 
 
 def face_radius_sq(height: int, width: int, device: torch.device | None = None) -> torch.Tensor:

@@ -1,6 +1,6 @@
 """Random indoor scenes: a room box around the camera, furniture boxes and cylinders, materials, lights.
 
-Coordinates are the camera's (x right, y up, z forward; camera at the origin), metres. Two styles
+Coordinates are the camera's (x right, y up, z forward; camera at the origin), metres. Three styles
 differ in room statistics, palettes, textures and lighting, so that training on one and testing on
 the other is a small, controllable domain shift (the synthetic Matterport3D -> Stanford2D3D):
 
@@ -8,6 +8,12 @@ the other is a small, controllable domain shift (the synthetic Matterport3D -> S
   wallpaper, warm dim lights, sofas/tables/cabinets.
 * ``b`` (office-like, Stanford2D3D stand-in): larger rooms and long hallways, carpet, off-white
   walls, tiled ceilings, many desks, bright cool light.
+* ``c`` (loft/studio-like, a third domain for unlabeled data): low-ceilinged small rooms or tall
+  open halls (room sizes 2.5-12 m, ceilings 2.3-4.5 m), the camera near the floor or high up,
+  few but large pieces and many columns, concrete/brick (checker, grid) walls, saturated
+  colours, a single strong light or many weak ones. It overlaps neither ``a`` nor ``b`` in
+  palette and texture and spans a wider geometry than either, so it is the Structured3D /
+  SpatialAudioGen stand-in of Table 3: unlabeled data that is NOT the test domain.
 """
 
 from __future__ import annotations
@@ -101,6 +107,32 @@ STYLES: dict[str, Style] = {
         ceiling_patterns=(GRID,),
         furniture_patterns=(PLAIN, PLAIN, NOISE),
         contrast=(0.05, 0.25),
+    ),
+    "c": Style(
+        name="c",
+        room_x=(2.5, 12.0),
+        room_z=(2.5, 12.0),
+        hallway_p=0.15,
+        hallway_len=(10.0, 16.0),
+        room_h=(2.3, 4.5),
+        camera_h=(0.9, 1.9),
+        boxes=(2, 6),
+        box_w=(0.8, 2.8),
+        box_h=(0.3, 2.4),
+        cylinders=(2, 5),
+        lights=(1, 6),
+        light_rgb=(1.0, 0.95, 0.9),
+        light_power=(1.5, 9.0),
+        ambient=(0.12, 0.4),
+        wall_colors=((0.6, 0.6, 0.58), (0.62, 0.32, 0.25), (0.3, 0.45, 0.55), (0.55, 0.55, 0.3)),
+        floor_colors=((0.5, 0.5, 0.48), (0.25, 0.2, 0.18), (0.6, 0.58, 0.52)),
+        ceiling_colors=((0.55, 0.55, 0.55), (0.3, 0.3, 0.32), (0.8, 0.78, 0.75)),
+        furniture_colors=((0.85, 0.25, 0.15), (0.1, 0.5, 0.45), (0.9, 0.75, 0.1), (0.15, 0.15, 0.18)),
+        wall_patterns=(CHECKER, GRID, NOISE),
+        floor_patterns=(PLAIN, NOISE, GRID),
+        ceiling_patterns=(PLAIN, GRID, PLANKS),
+        furniture_patterns=(PLAIN, CHECKER, GRID),
+        contrast=(0.2, 0.55),
     ),
 }
 
