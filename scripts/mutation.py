@@ -3,7 +3,7 @@
 The tool is mutmut (configured under ``[tool.mutmut]`` in pyproject.toml): it copies ``repro/``
 to ``mutants/`` with every mutant behind a switch, records once which tests execute each
 function, and runs each mutant against only those tests. This script adds what mutmut lacks:
-runs one module at a time (a seeded sample of each, for CI), a per-module table (killed /
+runs only the chosen modules (all their mutants, or a seeded sample of each, for CI), a per-module table (killed /
 survived / timed out / score) with the reviewed equivalent mutants of ``mutation/equivalent.txt``
 counted out, and an exit status below a minimum score.
 
@@ -128,22 +128,22 @@ def table(names: set[str] | None, min_score: float | None) -> int:
 
 
 def run(modules: list[Module], sample: int | None, seed: int, max_children: int) -> set[str]:
-    """Run each module's mutants (all, or a seeded sample of ``sample``), one module at a time."""
+    """Run the chosen modules' mutants (all, or a seeded sample of ``sample`` per module) in one
+    mutmut call: mutmut starts once (stats, clean run) and each mutant runs its covering tests."""
     generate()
     rng = random.Random(seed)
     chosen: set[str] = set()
     for module in modules:
         names = sorted(results(module))
         if sample is not None and sample < len(names):
-            names = sorted(rng.sample(names, sample))
-        if not names:
-            continue
+            names = rng.sample(names, sample)
         print(f"== {module.name}: {len(names)} mutants", flush=True)
         chosen |= set(names)
+    if chosen:
         # mutmut runs explicitly named mutants again, whatever a previous run found
-        rc = mutmut("run", "--max-children", str(max_children), *names)
+        rc = mutmut("run", "--max-children", str(max_children), *sorted(chosen))
         if rc != 0:
-            raise SystemExit(f"mutmut run failed for {module.name} (exit {rc})")
+            raise SystemExit(f"mutmut run failed (exit {rc})")
     LAST_RUN.write_text("".join(f"{n}\n" for n in sorted(chosen)))
     return chosen
 
