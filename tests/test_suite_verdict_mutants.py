@@ -1,0 +1,119 @@
+"""Verdict and statistics code: cases that surviving mutants of repro/suite/ showed untested (issue 25)."""
+
+from __future__ import annotations
+
+import pytest
+
+from repro.suite.expected import Acceptance, CellExpectation, Claim, ExpectedFile, judge_claims, judge_metric
+from repro.suite.stats import paired_seeds, tost
+
+
+def _exp(directions: dict[str, str], *claims: Claim, cells: tuple[str, ...] = ("a", "b")) -> ExpectedFile:
+    metric = next(iter(directions))
+    exp = ExpectedFile(source="s", directions=directions, tolerance={metric: 0.01}, rationale="r")
+    exp.cells = {n: CellExpectation() for n in cells}
+    exp.claims = list(claims)
+    return exp
+
+
+def _judge(exp: ExpectedFile, measured, **kw):
+    return judge_claims(exp, measured, **kw)
+
+
+def test_paired_t_with_exactly_two_seeds_is_a_t_test_not_a_mean_comparison():
+    # gains 1.0 and 0.2: t = 0.6 / (0.566 / √2) = 1.5, one-sided p ≈ 0.187: not shown (means would pass)
+    claim = Claim(cell="a", better_than="b", metric="abs_rel", test="paired_t")
+    exp = _exp({"abs_rel": "lower"}, claim)
+    (v,) = _judge(exp, {"a": {"abs_rel": {"0": 1.0, "1": 2.0}}, "b": {"abs_rel": {"0": 2.0, "1": 2.2}}})
+    assert v.status == "fail" and v.seeds[0].n == 2
+    assert v.seeds[0].p == pytest.approx(0.1872, abs=1e-3)
+    assert "paired t-test" in v.test and "d_z=1.06" in v.test
+
+
+def test_a_tie_on_a_higher_is_better_metric_is_not_strictly_better():
+    claim = Claim(cell="a", better_than="b", metric="delta1", test="mean")
+    exp = _exp({"delta1": "higher"}, claim)
+    (tie,) = _judge(exp, {"a": {"delta1": {"0": 1.0}}, "b": {"delta1": {"0": 1.0}}})
+    assert tie.status == "fail" and "1.0000 > 1.0000" in tie.test
+    (better,) = _judge(exp, {"a": {"delta1": {"0": 0.91}}, "b": {"delta1": {"0": 0.9}}})
+    (worse,) = _judge(exp, {"a": {"delta1": {"0": 0.89}}, "b": {"delta1": {"0": 0.9}}})
+    assert (better.status, worse.status) == ("pass", "fail") and better.effect == pytest.approx(0.01)
+    lower = _exp({"abs_rel": "lower"}, Claim(cell="a", better_than="b", metric="abs_rel", test="mean"))
+    (tie_low,) = _judge(lower, {"a": {"abs_rel": {"0": 0.1}}, "b": {"abs_rel": {"0": 0.1}}})
+    assert tie_low.status == "fail" and "0.1000 < 0.1000" in tie_low.test
+
+
+def test_tost_with_zero_spread_is_equivalent_exactly_inside_the_margin():
+    inside, outside = tost([0.01, 0.01, 0.01], 0.02, 0.05, "seeds"), tost([0.03, 0.03], 0.02, 0.05, "seeds")
+    assert (inside.p, outside.p) == (0.0, 1.0) and inside.sd == 0.0 and inside.ci is None
+    assert tost([-0.03, -0.03], 0.02, 0.05, "images").p == 1.0 and tost([0.01], 0.02, 0.05, "images").p is None
+    claim = Claim(cells=["a", "b"], within=0.02, metric="abs_rel")
+    (v,) = _judge(_exp({"abs_rel": "lower"}, claim),
+                  {"a": {"abs_rel": {"0": 0.11, "1": 0.12}}, "b": {"abs_rel": {"0": 0.10, "1": 0.11}}})
+    assert v.status == "pass" and v.seeds[0].p == 0.0
+    (far,) = _judge(_exp({"abs_rel": "lower"}, claim),
+                    {"a": {"abs_rel": {"0": 0.15, "1": 0.16}}, "b": {"abs_rel": {"0": 0.10, "1": 0.11}}})
+    assert far.status == "fail" and far.seeds[0].p == 1.0
+    # a cell's own TOST against the paper: zero spread inside the band passes, outside fails
+    acc = Acceptance(method="tost")
+    kw = {"paper": 0.1, "tolerance": 0.02, "direction": "lower", "mode": "two_sided", "acceptance": acc}
+    assert judge_metric("abs_rel", [0.11, 0.11], **kw).status == "pass"
+    assert judge_metric("abs_rel", [0.13, 0.13], **kw).status == "fail"
+
+
+def test_paired_seeds_with_two_seeds_has_a_t_interval():
+    st = paired_seeds([1.0, 0.2], 0.05)
+    half = 12.706 * 0.5657 / 2**0.5  # t(1) quantile 0.975
+    assert st.ci == pytest.approx((0.6 - half, 0.6 + half), rel=1e-3) and st.mde is not None
+
+
+def test_a_within_claim_over_four_cells_checks_every_pair():
+    # only the adjacent pair (a, b) is 0.3 apart; every other pair is within 0.25
+    means = {"a": 0.0, "b": 0.3, "c": 0.1, "d": 0.2}
+    claim = Claim(cells=list(means), within=0.25, metric="abs_rel", test="band")
+    exp = _exp({"abs_rel": "lower"}, claim, cells=tuple(means))
+    (v,) = _judge(exp, {n: {"abs_rel": {"0": m}} for n, m in means.items()})
+    assert v.status == "fail" and v.effect == pytest.approx(0.3)
+    # the same with TOST over two seeds per cell: six pairs, six tests
+    tost_claim = Claim(cells=list(means), within=0.25, metric="abs_rel")
+    exp = _exp({"abs_rel": "lower"}, tost_claim, cells=tuple(means))
+    measured = {n: {"abs_rel": {"0": m, "1": m + 0.001 * i}} for i, (n, m) in enumerate(means.items())}
+    (t,) = _judge(exp, measured)
+    assert len(t.seeds) == 6 and t.status == "fail"
+    assert sorted(round(abs(s.mean), 4) for s in t.seeds) == pytest.approx([0.1, 0.1, 0.1, 0.2, 0.2, 0.3], abs=2e-3)
+
+
+def test_negative_measured_values_fail_the_sanity_check():
+    kw = {"paper": None, "tolerance": None, "direction": None, "mode": "two_sided", "acceptance": Acceptance()}
+    assert judge_metric("abs_rel", [-0.01], **kw).status == "fail"
+    assert judge_metric("abs_rel", [0.05, -0.01], **kw).test == "not a finite non-negative number"
+    assert judge_metric("abs_rel", [0.0], **kw).status == "not_compared"  # 0 is a valid value
+    assert judge_metric("abs_rel", [float("inf")], **kw).status == "fail"
+
+
+def test_the_band_edge_passes_and_just_outside_fails():
+    kw = {"paper": 0.5, "tolerance": 0.25, "direction": "lower", "acceptance": Acceptance()}
+    assert judge_metric("abs_rel", [0.75], mode="two_sided", **kw).status == "pass"
+    assert judge_metric("abs_rel", [0.25], mode="two_sided", **kw).status == "pass"
+    assert judge_metric("abs_rel", [0.7500001], mode="two_sided", **kw).status == "fail"
+    assert judge_metric("abs_rel", [0.75], mode="no_worse", **kw).status == "pass"
+    assert judge_metric("abs_rel", [0.7500001], mode="no_worse", **kw).status == "fail"
+    assert judge_metric("abs_rel", [0.1], mode="no_worse", **kw).status == "pass"  # better is never worse
+    high = {**kw, "direction": "higher"}
+    assert judge_metric("delta1", [0.25], mode="no_worse", **high).status == "pass"
+    assert judge_metric("delta1", [0.2499999], mode="no_worse", **high).status == "fail"
+    # bounds (synthetic runs): the edges are inside
+    bkw = {**kw, "mode": "two_sided", "bounds": (0.1, 0.2)}
+    assert [judge_metric("abs_rel", [x], **bkw).status for x in (0.1, 0.2, 0.0999, 0.2001)] == [
+        "pass", "pass", "fail", "fail"]
+
+
+def test_claims_given_as_lists_are_judged_as_unpaired_seeds():
+    claim = Claim(cell="a", better_than="b", metric="abs_rel", test="mean")
+    exp = _exp({"abs_rel": "lower"}, claim)
+    (v,) = _judge(exp, {"a": {"abs_rel": [0.1, 0.12]}, "b": {"abs_rel": [0.2, 0.22]}})
+    assert v.status == "pass" and v.values["a"] == pytest.approx((0.11, 0.01414, 2), rel=1e-3)
+    (w,) = _judge(exp, {"a": {"abs_rel": [0.3, 0.32]}, "b": {"abs_rel": 0.2}})
+    assert w.status == "fail" and w.values["b"] == (0.2, None, 1)
+    (e,) = _judge(exp, {"a": {"abs_rel": []}, "b": {"abs_rel": [0.2]}})
+    assert e.status == "not_evaluated" and e.test == "a cell has no measurement"
