@@ -97,10 +97,12 @@ def equivalents() -> set[str]:
     return {ln.split()[0] for ln in lines if ln}
 
 
-def table(names: set[str] | None, min_score: float | None) -> int:
-    """Print the per-module table; 1 when a module with run mutants scores below ``min_score``."""
+def table(names: set[str] | None, min_score: float | None, min_total: float | None = None) -> int:
+    """Print the per-module table; 1 when a module with run mutants scores below ``min_score``, or
+    all of them together below ``min_total`` (a small sample: a per-module score is too coarse)."""
     eq = equivalents()
     rows, low, survivors = [], [], []
+    total = Counter()
     for module in MODULES:
         res = {n: c for n, c in results(module).items() if names is None or n in names}
         run = {n: c for n, c in res.items() if c is not None}
@@ -112,17 +114,23 @@ def table(names: set[str] | None, min_score: float | None) -> int:
         judged = len(run) - counts["equivalent"]
         killed = counts["killed"] + counts["timeout"]  # a mutant that hangs the tests is caught
         score = 100.0 * killed / judged if judged else None
+        total.update(judged=judged, killed=killed)
         survivors += sorted(n for n, c in run.items() if c not in KILLED | TIMEOUT and n not in eq)
         rows.append([module.name, len(res), len(run), counts["killed"], counts["survived"] + counts["no tests"],
                      counts["timeout"], counts["equivalent"], "-" if score is None else f"{score:.1f}"])
         if min_score is not None and score is not None and score < min_score:
             low.append(module.name)
+    overall = 100.0 * total["killed"] / total["judged"] if total["judged"] else None
+    rows.append(["all", sum(r[1] for r in rows), sum(r[2] for r in rows), *(sum(r[i] for r in rows) for i in (3, 4, 5, 6)),
+                 "-" if overall is None else f"{overall:.1f}"])
+    if min_total is not None and overall is not None and overall < min_total:
+        low.append("all")
     print(tabulate(rows, ["module", "mutants", "run", "killed", "survived", "timed out", "equivalent",
                           "score %"], tablefmt="github"))
     if survivors:
         print("\nsurvivors (`mutmut show NAME`):\n  " + "\n  ".join(survivors))
     if low:
-        print(f"\nmutation score below {min_score:g} % in: {', '.join(low)}", file=sys.stderr)
+        print(f"\nmutation score below the minimum in: {', '.join(low)}", file=sys.stderr)
         return 1
     return 0
 
@@ -131,12 +139,11 @@ def run(modules: list[Module], sample: int | None, seed: int, max_children: int)
     """Run the chosen modules' mutants (all, or a seeded sample of ``sample`` per module) in one
     mutmut call: mutmut starts once (stats, clean run) and each mutant runs its covering tests."""
     generate()
-    rng = random.Random(seed)
     chosen: set[str] = set()
     for module in modules:
         names = sorted(results(module))
-        if sample is not None and sample < len(names):
-            names = rng.sample(names, sample)
+        if sample is not None and sample < len(names):  # each module's sample whatever else is chosen
+            names = random.Random(f"{seed}:{module.name}").sample(names, sample)
         print(f"== {module.name}: {len(names)} mutants", flush=True)
         chosen |= set(names)
     if chosen:
@@ -160,12 +167,13 @@ def main(argv: list[str] | None = None) -> int:
     p_tab.add_argument("--last", action="store_true", help="only the mutants of the latest run")
     for p in (p_run, p_tab):
         p.add_argument("--min-score", type=float, help="exit 1 when a module scores below this (%%)")
+        p.add_argument("--min-total", type=float, help="exit 1 when all modules together score below this (%%)")
     args = parser.parse_args(argv)
     if args.command == "run":
         chosen = run([BY_NAME[m] for m in args.modules], args.sample, args.seed, args.max_children)
-        return table(chosen, args.min_score)
+        return table(chosen, args.min_score, args.min_total)
     names = set(LAST_RUN.read_text().split()) if args.last and LAST_RUN.exists() else None
-    return table(names, args.min_score)
+    return table(names, args.min_score, args.min_total)
 
 
 if __name__ == "__main__":
