@@ -61,3 +61,17 @@ def test_the_row_beyond_each_pole_is_the_pole_row_half_a_turn_away():
     assert torch.equal(p[:, :, :, 0], p[:, :, :, -2]) and torch.equal(p[:, :, :, -1], p[:, :, :, 1])
     assert p[0, 0, 0, 1].item() == 4.0 and p[0, 0, 0, 0].item() == 3.0  # corner: wrapped and rolled
     assert not math.isnan(p.sum().item())
+
+
+def test_half_precision_masks_use_a_looser_threshold():
+    from repro.geometry.sphere import _mask_threshold
+
+    assert _mask_threshold(torch.float16) == _mask_threshold(torch.bfloat16) == 1e-2
+    assert _mask_threshold(torch.float32) == _mask_threshold(torch.float64) == 1e-4
+
+
+def test_the_released_projection_is_a_90_degree_cube_by_default():
+    from repro.geometry.released import ReleasedProjection, released_face_rays
+
+    assert torch.equal(ReleasedProjection(8).rays, released_face_rays(8, 90.0))
+    assert not torch.equal(ReleasedProjection(8).rays, ReleasedProjection(8, 91.0).rays)

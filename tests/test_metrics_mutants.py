@@ -8,9 +8,9 @@ from repro.evaluation.metrics import MetricAccumulator, _lsq_scale_shift, comput
 
 def test_a_ground_truth_batch_larger_than_the_prediction_batch_is_refused():
     acc = MetricAccumulator("none", pred_is_disparity=False)
-    with pytest.raises(ValueError, match="batch sizes differ: pred 1, gt 2"):
+    with pytest.raises(ValueError, match="^batch sizes differ: pred 1, gt 2$"):
         acc.update(torch.ones(1, 1, 2, 2), torch.ones(2, 1, 2, 2))
-    with pytest.raises(ValueError, match="batch sizes differ: pred 2, gt 1"):
+    with pytest.raises(ValueError, match="^batch sizes differ: pred 2, gt 1$"):
         acc.update(torch.ones(2, 1, 2, 2), torch.ones(1, 1, 2, 2))
     with pytest.raises(ValueError, match="mask 3"):
         acc.update(torch.ones(2, 1, 2, 2), torch.ones(2, 1, 2, 2), mask=torch.ones(3, 1, 2, 2, dtype=torch.bool))
@@ -49,3 +49,23 @@ def test_crop_rows_on_a_batch_of_b_1_h_w_images():
     assert [r["valid_pixels"] for r in rows] == [16, 16]
     assert [r["abs_rel"] for r in rows] == pytest.approx([0.0, 4 / 16])
     assert acc.result()["abs_rel"] == pytest.approx(0.125)
+
+
+def test_shape_errors_name_the_argument():
+    with pytest.raises(ValueError, match=r"^gt must be one \(H, W\) image"):
+        compute_metrics(torch.ones(2, 2), torch.ones(2, 2, 2))
+    with pytest.raises(ValueError, match=r"^pred must be one \(H, W\) image"):
+        compute_metrics(torch.ones(2, 2, 2), torch.ones(2, 2))
+    with pytest.raises(ValueError, match=r"^mask must be one \(H, W\) image"):
+        compute_metrics(torch.ones(2, 2), torch.ones(2, 2), mask=torch.ones(2, 2, 2, dtype=torch.bool))
+
+
+def test_the_accumulator_averages_the_seam_ratio_with_seam_on():
+    g = torch.Generator().manual_seed(3)
+    gt = torch.rand(2, 1, 16, 32, generator=g, dtype=torch.float64) * 5 + 1
+    pred = gt * (1 + 0.1 * torch.rand(2, 1, 16, 32, generator=g, dtype=torch.float64))
+    acc = MetricAccumulator("none", pred_is_disparity=False, seam=True)
+    rows = acc.update(pred, gt)
+    result = acc.result()
+    assert acc.keys[-1] == "seam_ratio" and result["seam_ratio"] > 0
+    assert result["seam_ratio"] == pytest.approx((rows[0]["seam_ratio"] + rows[1]["seam_ratio"]) / 2)

@@ -42,3 +42,10 @@ def test_compare_without_spread_or_pairs_is_not_a_pass():
     one = compare({"x": 0.1}, {"x": 0.2}, lower_is_better=True)
     assert one.n == 1 and one.ci == (pytest.approx(0.1), pytest.approx(0.1)) and one.p is None
     assert not PairedResult(5, 0.1, 0.2, -0.01, (math.nan, math.nan), 0.001).holds()
+
+
+def test_holds_needs_a_strict_gain_and_p_below_5_percent_by_default():
+    assert PairedResult(5, 0.1, 0.2, 0.01, (0.0, 0.02), 0.04).holds()
+    assert not PairedResult(5, 0.1, 0.2, 0.01, (0.0, 0.02), 0.06).holds()
+    assert not PairedResult(5, 0.1, 0.1, 0.0, (0.0, 0.0), 0.001).holds()  # no gain
+    assert not PairedResult(5, 0.1, 0.2, 0.01, (0.0, 0.02), None).holds()

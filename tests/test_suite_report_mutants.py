@@ -100,3 +100,13 @@ def test_build_report_judges_rows_and_claims_at_the_papers_scale_only():
     assert tiny.cells[0].verdicts[0].status == "not_compared"
     smoke = build_report(_run("ci", 0.13, 0.12, compare_scales=("ci",)))
     assert smoke.cells[0].verdicts[0].status == "fail" and [cv.status for cv in smoke.claims] == ["not_evaluated"]
+
+
+def test_a_cell_that_did_not_run_keeps_its_row_and_fails_nothing_by_itself():
+    from repro.suite.report import build_report
+
+    run = _run("full", 0.1, 0.12)
+    run.suite["cells"].append("d")
+    run.suite["rows"]["d"] = "row d"
+    d = build_report(run).cells[-1]
+    assert (d.cell, d.row, d.kind, d.status, d.verdicts) == ("d", "row d", "", "not run", [])

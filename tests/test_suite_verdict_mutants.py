@@ -117,3 +117,51 @@ def test_claims_given_as_lists_are_judged_as_unpaired_seeds():
     assert w.status == "fail" and w.values["b"] == (0.2, None, 1)
     (e,) = _judge(exp, {"a": {"abs_rel": []}, "b": {"abs_rel": [0.2]}})
     assert e.status == "not_evaluated" and e.test == "a cell has no measurement"
+
+
+def test_paired_statistics_report_their_spread_and_t_based_power():
+    from scipy import stats as sps
+
+    from repro.suite.stats import PairedStats, paired_images
+
+    im = paired_images([0.1, 0.3, 0.2], 0.05)
+    assert im.sd == pytest.approx(0.1) and im.kind == "images" and im.mean == pytest.approx(0.2)
+    st = paired_seeds([0.1, 0.3, 0.2], 0.05)
+    want = (sps.t(2).ppf(0.95) + sps.t(2).ppf(0.8)) * 0.1 / 3**0.5
+    assert st.mde == pytest.approx(want) and st.kind == "seeds"
+    t = tost([0.1, 0.3, 0.2], 0.5, 0.05, "seeds")
+    assert t.kind == "seeds" and t.margin == 0.5 and "TOST over seeds, n=3" in t.describe(0.05)
+    empty = tost([], 0.1, 0.05, "images")
+    assert empty.n == 0 and empty.p is None and empty.mean != empty.mean  # NaN
+    holm_adjusted = PairedStats("seeds", "paired_t", 3, 0.2, 0.1, p=0.01, p_holm=0.2)
+    assert not holm_adjusted.rejects(0.05) and PairedStats("seeds", "paired_t", 3, 0.2, p=0.01).rejects(0.05)
+    assert holm_adjusted.describe(0.05) == (
+        "one-sided paired t-test over seeds, n=3: mean +0.2, p=0.01, Holm-adjusted 0.2 ≥ α=0.05")
+    assert PairedStats("seeds", "paired_t", 3, 0.2, p=0.01).describe(0.05).endswith("p=0.01 < α=0.05")
+
+
+def test_paired_t_with_zero_spread_passes_only_a_gain_in_every_seed():
+    claim = Claim(cell="a", better_than="b", metric="abs_rel", test="paired_t")
+    exp = _exp({"abs_rel": "lower"}, claim)
+    (v,) = _judge(exp, {"a": {"abs_rel": {"0": 0.1, "1": 0.2}}, "b": {"abs_rel": {"0": 0.15, "1": 0.25}}})
+    assert v.status == "pass" and "zero spread, gain +0.05" in v.test
+    (w,) = _judge(exp, {"a": {"abs_rel": {"0": 0.2, "1": 0.3}}, "b": {"abs_rel": {"0": 0.15, "1": 0.25}}})
+    assert w.status == "fail"
+
+
+def test_one_seed_paired_claims_say_the_training_variance_is_not_measured():
+    claim = Claim(cell="a", better_than="b", metric="abs_rel")
+    exp = _exp({"abs_rel": "lower"}, claim)
+    images = {"a": {"abs_rel": {"0": {f"i{k}": 0.1 + 0.01 * k for k in range(8)}}},
+              "b": {"abs_rel": {"0": {f"i{k}": 0.2 + 0.011 * k for k in range(8)}}}}
+    (v,) = _judge(exp, {"a": {"abs_rel": {"0": 0.135}}, "b": {"abs_rel": {"0": 0.2385}}}, images=images)
+    assert v.status == "pass" and v.test.startswith("one-sided Wilcoxon signed-rank over images, n=8")
+    assert v.test.endswith("; 1 seed: training variance not measured")
+
+
+def test_t_test_acceptance_with_zero_spread_passes_only_the_paper_value():
+    kw = {"paper": 0.1, "tolerance": 0.02, "direction": "lower", "mode": "two_sided",
+          "acceptance": Acceptance(method="t_test")}
+    assert judge_metric("abs_rel", [0.1, 0.1], **kw).status == "pass"
+    v = judge_metric("abs_rel", [0.11, 0.11], **kw)
+    assert v.status == "fail" and v.test == "t-test undefined (zero spread over 2 seeds)"
