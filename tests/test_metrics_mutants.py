@@ -22,7 +22,7 @@ def test_the_accumulator_counts_ground_truth_up_to_10_m_by_default():
     acc = MetricAccumulator("none", pred_is_disparity=False)
     (row,) = acc.update(torch.full_like(gt, 2.0), gt)
     assert row["valid_pixels"] == 2 and row["abs_rel"] == pytest.approx((0.8 + 0.0) / 2)
-    assert acc.describe()["max_depth"] == 10.0
+    assert acc.describe()["max_depth"] == 10.0 and acc.describe()["min_depth"] == 0.0
     assert compute_metrics(torch.full((2, 2), 2.0), gt[0, 0], "none", False)["valid_pixels"] == 2
 
 

@@ -18,6 +18,7 @@ def test_read_per_image_keeps_scored_finite_rows(tmp_path):
         "c.png,5.0,nan\n"  # not finite
         "d.png,3,\n"  # empty
         "e.png,1,0.0\n"
+        "f.png,,0.3\n"  # no pixel count: not scored
     )
     assert read_per_image(path, "abs_rel") == {"a.png": 0.1, "e.png": 0.0}
     assert read_per_image(path, "delta1") == {}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from repro.suite.expected import Claim, ClaimVerdict, MetricVerdict
 from repro.suite.report import CellRow, Report, RunData
 
@@ -110,3 +112,19 @@ def test_a_cell_that_did_not_run_keeps_its_row_and_fails_nothing_by_itself():
     run.suite["rows"]["d"] = "row d"
     d = build_report(run).cells[-1]
     assert (d.cell, d.row, d.kind, d.status, d.verdicts) == ("d", "row d", "", "not run", [])
+
+
+def test_build_report_carries_each_results_record_and_every_evaluator():
+    from repro.suite.report import build_report
+
+    run = _run("full", 0.1, 0.12)
+    run.suite["cells"].insert(0, "d")  # not run, and first: the cells after it are still built
+    run.results["a"].update(row="row a (stored)", wall_time_s=12.5)
+    run.results["a"]["seeds"][1]["train_reused_from"] = "runs/x/a/seed0"
+    for s, rec in enumerate(run.results["a"]["seeds"]):
+        rec["evaluators"] = {"paper": {"abs_rel": 0.2 + s * 0.01}, "released": {"abs_rel": 0.3}}
+    run.results["b"] = {"status": "failed", "error": {"stage": "train", "message": "boom"}}
+    d, a, b, c = build_report(run).cells
+    assert d.status == "not run" and (a.row, a.wall_time_s, a.reused) == ("row a (stored)", 12.5, ["runs/x/a/seed0"])
+    assert a.verdicts[0].by_evaluator == pytest.approx({"paper": 0.205, "released": 0.3})
+    assert (b.status, b.error, b.verdicts) == ("failed", "train: boom", []) and a.error == ""
