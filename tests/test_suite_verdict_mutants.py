@@ -165,3 +165,48 @@ def test_t_test_acceptance_with_zero_spread_passes_only_the_paper_value():
     assert judge_metric("abs_rel", [0.1, 0.1], **kw).status == "pass"
     v = judge_metric("abs_rel", [0.11, 0.11], **kw)
     assert v.status == "fail" and v.test == "t-test undefined (zero spread over 2 seeds)"
+
+
+def test_row_mde_from_the_image_and_the_seed_spread():
+    from repro.suite.stats import mde, row_mde
+
+    images = {"0": {"i1": 1.0, "i2": 2.0}, "1": {"i1": 1.2, "i2": 2.2}}  # image means 1.1, 2.1
+    got = row_mde(images, [0.1, 0.2], 0.05)
+    assert got == pytest.approx((mde(2**-0.5, 2, 0.05, sided=2), mde(0.1 * 2**-0.5, 2, 0.05, sided=2, df=1)))
+    assert row_mde({"0": {"i1": 1.0}}, [0.1], 0.05) == (None, None)
+
+
+def _seed(value: float, images: dict[str, float] | None = None) -> dict:
+    rec = {"seed": 0, "evaluators": {"paper": {"abs_rel": value}}, "cell_evaluator": "paper"}
+    if images is not None:
+        rec["per_image"] = {"paper": {"images": list(images), "abs_rel": list(images.values())}}
+    return rec
+
+
+def test_claim_images_and_judge_result_read_the_files_evaluator():
+    from repro.suite.verdicts import claim_images, judge_result
+
+    claim = Claim(cell="a", better_than="b", metric="abs_rel")
+    exp = _exp({"abs_rel": "lower"}, claim)
+    exp.cells["a"].metrics = {"abs_rel": 0.1}
+    results = {"a": {"status": "ok", "seeds": [_seed(0.15, {"x": 0.1, "y": 0.2})]},
+               "b": {"status": "failed"}, "c": {"status": "ok", "seeds": [_seed(0.2)]}}
+    assert claim_images(results, exp) == {"a": {"abs_rel": {"0": {"x": 0.1, "y": 0.2}}}}
+    (v,) = judge_result(exp, "a", results["a"], compare=True)
+    assert (v.status, v.evaluator, v.by_evaluator) == ("fail", "paper", {"paper": 0.15})
+    (cited,) = judge_result(exp, "a", {"status": "cited"}, compare=True)
+    assert (cited.status, cited.paper) == ("cited", 0.1)
+    exp.cells["a"].evaluator = "released"  # this row is judged under an evaluator the seeds lack
+    (missing,) = judge_result(exp, "a", results["a"], compare=True)
+    assert missing.status == "missing"
+    assert missing.test == "evaluator 'released' not recorded in this result (re-run its evaluation)"
+
+
+def test_cited_rows_and_claim_errors():
+    from repro.suite.expected import judge_cell
+
+    exp = _exp({"abs_rel": "lower", "delta1": "higher"})
+    exp.cells["a"].metrics, exp.cells["a"].not_reported = {"abs_rel": 0.1}, ["delta1"]
+    assert [v.status for v in judge_cell(exp, "a", None)] == ["cited", "not_reported"]
+    with pytest.raises(ValueError, match="^a better_than claim needs cell:$"):
+        Claim(better_than="b", metric="abs_rel")
