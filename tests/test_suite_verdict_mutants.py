@@ -210,3 +210,15 @@ def test_cited_rows_and_claim_errors():
     assert [v.status for v in judge_cell(exp, "a", None)] == ["cited", "not_reported"]
     with pytest.raises(ValueError, match="^a better_than claim needs cell:$"):
         Claim(better_than="b", metric="abs_rel")
+
+
+def test_a_claim_cell_without_a_result_and_a_metric_not_measured():
+    from repro.suite.verdicts import claim_images, judge_result
+
+    claim = Claim(cell="a", better_than="b", metric="abs_rel")
+    exp = _exp({"abs_rel": "lower", "delta1": "higher"}, claim)
+    exp.cells["a"].metrics = {"abs_rel": 0.15, "delta1": 0.9}
+    a = {"status": "ok", "seeds": [_seed(0.15, {"x": 0.1})]}
+    assert claim_images({"a": a}, exp) == {"a": {"abs_rel": {"0": {"x": 0.1}}}}  # b never ran
+    abs_rel, delta1 = judge_result(exp, "a", a, compare=True)
+    assert abs_rel.status == "pass" and (delta1.status, delta1.test) == ("missing", "no measurement")
