@@ -217,7 +217,7 @@ def test_a_claim_cell_without_a_result_and_a_metric_not_measured():
 
     claim = Claim(cell="a", better_than="b", metric="abs_rel")
     exp = _exp({"abs_rel": "lower", "delta1": "higher"}, claim)
-    exp.cells["a"].metrics = {"abs_rel": 0.15, "delta1": 0.9}
+    exp.cells["a"].metrics, exp.tolerance["delta1"] = {"abs_rel": 0.15, "delta1": 0.9}, 0.01
     a = {"status": "ok", "seeds": [_seed(0.15, {"x": 0.1})]}
     assert claim_images({"a": a}, exp) == {"a": {"abs_rel": {"0": {"x": 0.1}}}}  # b never ran
     abs_rel, delta1 = judge_result(exp, "a", a, compare=True)
