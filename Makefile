@@ -17,7 +17,7 @@ IMAGE ?= repro
 PYTEST_ARGS ?=
 SUITE_ARGS ?=
 
-.PHONY: install lock test test-slow demo bench parity clean smoke science science-pilot table2 table3 table4 table5 table7 table8 docker-build
+.PHONY: install lock test test-slow mutation demo bench parity clean smoke science science-pilot table2 table3 table4 table5 table7 table8 docker-build
 
 install: $(STAMP)
 
@@ -38,6 +38,12 @@ test: $(STAMP)
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -n auto -m slow $(PYTEST_ARGS)
+
+# Mutation testing of metrics, losses, geometry and the verdict code (scripts/mutation.py; mutmut):
+# make mutation MUTATION_ARGS="--modules losses --sample 40"
+MUTATION_ARGS ?=
+mutation: $(STAMP)
+	$(BIN)/python scripts/mutation.py run $(MUTATION_ARGS)
 
 demo: $(STAMP)
 	$(BIN)/repro demo --out out/demo

@@ -1,0 +1,71 @@
+"""Metrics: cases that surviving mutants of repro/evaluation/metrics.py showed to be untested (issue 25)."""
+
+import pytest
+import torch
+
+from repro.evaluation.metrics import MetricAccumulator, _lsq_scale_shift, compute_metrics
+
+
+def test_a_ground_truth_batch_larger_than_the_prediction_batch_is_refused():
+    acc = MetricAccumulator("none", pred_is_disparity=False)
+    with pytest.raises(ValueError, match="^batch sizes differ: pred 1, gt 2$"):
+        acc.update(torch.ones(1, 1, 2, 2), torch.ones(2, 1, 2, 2))
+    with pytest.raises(ValueError, match="^batch sizes differ: pred 2, gt 1$"):
+        acc.update(torch.ones(2, 1, 2, 2), torch.ones(1, 1, 2, 2))
+    with pytest.raises(ValueError, match="mask 3"):
+        acc.update(torch.ones(2, 1, 2, 2), torch.ones(2, 1, 2, 2), mask=torch.ones(3, 1, 2, 2, dtype=torch.bool))
+    assert acc.rows == []  # nothing half-added
+
+
+def test_the_accumulator_counts_ground_truth_up_to_10_m_by_default():
+    gt = torch.tensor([[[[10.0, 10.5], [0.0, 2.0]]]])  # 10 m is valid, 10.5 m and 0 are not
+    acc = MetricAccumulator("none", pred_is_disparity=False)
+    (row,) = acc.update(torch.full_like(gt, 2.0), gt)
+    assert row["valid_pixels"] == 2 and row["abs_rel"] == pytest.approx((0.8 + 0.0) / 2)
+    assert acc.describe()["max_depth"] == 10.0 and acc.describe()["min_depth"] == 0.0
+    assert compute_metrics(torch.full((2, 2), 2.0), gt[0, 0], "none", False)["valid_pixels"] == 2
+
+
+def test_least_squares_alignment_treats_a_nearly_constant_prediction_as_singular():
+    # two points 1000 and 1000 + δ: det = δ², the tolerance 1e-12 · n · Σx² ≈ 4e-6
+    y = torch.tensor([0.5, 0.25], dtype=torch.float64)
+    s, t = _lsq_scale_shift(torch.tensor([1000.0, 1000.0 + 1e-3], dtype=torch.float64), y)
+    assert s.item() == 0.0 and t.item() == 0.0
+    s, t = _lsq_scale_shift(torch.tensor([1000.0, 1000.01], dtype=torch.float64), y)
+    assert s.item() == pytest.approx(-25.0, rel=1e-4) and t.item() == pytest.approx(25000.5, rel=1e-4)
+    s, t = _lsq_scale_shift(torch.zeros(3, dtype=torch.float64), torch.ones(3, dtype=torch.float64))
+    assert (s.item(), t.item()) == (0.0, 0.0)  # det = 0 = tolerance: singular, not 0/0
+    s, t = _lsq_scale_shift(torch.tensor([1.0, 2.0, 3.0]), torch.tensor([5.0, 7.0, 9.0]))
+    assert (s.item(), t.item()) == pytest.approx((2.0, 3.0))
+
+
+def test_crop_rows_on_a_batch_of_b_1_h_w_images():
+    gt = torch.ones(2, 1, 6, 4)
+    pred = torch.ones(2, 1, 6, 4)
+    pred[:, :, 0], pred[:, :, -1] = 3.0, 3.0  # wrong only in the cropped rows
+    pred[1, :, 1] = 2.0  # image 1: one kept row off by 1
+    acc = MetricAccumulator("none", pred_is_disparity=False, crop_rows=1)
+    rows = acc.update(pred, gt)
+    assert [r["valid_pixels"] for r in rows] == [16, 16]
+    assert [r["abs_rel"] for r in rows] == pytest.approx([0.0, 4 / 16])
+    assert acc.result()["abs_rel"] == pytest.approx(0.125)
+
+
+def test_shape_errors_name_the_argument():
+    with pytest.raises(ValueError, match=r"^gt must be one \(H, W\) image"):
+        compute_metrics(torch.ones(2, 2), torch.ones(2, 2, 2))
+    with pytest.raises(ValueError, match=r"^pred must be one \(H, W\) image"):
+        compute_metrics(torch.ones(2, 2, 2), torch.ones(2, 2))
+    with pytest.raises(ValueError, match=r"^mask must be one \(H, W\) image"):
+        compute_metrics(torch.ones(2, 2), torch.ones(2, 2), mask=torch.ones(2, 2, 2, dtype=torch.bool))
+
+
+def test_the_accumulator_averages_the_seam_ratio_with_seam_on():
+    g = torch.Generator().manual_seed(3)
+    gt = torch.rand(2, 1, 16, 32, generator=g, dtype=torch.float64) * 5 + 1
+    pred = gt * (1 + 0.1 * torch.rand(2, 1, 16, 32, generator=g, dtype=torch.float64))
+    acc = MetricAccumulator("none", pred_is_disparity=False, seam=True)
+    rows = acc.update(pred, gt)
+    result = acc.result()
+    assert acc.keys[-1] == "seam_ratio" and result["seam_ratio"] > 0
+    assert result["seam_ratio"] == pytest.approx((rows[0]["seam_ratio"] + rows[1]["seam_ratio"]) / 2)

@@ -1,0 +1,224 @@
+"""Verdict and statistics code: cases that surviving mutants of repro/suite/ showed untested (issue 25)."""
+
+from __future__ import annotations
+
+import pytest
+
+from repro.suite.expected import Acceptance, CellExpectation, Claim, ExpectedFile, judge_claims, judge_metric
+from repro.suite.stats import paired_seeds, tost
+
+
+def _exp(directions: dict[str, str], *claims: Claim, cells: tuple[str, ...] = ("a", "b")) -> ExpectedFile:
+    metric = next(iter(directions))
+    exp = ExpectedFile(source="s", directions=directions, tolerance={metric: 0.01}, rationale="r")
+    exp.cells = {n: CellExpectation() for n in cells}
+    exp.claims = list(claims)
+    return exp
+
+
+def _judge(exp: ExpectedFile, measured, **kw):
+    return judge_claims(exp, measured, **kw)
+
+
+def test_paired_t_with_exactly_two_seeds_is_a_t_test_not_a_mean_comparison():
+    # gains 1.0 and 0.2: t = 0.6 / (0.566 / √2) = 1.5, one-sided p ≈ 0.187: not shown (means would pass)
+    claim = Claim(cell="a", better_than="b", metric="abs_rel", test="paired_t")
+    exp = _exp({"abs_rel": "lower"}, claim)
+    (v,) = _judge(exp, {"a": {"abs_rel": {"0": 1.0, "1": 2.0}}, "b": {"abs_rel": {"0": 2.0, "1": 2.2}}})
+    assert v.status == "fail" and v.seeds[0].n == 2
+    assert v.seeds[0].p == pytest.approx(0.1872, abs=1e-3)
+    assert "paired t-test" in v.test and "d_z=1.06" in v.test
+
+
+def test_a_tie_on_a_higher_is_better_metric_is_not_strictly_better():
+    claim = Claim(cell="a", better_than="b", metric="delta1", test="mean")
+    exp = _exp({"delta1": "higher"}, claim)
+    (tie,) = _judge(exp, {"a": {"delta1": {"0": 1.0}}, "b": {"delta1": {"0": 1.0}}})
+    assert tie.status == "fail" and "1.0000 > 1.0000" in tie.test
+    (better,) = _judge(exp, {"a": {"delta1": {"0": 0.91}}, "b": {"delta1": {"0": 0.9}}})
+    (worse,) = _judge(exp, {"a": {"delta1": {"0": 0.89}}, "b": {"delta1": {"0": 0.9}}})
+    assert (better.status, worse.status) == ("pass", "fail") and better.effect == pytest.approx(0.01)
+    lower = _exp({"abs_rel": "lower"}, Claim(cell="a", better_than="b", metric="abs_rel", test="mean"))
+    (tie_low,) = _judge(lower, {"a": {"abs_rel": {"0": 0.1}}, "b": {"abs_rel": {"0": 0.1}}})
+    assert tie_low.status == "fail" and "0.1000 < 0.1000" in tie_low.test
+
+
+def test_tost_with_zero_spread_is_equivalent_exactly_inside_the_margin():
+    inside, outside = tost([0.01, 0.01, 0.01], 0.02, 0.05, "seeds"), tost([0.03, 0.03], 0.02, 0.05, "seeds")
+    assert (inside.p, outside.p) == (0.0, 1.0) and inside.sd == 0.0 and inside.ci is None
+    assert tost([-0.03, -0.03], 0.02, 0.05, "images").p == 1.0 and tost([0.01], 0.02, 0.05, "images").p is None
+    claim = Claim(cells=["a", "b"], within=0.02, metric="abs_rel")
+    (v,) = _judge(_exp({"abs_rel": "lower"}, claim),
+                  {"a": {"abs_rel": {"0": 0.11, "1": 0.12}}, "b": {"abs_rel": {"0": 0.10, "1": 0.11}}})
+    assert v.status == "pass" and v.seeds[0].p == 0.0
+    (far,) = _judge(_exp({"abs_rel": "lower"}, claim),
+                    {"a": {"abs_rel": {"0": 0.15, "1": 0.16}}, "b": {"abs_rel": {"0": 0.10, "1": 0.11}}})
+    assert far.status == "fail" and far.seeds[0].p == 1.0
+    # a cell's own TOST against the paper: zero spread inside the band passes, outside fails
+    acc = Acceptance(method="tost")
+    kw = {"paper": 0.1, "tolerance": 0.02, "direction": "lower", "mode": "two_sided", "acceptance": acc}
+    assert judge_metric("abs_rel", [0.11, 0.11], **kw).status == "pass"
+    assert judge_metric("abs_rel", [0.13, 0.13], **kw).status == "fail"
+
+
+def test_paired_seeds_with_two_seeds_has_a_t_interval():
+    st = paired_seeds([1.0, 0.2], 0.05)
+    half = 12.706 * 0.5657 / 2**0.5  # t(1) quantile 0.975
+    assert st.ci == pytest.approx((0.6 - half, 0.6 + half), rel=1e-3) and st.mde is not None
+
+
+def test_a_within_claim_over_four_cells_checks_every_pair():
+    # only the adjacent pair (a, b) is 0.3 apart; every other pair is within 0.25
+    means = {"a": 0.0, "b": 0.3, "c": 0.1, "d": 0.2}
+    claim = Claim(cells=list(means), within=0.25, metric="abs_rel", test="band")
+    exp = _exp({"abs_rel": "lower"}, claim, cells=tuple(means))
+    (v,) = _judge(exp, {n: {"abs_rel": {"0": m}} for n, m in means.items()})
+    assert v.status == "fail" and v.effect == pytest.approx(0.3)
+    # the same with TOST over two seeds per cell: six pairs, six tests
+    tost_claim = Claim(cells=list(means), within=0.25, metric="abs_rel")
+    exp = _exp({"abs_rel": "lower"}, tost_claim, cells=tuple(means))
+    measured = {n: {"abs_rel": {"0": m, "1": m + 0.001 * i}} for i, (n, m) in enumerate(means.items())}
+    (t,) = _judge(exp, measured)
+    assert len(t.seeds) == 6 and t.status == "fail"
+    assert sorted(round(abs(s.mean), 4) for s in t.seeds) == pytest.approx([0.1, 0.1, 0.1, 0.2, 0.2, 0.3], abs=2e-3)
+
+
+def test_negative_measured_values_fail_the_sanity_check():
+    kw = {"paper": None, "tolerance": None, "direction": None, "mode": "two_sided", "acceptance": Acceptance()}
+    assert judge_metric("abs_rel", [-0.01], **kw).status == "fail"
+    assert judge_metric("abs_rel", [0.05, -0.01], **kw).test == "not a finite non-negative number"
+    assert judge_metric("abs_rel", [0.0], **kw).status == "not_compared"  # 0 is a valid value
+    assert judge_metric("abs_rel", [float("inf")], **kw).status == "fail"
+
+
+def test_the_band_edge_passes_and_just_outside_fails():
+    kw = {"paper": 0.5, "tolerance": 0.25, "direction": "lower", "acceptance": Acceptance()}
+    assert judge_metric("abs_rel", [0.75], mode="two_sided", **kw).status == "pass"
+    assert judge_metric("abs_rel", [0.25], mode="two_sided", **kw).status == "pass"
+    assert judge_metric("abs_rel", [0.7500001], mode="two_sided", **kw).status == "fail"
+    assert judge_metric("abs_rel", [0.75], mode="no_worse", **kw).status == "pass"
+    assert judge_metric("abs_rel", [0.7500001], mode="no_worse", **kw).status == "fail"
+    assert judge_metric("abs_rel", [0.1], mode="no_worse", **kw).status == "pass"  # better is never worse
+    high = {**kw, "direction": "higher"}
+    assert judge_metric("delta1", [0.25], mode="no_worse", **high).status == "pass"
+    assert judge_metric("delta1", [0.2499999], mode="no_worse", **high).status == "fail"
+    # bounds (synthetic runs): the edges are inside
+    bkw = {**kw, "mode": "two_sided", "bounds": (0.1, 0.2)}
+    assert [judge_metric("abs_rel", [x], **bkw).status for x in (0.1, 0.2, 0.0999, 0.2001)] == [
+        "pass", "pass", "fail", "fail"]
+
+
+def test_claims_given_as_lists_are_judged_as_unpaired_seeds():
+    claim = Claim(cell="a", better_than="b", metric="abs_rel", test="mean")
+    exp = _exp({"abs_rel": "lower"}, claim)
+    (v,) = _judge(exp, {"a": {"abs_rel": [0.1, 0.12]}, "b": {"abs_rel": [0.2, 0.22]}})
+    assert v.status == "pass" and v.values["a"] == pytest.approx((0.11, 0.01414, 2), rel=1e-3)
+    (w,) = _judge(exp, {"a": {"abs_rel": [0.3, 0.32]}, "b": {"abs_rel": 0.2}})
+    assert w.status == "fail" and w.values["b"] == (0.2, None, 1)
+    (e,) = _judge(exp, {"a": {"abs_rel": []}, "b": {"abs_rel": [0.2]}})
+    assert e.status == "not_evaluated" and e.test == "a cell has no measurement"
+
+
+def test_paired_statistics_report_their_spread_and_t_based_power():
+    from scipy import stats as sps
+
+    from repro.suite.stats import PairedStats, paired_images
+
+    im = paired_images([0.1, 0.3, 0.2], 0.05)
+    assert im.sd == pytest.approx(0.1) and im.kind == "images" and im.mean == pytest.approx(0.2)
+    st = paired_seeds([0.1, 0.3, 0.2], 0.05)
+    want = (sps.t(2).ppf(0.95) + sps.t(2).ppf(0.8)) * 0.1 / 3**0.5
+    assert st.mde == pytest.approx(want) and st.kind == "seeds"
+    t = tost([0.1, 0.3, 0.2], 0.5, 0.05, "seeds")
+    assert t.kind == "seeds" and t.margin == 0.5 and "TOST over seeds, n=3" in t.describe(0.05)
+    empty = tost([], 0.1, 0.05, "images")
+    assert empty.n == 0 and empty.p is None and empty.mean != empty.mean  # NaN
+    holm_adjusted = PairedStats("seeds", "paired_t", 3, 0.2, 0.1, p=0.01, p_holm=0.2)
+    assert not holm_adjusted.rejects(0.05) and PairedStats("seeds", "paired_t", 3, 0.2, p=0.01).rejects(0.05)
+    assert holm_adjusted.describe(0.05) == (
+        "one-sided paired t-test over seeds, n=3: mean +0.2, p=0.01, Holm-adjusted 0.2 ≥ α=0.05")
+    assert PairedStats("seeds", "paired_t", 3, 0.2, p=0.01).describe(0.05).endswith("p=0.01 < α=0.05")
+
+
+def test_paired_t_with_zero_spread_passes_only_a_gain_in_every_seed():
+    claim = Claim(cell="a", better_than="b", metric="abs_rel", test="paired_t")
+    exp = _exp({"abs_rel": "lower"}, claim)
+    (v,) = _judge(exp, {"a": {"abs_rel": {"0": 0.1, "1": 0.2}}, "b": {"abs_rel": {"0": 0.15, "1": 0.25}}})
+    assert v.status == "pass" and "zero spread, gain +0.05" in v.test
+    (w,) = _judge(exp, {"a": {"abs_rel": {"0": 0.2, "1": 0.3}}, "b": {"abs_rel": {"0": 0.15, "1": 0.25}}})
+    assert w.status == "fail"
+
+
+def test_one_seed_paired_claims_say_the_training_variance_is_not_measured():
+    claim = Claim(cell="a", better_than="b", metric="abs_rel")
+    exp = _exp({"abs_rel": "lower"}, claim)
+    images = {"a": {"abs_rel": {"0": {f"i{k}": 0.1 + 0.01 * k for k in range(8)}}},
+              "b": {"abs_rel": {"0": {f"i{k}": 0.2 + 0.011 * k for k in range(8)}}}}
+    (v,) = _judge(exp, {"a": {"abs_rel": {"0": 0.135}}, "b": {"abs_rel": {"0": 0.2385}}}, images=images)
+    assert v.status == "pass" and v.test.startswith("one-sided Wilcoxon signed-rank over images, n=8")
+    assert v.test.endswith("; 1 seed: training variance not measured")
+
+
+def test_t_test_acceptance_with_zero_spread_passes_only_the_paper_value():
+    kw = {"paper": 0.1, "tolerance": 0.02, "direction": "lower", "mode": "two_sided",
+          "acceptance": Acceptance(method="t_test")}
+    assert judge_metric("abs_rel", [0.1, 0.1], **kw).status == "pass"
+    v = judge_metric("abs_rel", [0.11, 0.11], **kw)
+    assert v.status == "fail" and v.test == "t-test undefined (zero spread over 2 seeds)"
+
+
+def test_row_mde_from_the_image_and_the_seed_spread():
+    from repro.suite.stats import mde, row_mde
+
+    images = {"0": {"i1": 1.0, "i2": 2.0}, "1": {"i1": 1.2, "i2": 2.2}}  # image means 1.1, 2.1
+    got = row_mde(images, [0.1, 0.2], 0.05)
+    assert got == pytest.approx((mde(2**-0.5, 2, 0.05, sided=2), mde(0.1 * 2**-0.5, 2, 0.05, sided=2, df=1)))
+    assert row_mde({"0": {"i1": 1.0}}, [0.1], 0.05) == (None, None)
+
+
+def _seed(value: float, images: dict[str, float] | None = None) -> dict:
+    rec = {"seed": 0, "evaluators": {"paper": {"abs_rel": value}}, "cell_evaluator": "paper"}
+    if images is not None:
+        rec["per_image"] = {"paper": {"images": list(images), "abs_rel": list(images.values())}}
+    return rec
+
+
+def test_claim_images_and_judge_result_read_the_files_evaluator():
+    from repro.suite.verdicts import claim_images, judge_result
+
+    claim = Claim(cell="a", better_than="b", metric="abs_rel")
+    exp = _exp({"abs_rel": "lower"}, claim)
+    exp.cells["a"].metrics = {"abs_rel": 0.1}
+    results = {"a": {"status": "ok", "seeds": [_seed(0.15, {"x": 0.1, "y": 0.2})]},
+               "b": {"status": "failed"}, "c": {"status": "ok", "seeds": [_seed(0.2)]}}
+    assert claim_images(results, exp) == {"a": {"abs_rel": {"0": {"x": 0.1, "y": 0.2}}}}
+    (v,) = judge_result(exp, "a", results["a"], compare=True)
+    assert (v.status, v.evaluator, v.by_evaluator) == ("fail", "paper", {"paper": 0.15})
+    (cited,) = judge_result(exp, "a", {"status": "cited"}, compare=True)
+    assert (cited.status, cited.paper) == ("cited", 0.1)
+    exp.cells["a"].evaluator = "released"  # this row is judged under an evaluator the seeds lack
+    (missing,) = judge_result(exp, "a", results["a"], compare=True)
+    assert missing.status == "missing"
+    assert missing.test == "evaluator 'released' not recorded in this result (re-run its evaluation)"
+
+
+def test_cited_rows_and_claim_errors():
+    from repro.suite.expected import judge_cell
+
+    exp = _exp({"abs_rel": "lower", "delta1": "higher"})
+    exp.cells["a"].metrics, exp.cells["a"].not_reported = {"abs_rel": 0.1}, ["delta1"]
+    assert [v.status for v in judge_cell(exp, "a", None)] == ["cited", "not_reported"]
+    with pytest.raises(ValueError, match="^a better_than claim needs cell:$"):
+        Claim(better_than="b", metric="abs_rel")
+
+
+def test_a_claim_cell_without_a_result_and_a_metric_not_measured():
+    from repro.suite.verdicts import claim_images, judge_result
+
+    claim = Claim(cell="a", better_than="b", metric="abs_rel")
+    exp = _exp({"abs_rel": "lower", "delta1": "higher"}, claim)
+    exp.cells["a"].metrics, exp.tolerance["delta1"] = {"abs_rel": 0.15, "delta1": 0.9}, 0.01
+    a = {"status": "ok", "seeds": [_seed(0.15, {"x": 0.1})]}
+    assert claim_images({"a": a}, exp) == {"a": {"abs_rel": {"0": {"x": 0.1}}}}  # b never ran
+    abs_rel, delta1 = judge_result(exp, "a", a, compare=True)
+    assert abs_rel.status == "pass" and (delta1.status, delta1.test) == ("missing", "no measurement")
