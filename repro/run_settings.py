@@ -38,7 +38,9 @@ from repro.choices import (
     RotationSampling,
     Sampling,
     Split,
+    PseudoLabels,
     StudentName,
+    TeacherAttention,
     TeacherPrecision,
     TeacherResize,
 )
@@ -155,8 +157,16 @@ class TeacherSpec:
     #: Teacher disparity back to face size (Depth Anything only; the oracle works at face size):
     #: see repro.choices.TeacherResize and docs/teacher.md for the default's reason
     output_resize: TeacherResize = "bilinear"
-    precision: TeacherPrecision = "fp32"  # price of bf16 in docs/teacher.md
+    precision: TeacherPrecision = "fp32"  # price of bf16 / bf16_weights in docs/teacher.md
     pos_embed: PosEmbed = "original"  # see repro.choices.PosEmbed
+    attention: TeacherAttention = "sdpa"  # see repro.choices.TeacherAttention
+    chunk_size: int = 12  # faces per teacher call (the released code: at most 9 panoramas' worth)
+    channels_last: bool = False  # the DPT head's convolutions in channels-last memory format
+    compile: bool = False  # torch.compile the teacher network
+
+    def __post_init__(self) -> None:
+        if self.chunk_size < 1:
+            raise ValueError(f"chunk_size must be >= 1, got {self.chunk_size}")
 
     @property
     def is_oracle(self) -> bool:
@@ -167,6 +177,8 @@ class TeacherSpec:
         opts: dict[str, Any] = {"input_size": self.input_size, **self.options}
         if not self.is_oracle:
             opts.update(output_resize=self.output_resize, precision=self.precision, pos_embed=self.pos_embed)
+            opts.update(attention=self.attention, chunk_size=self.chunk_size)
+            opts.update(channels_last=self.channels_last, compile=self.compile)
             opts["revision"] = self.revision
         return opts
 
