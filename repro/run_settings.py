@@ -227,6 +227,23 @@ class DistillSpec:
 
 
 @dataclass
+class PseudoCacheSpec:
+    """The pseudo-label cache (``pseudo_labels: cached``): K teacher targets per unlabeled panorama.
+
+    Built by ``repro teacher cache CONFIG`` (sharded, resumable) or, for whatever is missing, at the
+    start of training; see :mod:`repro.train.pseudo_cache` and docs/teacher.md.
+    """
+
+    rotations: int = 8  # K: rotations precomputed per panorama; training draws one per visit
+    seed: int = 0  # seeds the K rotations of each panorama (with the panorama's path)
+    root: str = "pseudo_cache"  # folder under the data root; one subfolder per teacher/geometry setting
+
+    def __post_init__(self) -> None:
+        if self.rotations < 1:
+            raise ValueError(f"pseudo_cache.rotations must be >= 1, got {self.rotations}")
+
+
+@dataclass
 class LossWeights:
     gt: float = 0.5
     pseudo: float = 0.5
@@ -282,6 +299,9 @@ class TrainSettings:
     baseline_recipe: BaselineRecipe = "same_as_distilled"
     augment: bool | None = None  # None: the student's recipe (released configs: BiFuse++/EGFormer none,
     #                              HoHoNet no colour jitter); True: yaw roll + flip + jitter; False: none
+    #: online: the teacher on every step's rotated faces (paper); cached: one of K precomputed rotations
+    pseudo_labels: PseudoLabels = "online"
+    pseudo_cache: PseudoCacheSpec = field(default_factory=PseudoCacheSpec)
 
     def __post_init__(self) -> None:
         if not self.labeled:
@@ -291,6 +311,8 @@ class TrainSettings:
             raise ValueError(f"pseudo labels are relative depth: loss '{self.loss}' needs pseudo: []")
         if self.input_size[1] != 2 * self.input_size[0]:
             raise ValueError(f"input_size must be equirectangular (W = 2H), got {list(self.input_size)}")
+        if self.pseudo_labels == "cached" and self.distill.rotation_sampling != "per_image":
+            raise ValueError("pseudo_labels: cached draws each panorama's own rotation; rotation_sampling must be per_image")
         # Resolved once, here: empty schedule fields take the student's recipe and the teacher its
         # pinned Hub revision, so every consumer (trainer, cost model, cache keys, resolved.yaml)
         # sees what is really used.

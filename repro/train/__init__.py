@@ -38,6 +38,13 @@ def train(
     dev = resolve_device(device, info)
     created = init(dev, info)
     try:
+        if settings.pseudo and settings.pseudo_labels == "cached":
+            from repro.train.distributed import barrier
+            from repro.train.pseudo_cache import build_cache
+
+            # whatever `repro teacher cache` has not built yet, split over the processes
+            build_cache(settings, data_root, shard=(info.rank, info.world_size), device=dev, progress=print)
+            barrier(info)
         components = build_components(settings, data_root)
         trainer = Trainer(settings, components, out_dir, device=dev, info=info, progress=progress)
         return trainer.fit(resume=resume, init_checkpoint=init_checkpoint)
