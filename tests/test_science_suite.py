@@ -8,6 +8,8 @@ the suite's own files are checked (fast).
 
 from __future__ import annotations
 
+import dataclasses
+
 from pathlib import Path
 
 import pytest
@@ -37,6 +39,9 @@ def test_science_suite_and_claims_are_consistent():
     assert full.cells["no_rotation"].train.distill.rotation_max_deg == 0 < base.distill.rotation_max_deg
     assert [full.cells[n].train.ratio for n in ("ratio_1_2", "ratio_1_4")] == ["1:2", "1:4"]
     assert full.cells["tangent"].train.distill.projection == "tangent"
+    cached = full.cells["gt_pseudo_cached"].train
+    assert (cached.pseudo_labels, cached.pseudo_cache.rotations, base.pseudo_labels) == ("cached", 8, "online")
+    assert dataclasses.replace(cached, pseudo_labels="online", pseudo_cache=base.pseudo_cache) == base
     tests = {(c.metric, c.test) for c in exp.claims}
     assert ("seam_ratio", "paired") in tests and ("abs_rel", "tost") in tests
     assert all(not c.scales for c in exp.claims)  # judged at the full scale only, never at ci
