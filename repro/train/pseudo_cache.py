@@ -109,6 +109,17 @@ def cached_rotations(settings: TrainSettings, rel: str) -> torch.Tensor:
     return torch.cat([draw_rotations(1, d.rotation_max_deg, generator=g, frame=d.rotation_frame) for g in gens])
 
 
+def raw_entry_bytes(settings: TrainSettings) -> int:
+    """Bytes of one panorama's entry before compression: K × (uint16 targets + mask bits) + rotations."""
+    from repro.distill import FACES_PER_PANORAMA
+
+    d = settings.distill
+    h, w = settings.input_size
+    pixels = h * w if d.projection == "equirect_stitched" else FACES_PER_PANORAMA[d.projection] * d.face_size**2
+    k = rotation_count(settings)
+    return k * (2 * pixels + (pixels + 7) // 8) + k * 9 * 4
+
+
 def encode(disparity: torch.Tensor, mask: torch.Tensor, rotation: torch.Tensor) -> bytes:
     """K targets of one panorama -> compressed npz bytes (uint16 targets, packed mask bits)."""
     arrays: dict[str, np.ndarray] = {"rotation": rotation.float().cpu().numpy()}
