@@ -21,7 +21,7 @@ def _run(tmp_path: Path, *extra: str) -> list[dict]:
     return json.loads(out.read_text())
 
 
-@pytest.mark.slow  # minutes on a shared CPU; CI runs the slow marker in .ci/gpu_profile_check
+@pytest.mark.slow  # minutes on a shared CPU; CI runs the same check in .ci/gpu-profile-check
 def test_reduced_profile_of_table8_online_and_cached(tmp_path):
     rows = _run(tmp_path, "--only", "table8_projection")
     cells = {r["cell"]: r for r in rows}
