@@ -101,8 +101,8 @@ def student_step_bytes(name: str, options: tuple, batch: int, metric: bool, heig
     from repro.models import build_student
 
     points = []
-    for h in heights:
-        h = max(h, MIN_HEIGHT.get(name, 0))
+    low = max(heights[0], MIN_HEIGHT.get(name, 0))
+    for h in (low, max(heights[1], 2 * low) if low >= heights[1] else heights[1]):  # two distinct sizes
         torch.manual_seed(0)
         model = build_student(name, height=h, width=2 * h, metric=metric, **dict(options)).train()
         opt = torch.optim.Adam(model.parameters())
