@@ -17,7 +17,7 @@ IMAGE ?= repro
 PYTEST_ARGS ?=
 SUITE_ARGS ?=
 
-.PHONY: install lock test test-slow mutation demo bench parity clean smoke science science-pilot table2 table3 table4 table5 table7 table8 docker-build
+.PHONY: install lock test test-slow mutation demo bench gpu-profile parity clean smoke science science-pilot table2 table3 table4 table5 table7 table8 docker-build
 
 install: $(STAMP)
 
@@ -50,6 +50,11 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
+
+# Every paper cell's --random-init profile on one GPU (<10 min): measured step time and peak memory
+# (torch + NVML), online and cached; regenerates docs/cost_model.md with them. Commit the result.
+gpu-profile: $(STAMP)
+	$(BIN)/python benchmarks/gpu_profile.py
 
 # The released code beside ours on a CPU: make parity RELEASED_SRC=path/to/Depth-Anywhere
 RELEASED_SRC ?=

@@ -1,5 +1,10 @@
 """Teacher throughput: Depth Anything on 6·B cube faces, chunked batches vs a per-face loop, same run.
 
+Also the cheapest faithful form against the released one: weights held in bf16 (``precision:
+bf16_weights``, SDPA attention) with all faces in one call, vs fp32 one face per call — on a CPU
+that says little about a GPU (CPUs without bf16 matrix units run bf16 slower); ``make gpu-profile``
+gives the GPU figure.
+
 Randomly initialised weights of the real architectures (no download): throughput does not depend
 on the weights. On CPU, ViT-S at a reduced input size (the full 518² would take minutes on a
 laptop core); on CUDA, ViT-S/B/L at 518² in fp32 and bf16 autocast, with peak GPU memory.
@@ -68,7 +73,22 @@ def main() -> None:
             rows.append(row)
             figures[f"{arch}_{precision}_speedup_batched_vs_loop"] = res["speedup"]
             figures[f"{arch}_{precision}_batched_faces_per_s"] = res["batched_faces_per_s"]
-        del teacher
+        cheap = DepthAnythingTeacher.from_pretrained(
+            model_id, random_init=True, input_size=input_size, precision="bf16_weights", chunk_size=faces_n
+        ).to(device)
+        teacher.precision, teacher.chunk_size = "fp32", 1
+        fp32_loop, bf16_batched = [], []
+        for _ in range(repeat):  # alternating, so a shared machine slows both alike
+            fp32_loop.append(timeit(lambda: teacher.predict_faces(faces), repeat=1, warmup=0, sync=cuda))
+            bf16_batched.append(timeit(lambda: cheap.predict_faces(faces), repeat=1, warmup=1, sync=cuda))
+        ratio = statistics.median(fp32_loop) / statistics.median(bf16_batched)
+        rows.append({"arch": f"ViT-{arch[0].upper()}", "input": input_size, "faces": faces_n,
+                     "precision": "bf16_weights batched vs fp32 per-face",
+                     "batched_faces_per_s": round(faces_n / (statistics.median(bf16_batched) / 1e3), 3),
+                     "loop_faces_per_s": round(faces_n / (statistics.median(fp32_loop) / 1e3), 3),
+                     "speedup": round(ratio, 3)})  # fmt: skip
+        figures[f"{arch}_bf16_weights_batched_vs_fp32_loop_speedup"] = ratio
+        del teacher, cheap
         if cuda:
             torch.cuda.empty_cache()
     where = device_label()

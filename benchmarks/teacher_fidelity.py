@@ -3,9 +3,10 @@
 Not a speed benchmark (``run_all.py`` runs ``bench_*.py`` only); it prints the numbers that
 docs/models.md quotes, with the command that produced them.
 
-* ``bf16``: Depth Anything of a real size (ViT-S by default), randomly initialised, on the six
-  cube faces of procedural synthetic panoramas resized to 518²: fp32 vs bf16 autocast, for the
-  network output (relative to its range) and for the min–max normalised pseudo-label targets.
+* ``bf16``: Depth Anything of a real size (ViT-S by default; ``--arch tiny`` the 2-block toy),
+  randomly initialised, on the six cube faces of procedural synthetic panoramas resized to 518²:
+  fp32 vs bf16 autocast and vs bf16-held weights (``precision: bf16_weights``), for the network
+  output (relative to its range) and for the min–max normalised pseudo-label targets.
 * ``resize``: the output-resize modes against each other on true disparity maps of synthetic faces.
 * ``parity`` (needs ``--original PATH``, a checkout of github.com/LiheYoung/Depth-Anything): an
   original network, randomly initialised, mapped into our teacher through the published
@@ -13,6 +14,7 @@ docs/models.md quotes, with the command that produced them.
   518×1036, with the original DINOv2 position-embedding resize and with Hugging Face's.
 
     python benchmarks/teacher_fidelity.py bf16 --arch small --panoramas 1
+    python benchmarks/teacher_fidelity.py bf16 --arch tiny --panoramas 2
     python benchmarks/teacher_fidelity.py resize --panoramas 2
     DEPTH_ANYTHING_SRC=... python benchmarks/teacher_fidelity.py parity --arch small
 """
@@ -46,27 +48,29 @@ def cube_faces(n_panos: int, face: int) -> torch.Tensor:
 
 
 def bf16_price(arch: str, n_panos: int, face: int) -> None:
+    """fp32 vs bf16 autocast vs bf16-held weights, same random weights, same faces."""
     from repro.geometry.disparity import normalize_01
     from repro.teacher import DEPTH_ANYTHING_IDS, DepthAnythingTeacher
 
-    torch.manual_seed(0)
-    teacher = DepthAnythingTeacher.from_pretrained(
-        DEPTH_ANYTHING_IDS[f"depth-anything-v1-{arch}"], random_init=True, chunk_size=2
-    )
+    model_id = "tiny" if arch == "tiny" else DEPTH_ANYTHING_IDS[f"depth-anything-v1-{arch}"]
     faces = cube_faces(n_panos, face)
     out = {}
-    for precision in ("fp32", "bf16"):
-        teacher.precision = precision
+    for precision in ("fp32", "bf16", "bf16_weights"):
+        torch.manual_seed(0)  # the same weights each time (bf16_weights casts them in place)
+        teacher = DepthAnythingTeacher.from_pretrained(model_id, random_init=True, chunk_size=2, precision=precision)
         raw = teacher.raw_disparity(faces)
         out[precision] = (raw, normalize_01(raw))  # what predict_faces returns, without a second pass
-    (raw32, tgt32), (raw16, tgt16) = out["fp32"], out["bf16"]
-    net_max, net_mean = _range_rel(raw16, raw32)
-    per_face = (raw16 - raw32).abs().flatten(1).amax(1) / (raw32.flatten(1).amax(1) - raw32.flatten(1).amin(1))
-    d = (tgt16 - tgt32).abs()
-    print(f"ViT-{arch[0].upper()} random init, {faces.shape[0]} cube faces {face}² -> 518², CPU, bf16 autocast vs fp32")
-    print(f"  network output: max |Δ| / range {net_max:.2e} (worst face {per_face.max():.2e}), mean {net_mean:.2e}")
-    print(f"  normalised targets [0, 1]: max |Δ| {d.max():.2e}, mean |Δ| {d.mean():.2e}, "
-          f"99th percentile {d.flatten().quantile(0.99):.2e}")  # fmt: skip
+    raw32, tgt32 = out["fp32"]
+    name = "tiny ViT (2 blocks, width 32)" if arch == "tiny" else f"ViT-{arch[0].upper()}"
+    print(f"{name} random init, {faces.shape[0]} cube faces {face}² -> 518², CPU, against fp32")
+    for precision in ("bf16", "bf16_weights"):
+        raw16, tgt16 = out[precision]
+        net_max, net_mean = _range_rel(raw16, raw32)
+        per_face = (raw16 - raw32).abs().flatten(1).amax(1) / (raw32.flatten(1).amax(1) - raw32.flatten(1).amin(1))
+        d = (tgt16 - tgt32).abs()
+        print(f"  {precision}: network output max |Δ| / range {net_max:.2e} (worst face {per_face.max():.2e}), "
+              f"mean {net_mean:.2e}; normalised targets [0, 1]: max |Δ| {d.max():.2e}, mean |Δ| {d.mean():.2e}, "
+              f"99th percentile {d.flatten().quantile(0.99):.2e}")  # fmt: skip
 
 
 def output_resize(n_panos: int) -> None:
@@ -136,7 +140,7 @@ def main() -> None:
     if args.what == "resize":
         output_resize(args.panoramas)
     elif args.what == "bf16":
-        bf16_price(args.arch if args.arch != "tiny" else "small", args.panoramas, args.face)
+        bf16_price(args.arch, args.panoramas, args.face)
     elif not args.original:
         p.error("parity needs --original PATH (or DEPTH_ANYTHING_SRC): a checkout of LiheYoung/Depth-Anything")
     else:

@@ -61,8 +61,17 @@ Evaluator = Literal["cell", "paper", "released"]
 #: Anything's own inference resizes its output; nearest — the released train.py (518 -> 256);
 #: bilinear_antialias — bilinear with torch's antialias filter (docs/teacher.md)
 TeacherResize = Literal["bilinear", "nearest", "bilinear_antialias"]
-#: The teacher's arithmetic: fp32 (the released code, Depth Anything's inference) or bf16 autocast
-TeacherPrecision = Literal["fp32", "bf16"]
+#: The teacher's arithmetic: fp32 (the released code, Depth Anything's inference); bf16 — bf16
+#: autocast over fp32 weights; bf16_weights — the frozen weights themselves held in bf16 (no fp32
+#: copy: half the memory) and run under the same autocast (docs/teacher.md has the price of each)
+TeacherPrecision = Literal["fp32", "bf16", "bf16_weights"]
+#: The ViT's attention kernel: sdpa (torch's scaled_dot_product_attention, what transformers picks
+#: for DINOv2) or eager (the explicit softmax(QKᵀ)V of the original code); the same arithmetic
+TeacherAttention = Literal["sdpa", "eager"]
+#: Where pseudo labels come from: online — the teacher runs on every step's rotated faces (paper,
+#: released code); cached — targets precomputed for K rotations per panorama (``repro teacher
+#: cache``), one drawn per visit (docs/teacher.md, "Pseudo-label cache")
+PseudoLabels = Literal["online", "cached"]
 #: DINOv2 position-embedding resize: original (Depth Anything's DINOv2) or transformers (Hugging Face's)
 PosEmbed = Literal["original", "transformers"]
 #: Short names of the released Hugging Face checkpoints (``repro models fetch`` accepts both).

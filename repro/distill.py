@@ -55,6 +55,9 @@ from repro.geometry.released import ReleasedProjection, rotate_equirect_released
 from repro.geometry.tangent import tangent_fov, tangent_rotations
 from repro.losses import Reduction, affine_invariant_l1
 
+#: teacher images per panorama (tangent: the 20 icosahedral faces of level 0)
+FACES_PER_PANORAMA: dict[str, int] = {"cube": 6, "equirect_stitched": 6, "tangent": 20}
+
 
 def _check(projection: str, mask_mode: str, sampling: str = "py360convert", rotation_pass: str = "folded") -> None:
     check(Projection, projection, "projection")

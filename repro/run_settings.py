@@ -32,6 +32,7 @@ from repro.choices import (
     Precision,
     Projection,
     Protocol,
+    PseudoLabels,
     RmseLog,
     RotationFrame,
     RotationPass,
@@ -39,6 +40,7 @@ from repro.choices import (
     Sampling,
     Split,
     StudentName,
+    TeacherAttention,
     TeacherPrecision,
     TeacherResize,
 )
@@ -163,8 +165,12 @@ class TeacherSpec:
     #: Teacher disparity back to face size (Depth Anything only; the oracle works at face size):
     #: see repro.choices.TeacherResize and docs/teacher.md for the default's reason
     output_resize: TeacherResize = "bilinear"
-    precision: TeacherPrecision = "fp32"  # price of bf16 in docs/teacher.md
+    precision: TeacherPrecision = "fp32"  # price of bf16 / bf16_weights in docs/teacher.md
     pos_embed: PosEmbed = "original"  # see repro.choices.PosEmbed
+    attention: TeacherAttention = "sdpa"  # see repro.choices.TeacherAttention
+    chunk_size: int = 12  # faces per teacher call (the released code: at most 9 panoramas' worth)
+    channels_last: bool = False  # the DPT head's convolutions in channels-last memory format
+    compile: bool = False  # torch.compile the teacher network
 
     @property
     def is_oracle(self) -> bool:
@@ -172,6 +178,7 @@ class TeacherSpec:
 
     def __post_init__(self) -> None:
         check_range("input_size", self.input_size, gt=0)
+        check_range("chunk_size", self.chunk_size, ge=1)
         if not self.is_oracle and self.input_size % 14:
             raise FieldError("input_size", f"must be a multiple of 14 (Depth Anything's patch), got {self.input_size}")
 
@@ -180,6 +187,8 @@ class TeacherSpec:
         opts: dict[str, Any] = {"input_size": self.input_size, **self.options}
         if not self.is_oracle:
             opts.update(output_resize=self.output_resize, precision=self.precision, pos_embed=self.pos_embed)
+            opts.update(attention=self.attention, chunk_size=self.chunk_size)
+            opts.update(channels_last=self.channels_last, compile=self.compile)
             opts["revision"] = self.revision
         return opts
 
@@ -231,6 +240,23 @@ class DistillSpec:
     def __post_init__(self) -> None:
         check_range("rotation_max_deg", self.rotation_max_deg, ge=0, le=180)
         check_range("face_size", self.face_size, gt=0)
+
+
+@dataclass
+class PseudoCacheSpec:
+    """The pseudo-label cache (``pseudo_labels: cached``): K teacher targets per unlabeled panorama.
+
+    Built by ``repro teacher cache CONFIG`` (sharded, resumable) or, for whatever is missing, at the
+    start of training; see :mod:`repro.train.pseudo_cache` and docs/teacher.md.
+    """
+
+    rotations: int = 8  # K: rotations precomputed per panorama; training draws one per visit
+    seed: int = 0  # seeds the K rotations of each panorama (with the panorama's path)
+    root: str = "pseudo_cache"  # folder under the data root; one subfolder per teacher/geometry setting
+
+    def __post_init__(self) -> None:
+        if self.rotations < 1:
+            raise ValueError(f"pseudo_cache.rotations must be >= 1, got {self.rotations}")
 
 
 @dataclass
@@ -298,6 +324,9 @@ class TrainSettings:
     baseline_recipe: BaselineRecipe = "same_as_distilled"
     augment: bool | None = None  # None: the student's recipe (released configs: BiFuse++/EGFormer none,
     #                              HoHoNet no colour jitter); True: yaw roll + flip + jitter; False: none
+    #: online: the teacher on every step's rotated faces (paper); cached: one of K precomputed rotations
+    pseudo_labels: PseudoLabels = "online"
+    pseudo_cache: PseudoCacheSpec = field(default_factory=PseudoCacheSpec)
 
     def __post_init__(self) -> None:
         if not self.labeled:
@@ -307,6 +336,8 @@ class TrainSettings:
             raise ValueError(f"pseudo labels are relative depth: loss '{self.loss}' needs pseudo: []")
         check_input_size(self.input_size)
         check_range("seed", self.seed, ge=0, lt=2**32)
+        if self.pseudo_labels == "cached" and self.distill.rotation_sampling != "per_image":
+            raise ValueError("pseudo_labels: cached draws each panorama's own rotation; rotation_sampling must be per_image")
         # Resolved once, here: empty schedule fields take the student's recipe and the teacher its
         # pinned Hub revision, so every consumer (trainer, cost model, cache keys, resolved.yaml)
         # sees what is really used.

@@ -8,6 +8,7 @@ the suite's own files are checked (fast).
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -50,6 +51,9 @@ def test_science_suite_and_claims_are_consistent():
     rot, no_rot = full.cells["fig5_rotation"], full.cells["fig5_no_rotation"]
     assert tuple(rot.train.input_size) == (128, 256) and rot.synthetic.height == 128 == full.cells["fig5_gt_only"].synthetic.height
     assert no_rot.train.distill.rotation_max_deg == 0 < rot.train.distill.rotation_max_deg
+    cached = full.cells["gt_pseudo_cached"].train
+    assert (cached.pseudo_labels, cached.pseudo_cache.rotations, base.pseudo_labels) == ("cached", 8, "online")
+    assert dataclasses.replace(cached, pseudo_labels="online", pseudo_cache=base.pseudo_cache) == base
     tests = {(c.metric, c.test) for c in exp.claims}
     assert ("seam_ratio_dataset", "paired_t") in tests and ("abs_rel", "tost") in tests
     assert all(not c.scales for c in exp.claims)  # judged at the full scale only, never at ci or pilot

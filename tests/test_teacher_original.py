@@ -283,6 +283,10 @@ def test_provenance_names_every_setting(teacher):
         "input_resize": "bilinear_antialias",
         "output_resize": "nearest",
         "pos_embed": "original",
+        "attention": "sdpa",
+        "chunk_size": 12,
+        "channels_last": False,
+        "compile": False,
         "stand_in": False,
     }
 

@@ -36,7 +36,8 @@ def test_spec_options_reach_the_teacher():
     spec = TeacherSpec(input_size=28, precision="bf16", output_resize="nearest", pos_embed="transformers", revision="v1")
     opts = spec.build_options()
     assert opts == {
-        "input_size": 28, "output_resize": "nearest", "precision": "bf16", "pos_embed": "transformers", "revision": "v1"
+        "input_size": 28, "output_resize": "nearest", "precision": "bf16", "pos_embed": "transformers", "revision": "v1",
+        "attention": "sdpa", "chunk_size": 12, "channels_last": False, "compile": False,
     }  # fmt: skip
     teacher = build_teacher("LiheYoung/depth-anything-small-hf", random_init=True, **{**opts, "revision": None})
     p = teacher.provenance()

@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "models": ("repro.cli.models", "the student networks (list with parameter counts) and weight downloads (fetch)"),
     "suite": ("repro.cli.suite", "run a paper-table suite and diff it against the paper; list, validate, report"),
     "docker": ("repro.cli.docker", "build the CUDA image, or run a repro command in it (docker or podman)"),
+    "teacher": ("repro.cli.teacher", "precompute the pseudo-label cache: teacher targets for K rotations per panorama"),
     "train": ("repro.cli.train", "train a student from a YAML config (resumable; torchrun for several GPUs)"),
     "eval": ("repro.cli.eval", "evaluate a checkpoint on a test split: per-image CSV and aggregate JSON"),
     "predict": ("repro.cli.predict", "depth PNG, colour preview and PLY point cloud for panoramas"),

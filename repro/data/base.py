@@ -22,6 +22,7 @@ from PIL import Image, UnidentifiedImageError
 from repro.data.mask_manifest import mask_relpath, read_manifest
 from repro.data.transforms import (
     AugmentConfig,
+    AugmentParams,
     apply_color,
     apply_geometric,
     sample_generator,
@@ -264,6 +265,7 @@ class PanoramaDataset(torch.utils.data.Dataset):
         else:
             valid = (depth > 0) & (depth <= self.max_depth) & torch.isfinite(depth)
         rgb_aug = rgb
+        params = AugmentParams()
         if self.augment is not None:
             params = sample_params(self.augment, w, sample_generator(self.seed, self.epoch, index))
             rgb, depth, valid = (apply_geometric(x, params) for x in (rgb, depth, valid))
@@ -274,6 +276,9 @@ class PanoramaDataset(torch.utils.data.Dataset):
             "depth": depth.contiguous(),
             "valid": valid.contiguous(),
             "has_mask": torch.tensor(raw["mask"] is not None),  # the released loader's `'val_mask' in unlabel`
+            # the geometric augmentation drawn, so a cached pseudo label can be met in the panorama's own frame
+            "aug_roll": torch.tensor(params.roll),
+            "aug_flip": torch.tensor(params.flip),
             "path": raw["path"],
         }
 

@@ -83,6 +83,20 @@ def apply_geometric(x: torch.Tensor, params: AugmentParams) -> torch.Tensor:
     return x
 
 
+def undo_geometric(x: torch.Tensor, roll: torch.Tensor, flip: torch.Tensor) -> torch.Tensor:
+    """The inverse of :func:`apply_geometric` per sample of a batch (B,C,H,W): flip back, then roll back.
+
+    An exact pixel permutation (differentiable): a prediction on an augmented panorama, moved back
+    into the panorama's own frame (where a cached pseudo label lives).
+    """
+    out = []
+    for xi, r, f in zip(x, roll.tolist(), flip.tolist(), strict=True):
+        if f:
+            xi = torch.flip(xi, dims=(-1,))
+        out.append(torch.roll(xi, shifts=-int(r), dims=-1) if r else xi)
+    return torch.stack(out)
+
+
 def apply_color(rgb: torch.Tensor, params: AugmentParams) -> torch.Tensor:
     """ColorJitter with the drawn factors, in the drawn order (as torchvision's ColorJitter)."""
     if params.jitter is None:

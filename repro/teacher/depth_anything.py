@@ -20,8 +20,12 @@ antialiasing: Depth Anything's own inference resizes its output back this way); 
 ``train.py`` applies to the faces before the teacher). ``output_resize`` defaults to
 ``bilinear``; the released training uses ``nearest`` (518 → 256), see docs/paper_vs_code.md.
 
-``precision`` is ``fp32`` (the released code and Depth Anything's inference) or ``bf16``
-(autocast, on any device); the measured price of bf16 is in docs/teacher.md.
+``precision`` is ``fp32`` (the released code and Depth Anything's inference), ``bf16`` (autocast,
+on any device) or ``bf16_weights`` (the frozen weights themselves cast to bf16, so no fp32 copy is
+held, under the same autocast); the measured price of each is in docs/teacher.md. The cheapest
+faithful form for a GPU: ``bf16_weights``, ``attention="sdpa"`` (the default), ``channels_last``
+(the DPT head's convolutions), ``compile`` (``torch.compile`` of the network) and a ``chunk_size``
+holding all 6 faces × the unlabeled batch in one call where memory allows.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from repro.choices import DEFAULT_TEACHER as DEFAULT_ID
+from repro.choices import TeacherAttention as Attention
 from repro.choices import TeacherPrecision as Precision
 from repro.choices import values
 from repro.geometry.disparity import normalize_01
@@ -45,6 +50,7 @@ from repro.teacher.pos_embed import PosEmbed, use_pos_embed
 ResizeMode = Literal["nearest", "bilinear", "bilinear_antialias", "bicubic", "area"]
 RESIZE_MODES: tuple[str, ...] = values(ResizeMode)
 PRECISIONS: tuple[str, ...] = values(Precision)
+ATTENTIONS: tuple[str, ...] = values(Attention)
 
 PATCH = 14  # the DINOv2 patch size; inputs must be multiples of it
 
@@ -176,6 +182,14 @@ def teacher_input_size(height: int, width: int, input_size: int) -> tuple[int, i
     return fit(height), fit(width)
 
 
+def _set_attention(model: nn.Module, attention: Attention) -> None:
+    """Pick the ViT's attention kernel; transformers' DINOv2 reads it from its config at every call."""
+    for module in model.modules():
+        config = getattr(module, "config", None)
+        if config is not None and hasattr(config, "_attn_implementation"):
+            config._attn_implementation = attention
+
+
 class DepthAnythingTeacher(nn.Module):
     """Frozen Depth Anything: faces in [0, 1] -> disparity per face, min–max normalised to [0, 1].
 
@@ -198,6 +212,9 @@ class DepthAnythingTeacher(nn.Module):
         name: str = "depth-anything",
         revision: str | None = None,
         weights: str = "pretrained",
+        attention: Attention = "sdpa",
+        channels_last: bool = False,
+        compile: bool = False,
     ) -> None:
         super().__init__()
         if input_size % PATCH:
@@ -208,11 +225,21 @@ class DepthAnythingTeacher(nn.Module):
             ("input_resize", input_resize, RESIZE_MODES),
             ("output_resize", output_resize, RESIZE_MODES),
             ("precision", precision, PRECISIONS),
+            ("attention", attention, ATTENTIONS),
         ):
             if value not in allowed:
                 raise ValueError(f"{what} must be one of {', '.join(allowed)}, got {value!r}")
         self.model = model.eval()
         self.model.requires_grad_(False)
+        if precision == "bf16_weights":
+            self.model.to(torch.bfloat16)  # frozen: no fp32 master copy is needed
+        if channels_last:
+            self.model.to(memory_format=torch.channels_last)  # 4-D (conv) weights only
+        _set_attention(self.model, attention)
+        self.attention: Attention = attention
+        self.channels_last = channels_last
+        self.compile = compile
+        self._forward = torch.compile(self.model) if compile else self.model
         use_pos_embed(model, pos_embed)
         self.pos_embed: PosEmbed = pos_embed
         self.input_size = input_size
@@ -262,7 +289,7 @@ class DepthAnythingTeacher(nn.Module):
 
     def _autocast(self, device: torch.device):
         """bf16 autocast, or none at all (also inside a caller's autocast region) for fp32."""
-        return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=self.precision != "fp32")
 
     @torch.no_grad()
     def network(self, x: torch.Tensor) -> torch.Tensor:
@@ -273,8 +300,10 @@ class DepthAnythingTeacher(nn.Module):
         h, w = x.shape[-2:]
         if h % PATCH or w % PATCH:
             raise ValueError(f"Depth Anything needs sides that are multiples of {PATCH}, got {h}×{w}")
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         with self._autocast(x.device):
-            disp = self.model(pixel_values=x).predicted_depth
+            disp = self._forward(pixel_values=x).predicted_depth
         return original_final_resize(disp.float().unsqueeze(1), (h, w))
 
     @torch.no_grad()
@@ -305,6 +334,10 @@ class DepthAnythingTeacher(nn.Module):
             "input_resize": self.input_resize,
             "output_resize": self.output_resize,
             "pos_embed": self.pos_embed,
+            "attention": self.attention,
+            "chunk_size": self.chunk_size,
+            "channels_last": self.channels_last,
+            "compile": self.compile,
             "stand_in": False,
         }
 

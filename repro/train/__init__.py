@@ -51,6 +51,13 @@ def train(
     created = init(dev, info)
     try:
         refuse_interrupted(Path(out_dir), resume=resume, force=force, info=info)  # before any slow set-up
+        if settings.pseudo and settings.pseudo_labels == "cached":
+            from repro.train.distributed import barrier
+            from repro.train.pseudo_cache import build_cache
+
+            # whatever `repro teacher cache` has not built yet, split over the processes
+            build_cache(settings, data_root, shard=(info.rank, info.world_size), device=dev, progress=print)
+            barrier(info)
         components = build_components(settings, data_root)
         trainer = Trainer(settings, components, out_dir, device=dev, info=info, progress=progress)
         final = trainer.fit(resume=resume, init_checkpoint=init_checkpoint, force=force)

@@ -30,7 +30,8 @@ def student_meta(settings: TrainSettings) -> dict[str, Any]:
     }
 
 
-def _datasets(refs: list[DataRef], settings: TrainSettings, data_root: Path, masks: Any) -> torch.utils.data.Dataset:
+def datasets_of(refs: list[DataRef], settings: TrainSettings, data_root: Path, masks: Any) -> list[Any]:
+    """One dataset per ref, augmented as the settings say (``repro.data.build_dataset``)."""
     from repro.data import AugmentConfig, build_dataset
 
     roll, flip, jitter = settings.augment_flags
@@ -47,6 +48,11 @@ def _datasets(refs: list[DataRef], settings: TrainSettings, data_root: Path, mas
         )
         for ref in refs
     ]
+    return parts
+
+
+def _datasets(refs: list[DataRef], settings: TrainSettings, data_root: Path, masks: Any) -> torch.utils.data.Dataset:
+    parts = datasets_of(refs, settings, data_root, masks)
     if masks is None:  # labeled: refuse (nearly) all-invalid ground truth before the first step
         from repro.data.validity import check_ground_truth
 
@@ -63,5 +69,10 @@ def build_components(settings: TrainSettings, data_root: str | Path) -> Componen
     meta = student_meta(settings)
     torch.manual_seed(settings.seed)  # the same initial weights on every rank and every rerun
     model = build_student_from_meta(meta, pretrained=settings.student.pretrained)
-    teacher = build_teacher_from_spec(settings.teacher) if settings.pseudo else None
+    cached = settings.pseudo_labels == "cached"
+    teacher = build_teacher_from_spec(settings.teacher) if settings.pseudo and not cached else None
+    if unlabeled is not None and cached:
+        from repro.train.pseudo_cache import CachedTargets
+
+        unlabeled = CachedTargets(unlabeled, settings, data_root)  # no teacher: its targets are on disk
     return Components(model=model, labeled=labeled, unlabeled=unlabeled, teacher=teacher, student=meta)

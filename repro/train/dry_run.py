@@ -40,6 +40,28 @@ def random_batch(
     return {k: v.to(device) for k, v in out.items()}
 
 
+def random_cached(
+    batch: int, settings: TrainSettings, device: torch.device, generator: torch.Generator
+) -> dict[str, torch.Tensor]:
+    """What a pseudo-label cache adds to an unlabeled batch: targets, masks, rotations, augmentation."""
+    from repro.distill import FACES_PER_PANORAMA
+    from repro.geometry.released import draw_rotations
+
+    d = settings.distill
+    h, w = settings.input_size
+    shape = (batch, 1, h, w) if d.projection == "equirect_stitched" else (
+        batch, FACES_PER_PANORAMA[d.projection], 1, d.face_size, d.face_size
+    )
+    out = {
+        "cached_disparity": torch.rand(shape, generator=generator),
+        "cached_mask": torch.ones(shape, dtype=torch.bool),
+        "cached_rotation": draw_rotations(batch, max(d.rotation_max_deg, 1e-6), generator=generator),
+        "aug_roll": torch.randint(0, w, (batch,), generator=generator),
+        "aug_flip": torch.rand(batch, generator=generator) < 0.5,
+    }
+    return {k: v.to(device) for k, v in out.items()}
+
+
 class StepRunner:
     """One configuration's training step on random data, timed per section."""
 
@@ -57,7 +79,8 @@ class StepRunner:
         self.pseudo = bool(self.settings.pseudo) if pseudo is None else pseudo
         meta = student_meta(self.settings)
         self.model = (model or build_student_from_meta(meta)).to(device).train()
-        if self.pseudo and teacher is None:
+        self.cached = self.pseudo and self.settings.pseudo_labels == "cached"
+        if self.pseudo and teacher is None and not self.cached:
             teacher = build_teacher_from_spec(self.settings.teacher, random_init=True)
         self.teacher = teacher.to(device) if isinstance(teacher, nn.Module) and self.pseudo else teacher
         self.timer = SectionTimer(enabled=True, device=device)
@@ -73,6 +96,8 @@ class StepRunner:
         self.unlabeled = (
             random_batch(b * self.settings.pseudo_per_labeled, size, device, gen, b) if self.pseudo else None
         )  # type: ignore[arg-type]
+        if self.cached and self.unlabeled is not None:
+            self.unlabeled.update(random_cached(b * self.settings.pseudo_per_labeled, self.settings, device, gen))
 
     def step(self) -> float:
         """One optimizer step; returns its wall time in seconds."""

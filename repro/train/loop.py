@@ -183,7 +183,8 @@ class Trainer:
         self.timer = timer or SectionTimer()
         self.ckpt_dir = self.out_dir / "checkpoints"
         n_unlabeled = len(components.unlabeled) if components.unlabeled is not None else None  # type: ignore[arg-type]
-        if (n_unlabeled is None) != (components.teacher is None):
+        online = settings.pseudo_labels == "online"
+        if online and (n_unlabeled is None) != (components.teacher is None):
             raise ValueError("unlabeled data and a teacher go together")
         self.plan = make_plan(self.settings, len(components.labeled), n_unlabeled, self.info)  # type: ignore[arg-type]
         self.model = components.model.to(self.device)

@@ -29,7 +29,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from repro.data.transforms import imagenet_normalize
+from repro.data.transforms import imagenet_normalize, undo_geometric
 from repro.geometry.disparity import depth_to_disparity, normalize_01
 from repro.geometry.released import draw_rotations
 from repro.losses import affine_invariant_l1, berhu
@@ -154,9 +154,14 @@ class JointObjective:
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         timer = self.timer
         targets = None
-        if unlabeled is not None:
+        cached = unlabeled is not None and "cached_disparity" in unlabeled
+        if unlabeled is not None and not cached:
             with timer("teacher"):
                 targets = self.pseudo_targets(unlabeled)
+        elif cached:
+            from repro.train.pseudo_cache import targets_from_batch
+
+            targets = targets_from_batch(unlabeled, self.distill)  # type: ignore[arg-type]
         n_lab = labeled["rgb"].shape[0]
         rgb = labeled["rgb"] if unlabeled is None else torch.cat((labeled["rgb"], unlabeled["rgb"]))
         with timer("student_forward"):
@@ -167,6 +172,9 @@ class JointObjective:
                 return loss_gt, {"gt": loss_gt.detach()}
             from repro.distill import pseudo_label_loss
 
-            loss_pseudo = pseudo_label_loss(pred[n_lab:], targets, reduction=self.reduction)
+            pred_pseudo = pred[n_lab:]
+            if cached:  # cached targets live in the panorama's own frame: undo the roll and flip
+                pred_pseudo = undo_geometric(pred_pseudo, unlabeled["aug_roll"], unlabeled["aug_flip"])  # type: ignore[index]
+            loss_pseudo = pseudo_label_loss(pred_pseudo, targets, reduction=self.reduction)
             total = self.weights.gt * loss_gt + self.weights.pseudo * loss_pseudo
         return total, {"gt": loss_gt.detach(), "pseudo": loss_pseudo.detach()}
