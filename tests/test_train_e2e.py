@@ -90,7 +90,7 @@ def test_eval_cli_records_protocol_and_crop(trained: Path, data_root: Path, tmp_
         str(trained / "checkpoints/final.pt"),
         "--dataset",
         "stanford2d3d",
-        "--root",
+        "--data-root",
         str(data_root / "stanford2d3d"),
         "--split",
         "test",

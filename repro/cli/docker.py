@@ -20,6 +20,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from repro.cli.args import RenamedOption
 from repro.errors import UserError
 
 DEFAULT_TAG = "repro:latest"
@@ -184,12 +185,27 @@ def configure(parser: argparse.ArgumentParser) -> None:
     build_p.add_argument("--cuda-image", help="base image (default: the Dockerfile's CUDA runtime)")
     build_p.add_argument("--prefetch-models", help="bake weights in: arguments of `repro models fetch`")
     run_p.add_argument(
+        "--data-root",
         "--data",
+        dest="data",
         type=Path,
         default=Path(os.environ.get("REPRO_DATA_ROOT", "data")),
-        help="dataset folder mounted on /data",
+        metavar="DIR",
+        action=RenamedOption,
+        old=["--data"],
+        help="dataset folder mounted on /data (default: $REPRO_DATA_ROOT, else data; --data: deprecated spelling)",
     )
-    run_p.add_argument("--runs", type=Path, default=Path("runs"), help="results folder mounted on /runs")
+    run_p.add_argument(
+        "--out",
+        "--runs",
+        dest="runs",
+        type=Path,
+        default=Path("runs"),
+        metavar="DIR",
+        action=RenamedOption,
+        old=["--runs"],
+        help="results folder mounted on /runs (default: runs; --runs: deprecated spelling)",
+    )
     run_p.add_argument(
         "--cache",
         type=Path,
