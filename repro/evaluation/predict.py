@@ -196,7 +196,7 @@ def predict(
             "ply": stem.with_suffix(".ply"),
         }
         _save_png(counts, files["depth_png"])
-        label = "depth (m)" if metric else "relative depth (up to scale; units of units_per_count)"
+        label = "depth (m)" if metric else "relative depth, up to scale (= depth PNG value × units_per_count)"
         _save_png(preview(depth, label), files["preview_png"])
         write_ply(files["ply"], *point_cloud(depth, rgb))
         record = {
