@@ -77,7 +77,8 @@ class RenamedOption(argparse.Action):
         if option_string in self.old:
             new = next(s for s in self.option_strings if s not in self.old)
             print(
-                f"{parser.prog}: note: {option_string} is deprecated and will be removed in the next release; use {new}",
+                f"{parser.prog}: note: {option_string} is deprecated and will be removed in the next release; "
+                f"use {new}",
                 file=sys.stderr,
             )
         setattr(namespace, self.dest, values)

@@ -184,28 +184,27 @@ def configure(parser: argparse.ArgumentParser) -> None:
     build_p.add_argument("--context", type=Path, default=REPO_ROOT, help="source tree with the Dockerfile")
     build_p.add_argument("--cuda-image", help="base image (default: the Dockerfile's CUDA runtime)")
     build_p.add_argument("--prefetch-models", help="bake weights in: arguments of `repro models fetch`")
-    run_p.add_argument(
-        "--data-root",
-        "--data",
-        dest="data",
-        type=Path,
-        default=Path(os.environ.get("REPRO_DATA_ROOT", "data")),
-        metavar="DIR",
-        action=RenamedOption,
-        old=["--data"],
-        help="dataset folder mounted on /data (default: $REPRO_DATA_ROOT, else data; --data: deprecated spelling)",
-    )
-    run_p.add_argument(
-        "--out",
-        "--runs",
-        dest="runs",
-        type=Path,
-        default=Path("runs"),
-        metavar="DIR",
-        action=RenamedOption,
-        old=["--runs"],
-        help="results folder mounted on /runs (default: runs; --runs: deprecated spelling)",
-    )
+    for new, old, dest, default, what in (
+        (
+            "--data-root",
+            "--data",
+            "data",
+            Path(os.environ.get("REPRO_DATA_ROOT", "data")),
+            "dataset folder mounted on /data (default: $REPRO_DATA_ROOT, else data",
+        ),
+        ("--out", "--runs", "runs", Path("runs"), "results folder mounted on /runs (default: runs"),
+    ):
+        run_p.add_argument(
+            new,
+            old,
+            dest=dest,
+            type=Path,
+            default=default,
+            metavar="DIR",
+            action=RenamedOption,
+            old=[old],
+            help=f"{what}; {old}: deprecated spelling)",
+        )
     run_p.add_argument(
         "--cache",
         type=Path,

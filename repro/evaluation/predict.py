@@ -74,7 +74,8 @@ def resize_prediction(pred: torch.Tensor, size: tuple[int, int]) -> torch.Tensor
     """The network's (h, w) output map -> (H, W) of the input image: bilinear, antialiased when shrinking."""
     if tuple(pred.shape[-2:]) == tuple(size):
         return pred
-    return F.interpolate(pred[None, None].float(), size=size, mode="bilinear", align_corners=False, antialias=True)[0, 0]
+    up = F.interpolate(pred[None, None].float(), size=size, mode="bilinear", align_corners=False, antialias=True)
+    return up[0, 0]
 
 
 def colorize(disparity: torch.Tensor) -> np.ndarray:

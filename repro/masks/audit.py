@@ -125,7 +125,8 @@ def _tile(record: MaskRecord, mask_root: Path, image_root: Path | None, width: i
         status += "  ·  DROPPED"
     y = picture.height + 2
     draw.text((3, y), _fit(draw, record.image, width - 6, font), fill=(255, 255, 255), font=font)
-    draw.text((3, y + line_h), _fit(draw, status, width - 6, font), fill=(255, 210, 0) if record.dropped else (170, 255, 170), font=font)
+    colour = (255, 210, 0) if record.dropped else (170, 255, 170)
+    draw.text((3, y + line_h), _fit(draw, status, width - 6, font), fill=colour, font=font)
     return tile
 
 
