@@ -289,7 +289,7 @@ def test_cli_run_forwards_the_command(monkeypatch, tmp_path):
 
     engine = Engine(monkeypatch)
     monkeypatch.setenv("REPRO_CONTAINER_ENGINE", "podman")
-    argv = ["docker", "run", "--data", str(tmp_path / "d"), "--runs", str(tmp_path / "r")]
+    argv = ["docker", "run", "--data-root", str(tmp_path / "d"), "--out", str(tmp_path / "r")]
     assert main([*argv, "--", "suite", "zero_shot", "--dry-run"]) == 0
     assert engine.calls[-1][:2] == ["podman", "run"]
     assert engine.calls[-1][-4:] == ["sha256:feed", "suite", "zero_shot", "--dry-run"]

@@ -277,7 +277,39 @@ def test_cli_offline_error_and_audit(tmp_path, capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "dropped" in out and "audit.png" in out
     sheet = Image.open(tmp_path / "m" / "audit.png")
-    assert sheet.size[0] == 2 * 256
+    assert sheet.size[0] >= 2 * 320  # two 320-px tiles (the legend may be wider)
+
+
+def test_audit_sheet_colours_sky_and_watermark_apart_and_captions_sit_below_the_image(tmp_path):
+    from repro.data.mask_manifest import read_mask, write_mask
+    from repro.masks.audit import COLOURS, contact_sheet, excluded_by_label
+
+    h, w = 32, 64
+    sky = np.zeros((h, w), bool)
+    sky[:8] = True
+    mark = np.zeros((h, w), bool)
+    mark[20:24, 10:30] = True
+    images = tmp_path / "img"
+    images.mkdir()
+    Image.new("RGB", (w, h), (128, 128, 128)).save(images / "a.png")
+    record = write_mask(
+        tmp_path / "m", "a.png", ~(sky | mark), labels=["sky", "watermark"], excluded_by={"sky": sky, "watermark": mark}
+    )
+    assert (read_mask(tmp_path / "m" / record.mask) == ~(sky | mark)).all()  # codes still read as excluded
+    sheet = np.asarray(contact_sheet([record], tmp_path / "m", images, width=320)).astype(int)  # 5x scale
+    r, g, b = sheet[20, 160]  # sky: yellow tint over grey, right up to the top row (no caption bar there)
+    assert r > g > b + 80 and (sheet[0, 3] == sheet[20, 160]).all()
+    r, g, b = sheet[110, 100]  # watermark: magenta tint
+    assert r > g + 80 and b > g + 80
+    assert (sheet[60, 160] == 128).all()  # valid: untouched
+    assert (sheet[160:, :320] != 128).any()  # caption strip below the 160-row picture
+    legend = sheet[-20:].reshape(-1, 3)
+    for colour, _ in COLOURS.values():
+        assert (legend == colour).all(axis=1).any(), colour
+    # masks of other tools record no prompt: one found label colours all, otherwise "unknown"
+    codes = np.where(mark, 0, 255).astype(np.uint8)
+    assert excluded_by_label(codes, ["watermark"])["watermark"].sum() == mark.sum()
+    assert excluded_by_label(codes, ["sky", "watermark"])["unknown"].sum() == mark.sum()
 
 
 def test_audit_statistics(tmp_path):

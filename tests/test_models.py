@@ -115,6 +115,24 @@ def test_forward_backward_small_input(name: str) -> None:
         model(torch.randn(1, 3, h, 2 * w))
 
 
+@pytest.mark.parametrize("name", ["unifuse", "equi"])
+def test_base_channels_builds_a_genuinely_small_student_with_the_same_keys(name: str) -> None:
+    """The smoke suite's small students: a fraction of the parameters, same modules, still trainable."""
+    full = build_student(name, height=64, width=128)
+    small = build_student(name, height=64, width=128, base_channels=16)
+    assert set(small.state_dict()) == set(full.state_dict())
+    n_full, _ = parameter_counts(name, height=64, width=128)
+    n_small, _ = parameter_counts(name, height=64, width=128, base_channels=16)
+    assert n_small < n_full / 4
+    assert small.equi_encoder.layer4[-1].conv2.out_channels == 128
+    y = small(torch.randn(2, 3, 64, 128))
+    assert y.shape == (2, 1, 64, 128) and torch.isfinite(y).all()
+    y.mean().backward()
+    assert small.equi_encoder.conv1.weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="base_channels=64"):
+        build_student(name, height=64, width=128, base_channels=16, pretrained=True)
+
+
 def test_metric_option_marks_depth_output() -> None:
     model = build_student("equi", **TINY["equi"], metric=True).eval()
     assert model.output_kind == "depth"

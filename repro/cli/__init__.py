@@ -60,6 +60,16 @@ def _check_outputs(args: argparse.Namespace) -> None:
             check_output_dir(value, "--" + dest.replace("_", "-"))
 
 
+def command_parser(name: str) -> argparse.ArgumentParser:
+    """The full parser of one subcommand (imports its module)."""
+    from repro.cli.args import ReproParser
+
+    module_name, help_text = COMMANDS[name]
+    parser = ReproParser(prog=f"repro {name}", description=help_text)
+    importlib.import_module(module_name).configure(parser)
+    return parser
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in COMMANDS:
@@ -70,11 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.parse_args(argv)  # handles --help/--version, errors on unknown commands
         return 2
     name, rest = argv[0], argv[1:]
-    module_name, help_text = COMMANDS[name]
-    module = importlib.import_module(module_name)
-    parser = argparse.ArgumentParser(prog=f"repro {name}", description=help_text)
-    module.configure(parser)
-    args = parser.parse_args(rest)
+    module = importlib.import_module(COMMANDS[name][0])
+    args = command_parser(name).parse_args(rest)
     try:
         _check_outputs(args)
         return int(module.run(args) or 0)

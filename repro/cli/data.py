@@ -26,7 +26,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     synth.add_argument("--count", type=int, default=8, help="panoramas per split")
     synth.add_argument("--height", type=int, default=256, help="panorama height (width = 2 x height)")
-    synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument("--seed", type=int, default=0, help="seed of the procedural world")
     synth.add_argument(
         "--style", choices=["a", "b"], help="visual style for all datasets (default: a, b for stanford2d3d/folder)"
     )
@@ -35,7 +35,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     synth.add_argument("--force", action="store_true", help="replace synthetic data already there")
 
     verify = sub.add_parser("verify", help="check a dataset folder: layout, splits, every file, depth encoding")
-    verify.add_argument("--dataset", required=True, choices=sorted(DATASETS))
+    verify.add_argument("--dataset", required=True, choices=sorted(DATASETS), help="layout to check the folder against")
     verify.add_argument("root", type=Path, help="the dataset's root folder")
     verify.add_argument("--split", action="append", help="repeatable; default: train, val, test (train for unlabeled)")
     verify.add_argument("--masks", type=Path, help="also check the sky/watermark mask folder")
@@ -53,7 +53,7 @@ def _configure_prepare(sub: argparse._SubParsersAction) -> None:  # type: ignore
         help="convert an official download into the layout the readers expect (resumable), then verify it",
         description="Sources, access forms and layouts: `repro data list --layouts` and docs/data.md.",
     )
-    prepare.add_argument("dataset", choices=sorted(PREPARERS))
+    prepare.add_argument("dataset", choices=sorted(PREPARERS), help="dataset to convert into its training layout")
     prepare.add_argument(
         "--from", dest="source", type=Path, metavar="DOWNLOAD", help="the official download (all but spatialaudiogen)"
     )

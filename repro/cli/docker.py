@@ -22,6 +22,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from repro.cli.args import RenamedOption
 from repro.docker_safety import check_build_arg, check_mount_source, check_shm_size, check_tag
 from repro.errors import UserError
 
@@ -187,14 +188,28 @@ def configure(parser: argparse.ArgumentParser) -> None:
     build_p.add_argument("--context", type=Path, default=REPO_ROOT, help="source tree with the Dockerfile")
     build_p.add_argument("--cuda-image", help="base image (default: the Dockerfile's CUDA runtime)")
     build_p.add_argument("--prefetch-models", help="bake weights in: arguments of `repro models fetch`")
-    run_p.add_argument(
-        "--data",
-        type=Path,
-        default=Path(os.environ.get("REPRO_DATA_ROOT", "data")),
-        help="dataset folder mounted on /data",
-    )
+    for new, old, dest, default, what in (
+        (
+            "--data-root",
+            "--data",
+            "data",
+            Path(os.environ.get("REPRO_DATA_ROOT", "data")),
+            "dataset folder mounted on /data (default: $REPRO_DATA_ROOT, else data",
+        ),
+        ("--out", "--runs", "runs", Path("runs"), "results folder mounted on /runs (default: runs"),
+    ):
+        run_p.add_argument(
+            new,
+            old,
+            dest=dest,
+            type=Path,
+            default=default,
+            metavar="DIR",
+            action=RenamedOption,
+            old=[old],
+            help=f"{what}; {old}: deprecated spelling)",
+        )
     run_p.add_argument("--data-rw", action="store_true", help="mount /data writable (data synth, masks generate)")
-    run_p.add_argument("--runs", type=Path, default=Path("runs"), help="results folder mounted on /runs")
     run_p.add_argument(
         "--cache",
         type=Path,

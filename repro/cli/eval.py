@@ -7,13 +7,25 @@ import json
 import typing
 from pathlib import Path
 
+from repro.cli.args import RenamedOption
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     from repro.run_settings import DatasetName, Protocol
 
     parser.add_argument("--checkpoint", type=Path, help="a `repro train` checkpoint, or a released one with --student")
     parser.add_argument("--dataset", required=True, choices=typing.get_args(DatasetName), help="dataset layout")
-    parser.add_argument("--root", type=Path, required=True, help="the dataset's folder")
+    parser.add_argument(
+        "--data-root",
+        "--root",
+        dest="root",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        action=RenamedOption,
+        old=["--root"],
+        help="the dataset's folder (--root: deprecated spelling)",
+    )
     parser.add_argument("--split", default="test", help="split to evaluate (default: test)")
     parser.add_argument(
         "--protocol",
@@ -31,9 +43,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--clamp", type=float, nargs=2, metavar=("LO", "HI"), help="clamp prediction and GT after alignment"
     )
     parser.add_argument("--rmse-log", default="ln", choices=["ln", "log10", "released"], help="RMSElog: ln, log10 (UniFuse), released (log10(x+1))")
-    parser.add_argument("--min-depth", type=float, default=0.0)
-    parser.add_argument("--max-depth", type=float, default=10.0)
-    parser.add_argument("--model", default="student", choices=["student", "teacher_equirect", "predictions"])
+    parser.add_argument("--min-depth", type=float, default=0.0, help="ground truth at or below this (m) is invalid")
+    parser.add_argument("--max-depth", type=float, default=10.0, help="ground truth above this (m) is invalid")
+    parser.add_argument(
+        "--model",
+        default="student",
+        choices=["student", "teacher_equirect", "predictions"],
+        help="what to score: the checkpoint, the teacher on equirect input, or a folder of --predictions",
+    )
     parser.add_argument("--teacher", help="teacher id for --model teacher_equirect (default: the paper's)")
     parser.add_argument("--predictions", type=Path, help="folder of depth maps for --model predictions")
     parser.add_argument(
@@ -43,8 +60,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--input-size", type=int, nargs=2, metavar=("H", "W"), help="evaluation size (default: the model's)"
     )
     parser.add_argument("--out", type=Path, default=Path("runs/eval"), help="output folder (default: runs/eval)")
-    parser.add_argument("--batch-size", type=int, default=1)
-    parser.add_argument("--num-workers", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=1, help="panoramas per forward pass")
+    parser.add_argument("--num-workers", type=int, default=2, help="data-loader worker processes")
     parser.add_argument("--device", help="cpu, cuda, cuda:1 (default: CUDA when available)")
 
 

@@ -13,13 +13,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
     gen.add_argument(
         "--out", type=Path, required=True, help="mask root: PNGs at the images' relative paths + manifest.jsonl"
     )
-    gen.add_argument("--backend", choices=["transformers", "grounded-sam"], default="transformers")
-    gen.add_argument("--prompts", nargs="+", default=["sky", "watermark"])
-    gen.add_argument("--box-threshold", type=float, default=0.3)
-    gen.add_argument("--text-threshold", type=float, default=0.25)
+    gen.add_argument(
+        "--backend",
+        choices=["transformers", "grounded-sam"],
+        default="transformers",
+        help="Grounding DINO + SAM from transformers, or the original Grounded-SAM code",
+    )
+    gen.add_argument("--prompts", nargs="+", default=["sky", "watermark"], help="text prompts of the regions to mask")
+    gen.add_argument("--box-threshold", type=float, default=0.3, help="Grounding DINO box score threshold")
+    gen.add_argument("--text-threshold", type=float, default=0.25, help="Grounding DINO phrase score threshold")
     gen.add_argument("--min-valid", type=float, default=0.2, help="images with a smaller valid fraction are dropped")
     gen.add_argument("--shard", help="process only shard i/n of the sorted image list (0-based i)")
-    gen.add_argument("--batch-size", type=int, default=4)
+    gen.add_argument("--batch-size", type=int, default=4, help="images per detector/segmenter batch")
     gen.add_argument("--workers", type=int, default=2, help="image-decoding worker processes")
     gen.add_argument("--device", help="default: cuda if available")
     gen.add_argument("--detector", help="transformers: Grounding DINO id or folder")
@@ -33,8 +38,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     aud.add_argument("masks", type=Path, help="mask root (with manifest.jsonl)")
     aud.add_argument("--images", type=Path, help="image folder, to draw the masks over the images")
     aud.add_argument("--sheet", type=Path, help="write a contact-sheet PNG here (default: MASKS/audit.png)")
-    aud.add_argument("--samples", type=int, default=16)
-    aud.add_argument("--seed", type=int, default=0)
+    aud.add_argument("--samples", type=int, default=16, help="tiles on the contact sheet")
+    aud.add_argument("--seed", type=int, default=0, help="seed of the tile sample")
 
 
 def _backend_options(args: argparse.Namespace) -> dict:

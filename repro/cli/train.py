@@ -13,6 +13,8 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from repro.cli.args import RenamedOption
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", type=Path, help="training YAML (train:, optional eval:, output_dir:, data_root:)")
@@ -20,7 +22,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--force", action="store_true", help="start over in an output folder that holds an interrupted run"
     )
-    parser.add_argument("--output-dir", "--out", type=Path, help="override output_dir of the config")
+    parser.add_argument(
+        "--out",
+        "--output-dir",
+        dest="output_dir",
+        type=Path,
+        metavar="DIR",
+        action=RenamedOption,
+        old=["--output-dir"],
+        help="output folder; overrides output_dir of the config (--output-dir: deprecated spelling)",
+    )
     parser.add_argument("--data-root", type=Path, help="override data_root of the config")
     parser.add_argument("--init", type=Path, help="start from these weights (overrides train.init_from)")
     parser.add_argument("--device", help="cpu, cuda, cuda:1 (default: CUDA when available)")

@@ -2,7 +2,9 @@
 world's true masks), read by the unlabeled data readers.
 
 ``<mask root>/<image's relative path with .png>``: 8-bit PNG, 255 = valid, 0 = excluded (sky,
-watermark) — the reference loader's convention. ``<mask root>/manifest.jsonl``: one line per
+watermark) — the reference loader's convention; every value below 128 reads as excluded, so an
+excluded pixel may record which prompt excluded it (:data:`EXCLUDED_BY`: 1 sky, 2 watermark; 0 =
+not recorded), for the audit sheet's colours only. ``<mask root>/manifest.jsonl``: one line per
 image, sorted by image path::
 
     {"image": "scene/rgb.jpg", "mask": "scene/rgb.png", "valid_fraction": 0.83, "dropped": false, "labels": ["sky"]}
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -32,6 +34,8 @@ from repro.atomic import write_bytes
 MANIFEST = "manifest.jsonl"
 PARTS = ".parts"
 VALID, EXCLUDED = 255, 0
+#: codes of excluded pixels whose prompt is known (all < 128, so readers see them as excluded)
+EXCLUDED_BY = {"sky": 1, "watermark": 2}
 
 
 @dataclass
@@ -54,12 +58,23 @@ def mask_relpath(image_rel: str | Path) -> str:
     return Path(image_rel).with_suffix(".png").as_posix()
 
 
-def encode_mask(valid: np.ndarray) -> bytes:
+def encode_mask(valid: np.ndarray, excluded_by: Mapping[str, np.ndarray] | None = None) -> bytes:
+    """The PNG bytes; ``excluded_by`` (prompt -> bool map) records which prompt excluded a pixel."""
     import io
 
+    valid = np.asarray(valid, dtype=bool)
+    codes = np.where(valid, VALID, EXCLUDED).astype(np.uint8)
+    for name, region in (excluded_by or {}).items():
+        codes[np.asarray(region, dtype=bool) & ~valid] = EXCLUDED_BY[name]
     buf = io.BytesIO()
-    Image.fromarray(np.where(valid, VALID, EXCLUDED).astype(np.uint8), mode="L").save(buf, format="PNG")
+    Image.fromarray(codes, mode="L").save(buf, format="PNG")
     return buf.getvalue()
+
+
+def read_mask_codes(path: str | Path) -> np.ndarray:
+    """A mask PNG's raw values (H, W) uint8: 255 valid, :data:`EXCLUDED_BY` codes, 0 excluded."""
+    with Image.open(path) as im:
+        return np.asarray(im.convert("L"))
 
 
 def read_mask(path: str | Path) -> np.ndarray:
@@ -75,11 +90,12 @@ def write_mask(
     min_valid_fraction: float = 0.2,
     labels: list[str] | None = None,
     tag: str = "",
+    excluded_by: Mapping[str, np.ndarray] | None = None,
 ) -> MaskRecord:
     """Write one mask PNG atomically and return its manifest record (for other mask sources too,
     e.g. the synthetic world's true sky/watermark masks; finish with :func:`merge_manifest`)."""
     record = mask_record(image_rel, valid, min_valid_fraction, labels)
-    write_bytes(Path(mask_root) / record.mask, encode_mask(valid), fsync=False, tag=tag)
+    write_bytes(Path(mask_root) / record.mask, encode_mask(valid, excluded_by), fsync=False, tag=tag)
     return record
 
 

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from repro.atomic import write_png
-from repro.data.mask_manifest import MaskRecord, read_manifest, read_mask
+from repro.data.mask_manifest import EXCLUDED_BY, MaskRecord, read_manifest, read_mask_codes
 
 
 @dataclass
@@ -52,39 +52,117 @@ def _histogram(excluded: np.ndarray) -> dict[str, int]:
     return dict(zip(BIN_NAMES, (int(c) for c in counts)))
 
 
+#: overlay colour (RGB) and legend text of each kind of excluded region
+COLOURS = {
+    "sky": ((255, 215, 0), "sky"),  # yellow: a blue overlay would vanish on a blue sky
+    "watermark": ((255, 0, 200), "watermark"),
+    "unknown": ((0, 230, 120), "excluded, prompt not recorded"),
+}
+OVERLAY_ALPHA = 150
+CAPTION_LINES = 2
+FONT_SIZE = 12
+
+
+def _font(size: int = FONT_SIZE) -> ImageFont.ImageFont:
+    """DejaVu Sans (shipped with matplotlib), so captions read the same on every machine."""
+    from matplotlib import font_manager
+
+    try:
+        return ImageFont.truetype(font_manager.findfont("DejaVu Sans"), size)
+    except OSError:  # pragma: no cover - matplotlib always ships it
+        return ImageFont.load_default()
+
+
+def excluded_by_label(codes: np.ndarray, labels: list[str] | None) -> dict[str, np.ndarray]:
+    """Excluded pixels by prompt ("sky", "watermark", "unknown"), for colouring only.
+
+    A mask file may record the prompt of each excluded pixel (:data:`EXCLUDED_BY`); where it does
+    not, the manifest's ``labels`` decide when they name one prompt, and the rest is "unknown".
+    """
+    excluded = codes < 128
+    regions = {name: codes == code for name, code in EXCLUDED_BY.items()}
+    unknown = excluded & ~np.logical_or.reduce(list(regions.values()))
+    found = sorted(set(labels or ()))
+    if len(found) == 1 and found[0] in regions:
+        regions[found[0]] |= unknown
+        unknown = np.zeros_like(unknown)
+    return {**regions, "unknown": unknown}
+
+
+def _fit(draw: ImageDraw.ImageDraw, text: str, width: int, font: ImageFont.ImageFont) -> str:
+    """``text`` shortened from the left with an ellipsis until it fits ``width`` pixels."""
+    if draw.textlength(text, font=font) <= width:
+        return text
+    while text and draw.textlength("…" + text, font=font) > width:
+        text = text[1:]
+    return "…" + text
+
+
 def _tile(record: MaskRecord, mask_root: Path, image_root: Path | None, width: int) -> Image.Image:
-    valid = read_mask(mask_root / record.mask)
-    h, w = valid.shape
+    codes = read_mask_codes(mask_root / record.mask)
+    h, w = codes.shape
     image_path = image_root / record.image if image_root is not None else None
     if image_path is not None and image_path.is_file():
         with Image.open(image_path) as im:
             base = im.convert("RGB").resize((w, h))
     else:
         base = Image.new("RGB", (w, h), (128, 128, 128))
-    red = Image.new("RGB", (w, h), (255, 0, 0))
-    alpha = Image.fromarray(np.where(valid, 0, 140).astype(np.uint8), mode="L")
-    tile = Image.composite(red, base, alpha)
-    tile = tile.resize((width, max(1, round(width * h / w))))
+    picture = base
+    for name, region in excluded_by_label(codes, record.labels).items():
+        colour = COLOURS[name][0]
+        alpha = Image.fromarray(np.where(region, OVERLAY_ALPHA, 0).astype(np.uint8), mode="L")
+        picture = Image.composite(Image.new("RGB", (w, h), colour), picture, alpha)
+    picture = picture.resize((width, max(1, round(width * h / w))))
+    font = _font()
+    line_h = FONT_SIZE + 4
+    tile = Image.new("RGB", (width, picture.height + CAPTION_LINES * line_h + 4), (0, 0, 0))
+    tile.paste(picture, (0, 0))
     draw = ImageDraw.Draw(tile)
-    text = f"{record.image}  valid {record.valid_fraction:.0%}{'  DROPPED' if record.dropped else ''}"
-    draw.rectangle((0, 0, width, 12), fill=(0, 0, 0))
-    draw.text((2, 0), text, fill=(255, 255, 0) if record.dropped else (255, 255, 255))
+    status = f"valid {record.valid_fraction:.1%}"
+    if record.labels:
+        status += "  ·  found: " + ", ".join(record.labels)
+    if record.dropped:
+        status += "  ·  DROPPED"
+    y = picture.height + 2
+    draw.text((3, y), _fit(draw, record.image, width - 6, font), fill=(255, 255, 255), font=font)
+    colour = (255, 210, 0) if record.dropped else (170, 255, 170)
+    draw.text((3, y + line_h), _fit(draw, status, width - 6, font), fill=colour, font=font)
     return tile
 
 
+def _legend(width: int) -> Image.Image:
+    font = _font()
+    entries = COLOURS.values()
+    legend = Image.new("RGB", (width, FONT_SIZE + 12), (255, 255, 255))
+    draw = ImageDraw.Draw(legend)
+    x = 6
+    for colour, text in entries:
+        draw.rectangle((x, 4, x + FONT_SIZE, 4 + FONT_SIZE), fill=colour)
+        x += FONT_SIZE + 5
+        draw.text((x, 3), text, fill=(0, 0, 0), font=font)
+        x += int(draw.textlength(text, font=font)) + 18
+    draw.text((x, 3), "caption: valid fraction of the tile", fill=(80, 80, 80), font=font)
+    return legend
+
+
 def contact_sheet(
-    records: list[MaskRecord], mask_root: Path, image_root: Path | None, columns: int = 4, width: int = 256
+    records: list[MaskRecord], mask_root: Path, image_root: Path | None, columns: int = 4, width: int = 320
 ) -> Image.Image:
-    """Tiles of image + excluded pixels in red, captioned with the valid fraction."""
+    """Tiles of image + excluded pixels coloured by prompt (:data:`COLOURS`), each captioned with its
+    path and valid fraction, and a legend below."""
     tiles = [_tile(r, mask_root, image_root, width) for r in records]
     if not tiles:
         return Image.new("RGB", (width, 16), (0, 0, 0))
     cols = min(columns, len(tiles))
     rows = -(-len(tiles) // cols)
     th = max(t.height for t in tiles)
-    sheet = Image.new("RGB", (cols * width, rows * th), (0, 0, 0))
+    gap = 4
+    sheet_w = cols * width + (cols - 1) * gap
+    legend = _legend(max(sheet_w, 720))
+    sheet = Image.new("RGB", (max(sheet_w, legend.width), rows * (th + gap) + legend.height), (255, 255, 255))
     for k, tile in enumerate(tiles):
-        sheet.paste(tile, ((k % cols) * width, (k // cols) * th))
+        sheet.paste(tile, ((k % cols) * (width + gap), (k // cols) * (th + gap)))
+    sheet.paste(legend, (0, rows * (th + gap)))
     return sheet
 
 

@@ -71,11 +71,21 @@ for _depth in (50, 101, 152):
     RESNET_CHANNELS[_depth] = (64, 256, 512, 1024, 2048)
 
 
-def resnet_channels(depth: int) -> tuple[int, ...]:
-    """Channels of the stem and layer1-4 outputs of a torchvision ResNet of this depth."""
+#: the stem width of every published ResNet (and of torchvision's ImageNet weights)
+PUBLISHED_BASE_CHANNELS = 64
+
+
+def resnet_channels(depth: int, base_channels: int = PUBLISHED_BASE_CHANNELS) -> tuple[int, ...]:
+    """Channels of the stem and layer1-4 outputs of a torchvision ResNet of this depth.
+
+    ``base_channels`` narrows (or widens) every stage in proportion to the published 64; see
+    :func:`resnet_trunk`.
+    """
     if depth not in RESNET_CHANNELS:
         raise ValueError(f"ResNet depth (layers) must be one of {sorted(RESNET_CHANNELS)}, got {depth}")
-    return RESNET_CHANNELS[depth]
+    if base_channels < 1:
+        raise ValueError(f"base_channels must be a positive integer, got {base_channels}")
+    return tuple(c * base_channels // PUBLISHED_BASE_CHANNELS for c in RESNET_CHANNELS[depth])
 
 
 def _imagenet_weights(depth: int) -> torchvision.models.WeightsEnum:
@@ -102,14 +112,41 @@ def imagenet_state_dict(depth: int) -> dict[str, torch.Tensor]:
         ) from exc
 
 
-def resnet_trunk(depth: int, pretrained: bool = False) -> nn.Module:
-    """A torchvision ResNet without its classifier (``fc``/``avgpool``), as every student uses it."""
-    resnet_channels(depth)
+def resnet_trunk(depth: int, pretrained: bool = False, base_channels: int = PUBLISHED_BASE_CHANNELS) -> nn.Module:
+    """A torchvision ResNet without its classifier (``fc``/``avgpool``), as every student uses it.
+
+    ``base_channels`` below the published 64 builds a narrow trunk with the same modules and key
+    names (stage widths ``base·(1, 2, 4, 8)``): the smoke suite's genuinely small students. Only
+    the published width has ImageNet weights.
+    """
+    resnet_channels(depth, base_channels)
     net = getattr(torchvision.models, f"resnet{depth}")(weights=None)
+    if base_channels != PUBLISHED_BASE_CHANNELS:
+        if pretrained:
+            raise ValueError(
+                f"pretrained ImageNet weights exist only for base_channels={PUBLISHED_BASE_CHANNELS}, "
+                f"got {base_channels}: set pretrained: false"
+            )
+        _narrow_resnet(net, base_channels)
     if pretrained:
         net.load_state_dict(imagenet_state_dict(depth))
     del net.fc, net.avgpool
     return net
+
+
+def _narrow_resnet(net: torchvision.models.ResNet, base_channels: int) -> None:
+    """Rebuild the stem and the four stages at ``base_channels``, with torchvision's own init."""
+    net.inplanes = base_channels
+    net.conv1 = nn.Conv2d(3, base_channels, kernel_size=7, stride=2, padding=3, bias=False)
+    net.bn1 = nn.BatchNorm2d(base_channels)
+    for i in range(4):
+        stage = getattr(net, f"layer{i + 1}")
+        block = type(stage[0])
+        planes = base_channels * 2**i
+        setattr(net, f"layer{i + 1}", net._make_layer(block, planes, len(stage), stride=1 if i == 0 else 2))
+    for module in net.modules():  # torchvision.models.ResNet.__init__'s initialisation
+        if isinstance(module, nn.Conv2d):
+            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
 
 
 def resnet_stem(trunk: nn.Module, x: torch.Tensor) -> torch.Tensor:

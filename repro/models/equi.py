@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from repro.models.common import resnet_features, resnet_trunk
+from repro.models.common import PUBLISHED_BASE_CHANNELS, resnet_features, resnet_trunk
 from repro.models.unifuse import MonoDecoderNet
 
 
@@ -24,9 +24,10 @@ class Equi(MonoDecoderNet):
         pretrained: bool = False,
         max_depth: float = 10.0,
         metric: bool = False,
+        base_channels: int = PUBLISHED_BASE_CHANNELS,
     ) -> None:
-        super().__init__(layers, height, width, max_depth, metric)
-        self.equi_encoder = resnet_trunk(layers, pretrained)
+        super().__init__(layers, height, width, max_depth, metric, base_channels)
+        self.equi_encoder = resnet_trunk(layers, pretrained, base_channels)
         self.build_decoder()
 
     def skips(self, x: torch.Tensor) -> list[torch.Tensor]:

@@ -19,6 +19,9 @@ projecting the normalised input gives the same faces.
 Output: ``max_depth · sigmoid(x)`` in both settings. Depth Anywhere kept the head and treats the
 map as disparity for the affine-invariant loss; with ``metric=True`` it is metric depth in metres
 (the original UniFuse, paper Table 5).
+
+``base_channels`` (default 64, published) narrows the ResNet encoders (the decoder keeps its
+published widths): the smoke suite's small student (docs/models.md).
 """
 
 from __future__ import annotations
@@ -28,7 +31,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from repro.geometry import cube_rotations, equirect_directions, equirect_to_cube
-from repro.models.common import Student, resnet_channels, resnet_features, resnet_trunk
+from repro.models.common import (
+    PUBLISHED_BASE_CHANNELS,
+    Student,
+    resnet_channels,
+    resnet_features,
+    resnet_trunk,
+)
 
 DECODER_CHANNELS = (16, 32, 64, 128, 256)
 
@@ -140,10 +149,18 @@ class MonoDecoderNet(Student):
     consumes, and :meth:`fusion_layers` (UniFuse's fusion blocks, interleaved in the published order).
     """
 
-    def __init__(self, layers: int, height: int, width: int, max_depth: float, metric: bool) -> None:
+    def __init__(
+        self, layers: int, height: int, width: int, max_depth: float, metric: bool, base_channels: int
+    ) -> None:
         super().__init__(height, width, metric)
         self.num_layers = layers
-        self.enc_channels = resnet_channels(layers)
+        self.base_channels = base_channels
+        self.enc_channels = resnet_channels(layers, base_channels)
+        # The decoder keeps its published widths at every base_channels: a decoder narrowed with the
+        # encoder (4 channels before the head at 16) gives an almost flat untrained output, which
+        # makes the affine-invariant loss's median/scale, and so the smoke numbers, chaotic under
+        # arithmetic-order noise (1 vs 2 threads moved AbsRel by 1.4e-4; 3e-7 with this decoder).
+        self.dec_channels = DECODER_CHANNELS
         self.max_depth = nn.Parameter(torch.tensor(float(max_depth)), requires_grad=False)
 
     def build_decoder(self) -> None:
@@ -155,7 +172,7 @@ class MonoDecoderNet(Student):
             self._decoder_index[name] = len(modules)
             modules.append(module)
 
-        enc, dec = self.enc_channels, DECODER_CHANNELS
+        enc, dec = self.enc_channels, self.dec_channels
         for level in (5, 4, 3, 2, 1):
             fusion = self.fusion_layer(enc[level - 1])
             if fusion is not None:
@@ -202,13 +219,14 @@ class UniFuse(MonoDecoderNet):
         fusion: str = "cee",
         se_in_fusion: bool = True,
         metric: bool = False,
+        base_channels: int = PUBLISHED_BASE_CHANNELS,
     ) -> None:
         if fusion != "cee":
             raise ValueError(f"unifuse: only the published 'cee' fusion is implemented, got {fusion!r}")
         self.se_in_fusion = se_in_fusion
-        super().__init__(layers, height, width, max_depth, metric)
-        self.equi_encoder = resnet_trunk(layers, pretrained)
-        self.cube_encoder = resnet_trunk(layers, pretrained)
+        super().__init__(layers, height, width, max_depth, metric, base_channels)
+        self.equi_encoder = resnet_trunk(layers, pretrained, base_channels)
+        self.cube_encoder = resnet_trunk(layers, pretrained, base_channels)
         self.build_decoder()
         self.cube_size = height // 2
         self.projectors = nn.ModuleList(

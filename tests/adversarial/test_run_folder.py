@@ -210,7 +210,11 @@ def test_a_second_train_into_the_same_folder_is_refused(tmp_path, data_root, hol
     out = tmp_path / "run"
     proc = holder(out)
     rc = main(["train", str(_train_config(tmp_path, data_root, tmp_path / "elsewhere")), flag, str(out)])
-    line = _one_error_line(capsys.readouterr().err, "train")
+    err = capsys.readouterr().err
+    if flag == "--output-dir":  # the old spelling still works for a release, after a one-line note
+        note, _, err = err.partition("\n")
+        assert "--output-dir is deprecated" in note and "use --out" in note
+    line = _one_error_line(err, "train")
     assert rc == 2 and f"pid {proc.pid}" in line and "in use by" in line
     assert not (out / "checkpoints").exists() and not (tmp_path / "elsewhere").exists()
 

@@ -168,7 +168,15 @@ def _make_one(job: _Job) -> tuple[MaskRecord, str, str]:
         depth_path = job.root / depth_rel
         raw = encode_depth(pano.distance, reader.depth_scale, reader.depth_invalid)
     _save(depth_path, raw, job.options.jpeg_quality)
-    entry = write_mask(job.masks, rgb_rel, pano.valid.squeeze(0).numpy(), job.options.min_valid_fraction)
+    regions = {"sky": pano.sky.squeeze(0).numpy(), "watermark": pano.watermark.squeeze(0).numpy()}
+    entry = write_mask(
+        job.masks,
+        rgb_rel,
+        pano.valid.squeeze(0).numpy(),
+        job.options.min_valid_fraction,
+        labels=[name for name, region in regions.items() if region.any()],
+        excluded_by=regions,
+    )
     scene = json.dumps({"image": rgb_rel, "sky": sky, "watermark": mark, **pano.scene.to_dict()})
     return entry, scene, f"{rgb_rel} {depth_rel}" if depth_rel else rgb_rel
 
