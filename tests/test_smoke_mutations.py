@@ -34,7 +34,9 @@ def test_clean_pipeline_passes_the_reference(clean):
     cell = _cell(report)
     judged = [v for v in cell.verdicts if v.status in ("pass", "fail")]
     assert judged and all(v.status == "pass" for v in judged), [(v.metric, v.delta, v.tolerance) for v in judged]
-    assert report.verdict == "PASS"
+    # the other smoke cells are not run here, and a cell without a result fails the whole-suite
+    # verdict (issue 22), so the verdict asked is this cell's
+    assert report.passed_for([CELL])
 
 
 @pytest.mark.parametrize("name", [n for n, (_, stage) in MUTATIONS.items() if stage == "eval"])
@@ -47,7 +49,7 @@ def test_evaluation_mutation_fails(clean, name):
     finally:
         reevaluate(out, CELL)  # the next test evaluates the clean way again
     failed = [v.metric for v in _cell(report).verdicts if v.status == "fail"]
-    assert report.verdict == "FAIL" and failed, f"{name}: the smoke verdict did not notice"
+    assert not report.passed_for([CELL]) and failed, f"{name}: the smoke verdict did not notice"
 
 
 @pytest.mark.parametrize("name", [n for n, (_, stage) in MUTATIONS.items() if stage == "train"])
@@ -57,4 +59,4 @@ def test_training_mutation_fails(clean, tmp_path, name):
     with mutated(name):
         report = run_smoke(tmp_path, cells=[CELL], force=True)
     failed = [v.metric for v in _cell(report).verdicts if v.status == "fail"]
-    assert report.verdict == "FAIL" and failed, f"{name}: the smoke verdict did not notice"
+    assert not report.passed_for([CELL]) and failed, f"{name}: the smoke verdict did not notice"
