@@ -114,8 +114,8 @@ def build_command(engine: str, spec: BuildSpec) -> list[str]:
 
 def run_command(engine: str, spec: RunSpec, image_id: str) -> list[str]:
     cmd = [engine, "run", "--rm", *gpu_flags(engine, spec.gpus), "--shm-size", check_shm_size(spec.shm_size)]
-    cmd += _mount(spec.data, CONTAINER_DATA, "--data", read_only=not spec.data_writable)
-    cmd += _mount(spec.runs, CONTAINER_RUNS, "--runs")
+    cmd += _mount(spec.data, CONTAINER_DATA, "--data-root", read_only=not spec.data_writable)
+    cmd += _mount(spec.runs, CONTAINER_RUNS, "--out")
     cmd += _mount(spec.cache if spec.cache else CACHE_VOLUME, CONTAINER_CACHE, "--cache")
     env = {"REPRO_IMAGE": spec.tag, "REPRO_IMAGE_DIGEST": image_id, **spec.env}
     for key, value in env.items():

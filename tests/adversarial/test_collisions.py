@@ -75,7 +75,7 @@ def _write_predictions(root: Path, folder: Path, images: list[Path], *, flat: bo
 
 
 def _eval_predictions(root: Path, preds: Path, out: Path) -> int:
-    return main(["eval", "--dataset", "structured3d", "--root", str(root), "--split", "test", "--model", "predictions",
+    return main(["eval", "--dataset", "structured3d", "--data-root", str(root), "--split", "test", "--model", "predictions",
                  "--predictions", str(preds), "--protocol", "none", "--out", str(out), "--num-workers", "0"])
 
 
@@ -115,7 +115,7 @@ def test_eval_still_reads_the_flat_layout_where_stems_are_unique(tmp_path):
     for line in (root / "stanford2d3d_test.txt").read_text().splitlines():
         if line.strip():
             np.save(preds / (Path(line.split()[0]).stem + ".npy"), np.full(SIZE, 2.0, dtype=np.float32))
-    rc = main(["eval", "--dataset", "stanford2d3d", "--root", str(root), "--model", "predictions", "--predictions",
+    rc = main(["eval", "--dataset", "stanford2d3d", "--data-root", str(root), "--model", "predictions", "--predictions",
                str(preds), "--out", str(tmp_path / "ev"), "--num-workers", "0"])
     assert rc == 0 and (tmp_path / "ev" / "metrics.json").is_file()
 

@@ -90,7 +90,7 @@ def test_the_shipped_config_still_loads():
 def test_cli_prints_one_error_line_for_a_nan_lr(tmp_path: Path, capsys):
     path = tmp_path / "bad.yaml"
     path.write_text(_edit("lr: 1.0e-4", "lr: .nan"))
-    assert main(["train", str(path), "--output-dir", str(tmp_path / "run")]) == 2
+    assert main(["train", str(path), "--out", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("repro train: error: ") and "train.schedule.lr" in err[0]
     assert not (tmp_path / "run").exists()

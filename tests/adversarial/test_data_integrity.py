@@ -31,7 +31,7 @@ def _strict_load(path: Path):
 
 
 def _eval(root: Path, out: Path, *extra: str) -> int:
-    return main(["eval", "--dataset", "stanford2d3d", "--root", str(root), "--split", "test", "--out", str(out),
+    return main(["eval", "--dataset", "stanford2d3d", "--data-root", str(root), "--split", "test", "--out", str(out),
                  "--num-workers", "0", *extra])
 
 
@@ -277,4 +277,4 @@ def test_predict_on_a_corrupt_panorama_isone_error_line(tmp_path, ckpt, capsys, 
 def test_predict_refuses_a_panorama_that_is_not_2_to_1(tmp_path, ckpt, capsys):
     square = panorama(tmp_path / "sq.png", 64, 64)
     assert main(["predict", str(square), "--checkpoint", str(ckpt), "--out", str(tmp_path / "o"), "--device", "cpu"]) == 2
-    assert "W = 2H" in one_error_line(capsys, "predict")
+    assert "not an equirectangular panorama" in one_error_line(capsys, "predict")

@@ -106,7 +106,7 @@ def test_the_dockerfile_never_expands_prefetch_models_in_a_shell():
      "/run", "/var/run/docker.sock", "/home", "/root", "/var/lib/docker", "/tmp"],
 )
 def test_system_folders_are_refused_as_mounts(engine, capsys, folder):
-    assert main(["docker", "run", "--data", folder, "--", "suite", "smoke"]) == 2
+    assert main(["docker", "run", "--data-root", folder, "--", "suite", "smoke"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("repro docker: error: --data") and ("refused" in err or "whole system" in err)
     assert not [c for c in engine if c[1:2] == ["run"]]
@@ -115,8 +115,8 @@ def test_system_folders_are_refused_as_mounts(engine, capsys, folder):
 def test_a_symlink_to_the_root_is_refused_as_the_root(tmp_path, engine, capsys):
     link = tmp_path / "innocent"
     link.symlink_to("/")
-    assert main(["docker", "run", "--runs", str(link), "--", "suite", "smoke"]) == 2
-    assert "--runs" in capsys.readouterr().err
+    assert main(["docker", "run", "--out", str(link), "--", "suite", "smoke"]) == 2
+    assert "--out" in capsys.readouterr().err
     assert not [c for c in engine if c[1:2] == ["run"]]
 
 
@@ -128,13 +128,13 @@ def test_home_itself_is_refused_but_a_folder_inside_is_fine(tmp_path, monkeypatc
 
 
 def test_a_path_with_a_colon_is_refused(tmp_path, engine, capsys):
-    assert main(["docker", "run", "--data", str(tmp_path / "a:/etc"), "--", "suite", "smoke"]) == 2
+    assert main(["docker", "run", "--data-root", str(tmp_path / "a:/etc"), "--", "suite", "smoke"]) == 2
     assert "contains ':'" in capsys.readouterr().err
     assert not (tmp_path / "a:").exists()  # nothing created before the checks
 
 
 def test_data_is_mounted_read_only_unless_asked(tmp_path, engine):
-    argv = ["docker", "run", "--data", str(tmp_path / "d"), "--runs", str(tmp_path / "r"), "--cache",
+    argv = ["docker", "run", "--data-root", str(tmp_path / "d"), "--out", str(tmp_path / "r"), "--cache",
             str(tmp_path / "c")]
     assert main([*argv, "--", "suite", "smoke"]) == 0
     pairs = list(zip(engine[-1], engine[-1][1:]))
@@ -146,7 +146,7 @@ def test_data_is_mounted_read_only_unless_asked(tmp_path, engine):
 @pytest.mark.parametrize(("flag", "value"), [("--shm-size", "16g; id"), ("--tag", "repro --privileged"),
                                              ("--gpus", "0 --privileged")])
 def test_other_run_options_are_checked(tmp_path, engine, capsys, flag, value):
-    argv = ["docker", "run", "--data", str(tmp_path / "d"), "--runs", str(tmp_path / "r"), f"{flag}={value}"]
+    argv = ["docker", "run", "--data-root", str(tmp_path / "d"), "--out", str(tmp_path / "r"), f"{flag}={value}"]
     assert main([*argv, "--", "suite", "smoke"]) == 2
     assert flag in capsys.readouterr().err
     assert not [c for c in engine if c[1:2] == ["run"]]

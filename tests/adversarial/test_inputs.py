@@ -21,13 +21,13 @@ def _commands(tmp: Path, sf: Path, ckpt: Path, out: str) -> dict[str, list[str]]
     config = tmp / "train.yaml"
     config.write_text((ROOT / "configs" / "train_synthetic.yaml").read_text())
     return {
-        "eval": ["eval", "--dataset", "stanford2d3d", "--root", str(sf), "--checkpoint", str(ckpt), "--out", out],
+        "eval": ["eval", "--dataset", "stanford2d3d", "--data-root", str(sf), "--checkpoint", str(ckpt), "--out", out],
         "predict": ["predict", str(pano), "--checkpoint", str(ckpt), "--out", out],
         "demo": ["demo", "--out", out],
         "data": ["data", "synth", "--out", out, "--count", "1", "--height", "8", "--dataset", "stanford2d3d"],
         "figures": ["figures", str(pano), "--checkpoints", str(ckpt), "--out", out],
         "masks": ["masks", "generate", str(tmp), "--out", out],
-        "train": ["train", str(config), "--output-dir", out],
+        "train": ["train", str(config), "--out", out],
         "suite": ["suite", "smoke", "--out", out],
     }
 

@@ -47,7 +47,7 @@ def test_a_malicious_pickle_is_never_executed(tmp_path, capsys, wrap, command):
     ckpt = _malicious_checkpoint(tmp_path / "evil.pt", marker, wrap)
     if command == "eval":
         root = synth(tmp_path / "data", "stanford2d3d", count=1)
-        argv = ["eval", "--dataset", "stanford2d3d", "--root", str(root), "--checkpoint", str(ckpt),
+        argv = ["eval", "--dataset", "stanford2d3d", "--data-root", str(root), "--checkpoint", str(ckpt),
                 "--student", "equi", "--out", str(tmp_path / "ev"), "--num-workers", "0"]
     else:
         argv = ["predict", str(panorama(tmp_path / "p.png")), "--checkpoint", str(ckpt), "--student", "equi",
@@ -79,7 +79,7 @@ def test_a_pickled_numpy_prediction_is_never_executed(tmp_path, capsys):
             target.parent.mkdir(parents=True, exist_ok=True)
             with target.open("wb") as fh:  # a .npy of dtype object holding the payload
                 np.save(fh, np.array([_Payload(marker)], dtype=object), allow_pickle=True)
-    argv = ["eval", "--dataset", "stanford2d3d", "--root", str(root), "--model", "predictions", "--predictions",
+    argv = ["eval", "--dataset", "stanford2d3d", "--data-root", str(root), "--model", "predictions", "--predictions",
             str(preds), "--out", str(tmp_path / "ev"), "--num-workers", "0"]
     assert main(argv) == 2
     assert "unreadable" in capsys.readouterr().err
