@@ -53,6 +53,8 @@ def test_compare_cli_markdown_and_json(two_runs, tmp_path, capsys):
     assert [r["name"] for r in data["runs"]] == ["A", "B"]
     row = next(r for r in data["rows"] if (r["cell"], r["metric"]) == ("base", "delta1"))
     assert row["differences"]["B-A"]["within"] is False and row["runs"]["B"]["n"] == 3
+    assert main(["suite", "compare", a, b, "--format", "json", "--out", str(out)]) == 0  # --out is a file: rewritten
+    assert json.loads(out.read_text()) == data
 
 
 def test_compare_needs_two_runs(two_runs, capsys):

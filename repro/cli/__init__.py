@@ -44,17 +44,18 @@ def _top_parser() -> argparse.ArgumentParser:
     return parser
 
 
-#: argparse destinations that name a command's output folder (checked before the command runs).
+#: argparse destinations that name a command's output folder (checked before the command runs); a
+#: command module whose flags differ declares its own ``OUTPUT_DIRS``.
 OUTPUT_DESTS = ("out", "output_dir")
 
 
-def _check_outputs(args: argparse.Namespace) -> None:
+def _check_outputs(args: argparse.Namespace, dests: Sequence[str] = OUTPUT_DESTS) -> None:
     """Every output folder given on the command line: writable, not a file, room on its disk."""
     from pathlib import Path
 
     from repro.preflight import check_output_dir
 
-    for dest in OUTPUT_DESTS:
+    for dest in dests:
         value = getattr(args, dest, None)
         if isinstance(value, (str, Path)):
             check_output_dir(value, "--" + dest.replace("_", "-"))
@@ -83,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     module = importlib.import_module(COMMANDS[name][0])
     args = command_parser(name).parse_args(rest)
     try:
-        _check_outputs(args)
+        _check_outputs(args, getattr(module, "OUTPUT_DIRS", OUTPUT_DESTS))
         return int(module.run(args) or 0)
     except UserError as exc:
         print(f"repro {name}: error: {exc}", file=sys.stderr)

@@ -14,6 +14,8 @@ from repro.config import ConfigError
 from repro.errors import UserError
 
 ACTIONS = ("list", "validate", "report", "status", "compare", "design")
+#: ``--out`` is a folder only for a suite run (for ``compare`` it is a file): checked in ``_run_suite``
+OUTPUT_DIRS: tuple[str, ...] = ()
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -227,12 +229,17 @@ def _validate(directory: Path, names: list[str]) -> int:
     return 1 if failures else 0
 
 
+def _run_dir_arg(args: argparse.Namespace, usage: str) -> Path:
+    """The one run folder an action takes (``report``, ``status``, ``design``)."""
+    if len(args.args) != 1:
+        raise UserError(f"usage: repro suite {usage}")
+    return Path(args.args[0])
+
+
 def _report(args: argparse.Namespace) -> int:
     from repro.suite.report import render_terminal, write_reports
 
-    if len(args.args) != 1:
-        raise UserError("usage: repro suite report RUN_DIR")
-    run_dir = Path(args.args[0])
+    run_dir = _run_dir_arg(args, "report RUN_DIR")
     if (run_dir / "jobs.json").is_file():  # launched: assemble the cells' results from their seed records first
         from repro.suite.launchers.jobs import finish_run, spec_of_run
 
@@ -244,15 +251,13 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    import json
-
-    from repro.atomic import write_text
+    from repro.atomic import json_text, write_text
     from repro.suite.compare import compare_json, compare_runs, render_markdown
 
     run_dirs = [Path(a) for a in args.args]
     reports, rows = compare_runs(run_dirs)
     if args.format == "json":
-        text = json.dumps(compare_json(run_dirs, reports, rows), indent=2) + "\n"
+        text = json_text(compare_json(run_dirs, reports, rows))
     else:
         text = render_markdown(run_dirs, reports, rows)
     if args.out is None:
@@ -270,9 +275,7 @@ def _design(args: argparse.Namespace) -> int:
     from repro.atomic import write_text
     from repro.suite.design import design_from_run, render
 
-    if len(args.args) != 1:
-        raise UserError("usage: repro suite design PILOT_RUN_DIR")
-    run_dir = Path(args.args[0])
+    run_dir = _run_dir_arg(args, "design PILOT_RUN_DIR")
     design = design_from_run(run_dir)
     write_text(run_dir / "design.yaml", yaml.safe_dump(design, sort_keys=False, allow_unicode=True))
     print(render(design), end="")
@@ -283,9 +286,7 @@ def _design(args: argparse.Namespace) -> int:
 def _status(args: argparse.Namespace) -> int:
     from repro.suite.status import render
 
-    if len(args.args) != 1:
-        raise UserError("usage: repro suite status RUN_DIR")
-    run_dir = Path(args.args[0])
+    run_dir = _run_dir_arg(args, "status RUN_DIR")
     if not (run_dir / "jobs.json").is_file():
         raise UserError(f"{run_dir}: no jobs.json (status is for runs started with --launcher local or slurm)")
     print(render(run_dir), end="")
@@ -336,6 +337,10 @@ def _run_suite(directory: Path, args: argparse.Namespace) -> int:
         shard = parse_shard(args.shard) if args.shard else None
     except ValueError as exc:
         raise UserError(str(exc)) from None
+    if args.out is not None:
+        from repro.preflight import check_output_dir
+
+        check_output_dir(args.out, "--out")
     options = RunOptions(
         out=_env_path(args.out, "REPRO_RUNS", "runs"),
         data_root=_env_path(args.data_root, "REPRO_DATA_ROOT", "data"),

@@ -52,9 +52,10 @@ def run(args: argparse.Namespace) -> int:
 
     config = load_train_config(args.config)
     out_dir = args.output_dir or Path(config.output_dir)
-    from repro.preflight import check_output_dir
+    if args.output_dir is None:  # a folder given on the command line was checked before run()
+        from repro.preflight import check_output_dir
 
-    check_output_dir(out_dir, f"{args.config}: output_dir" if args.output_dir is None else "--output-dir")
+        check_output_dir(out_dir, f"{args.config}: output_dir")
     data_root = args.data_root or Path(config.data_root)
     init = args.init or (Path(config.train.init_from) if config.train.init_from else None)
     if config.train.init_cell:
