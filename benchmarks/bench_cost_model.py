@@ -199,6 +199,7 @@ def cell_row(suite: Suite, cell: Cell, args: Any) -> dict[str, Any] | None:
     row["GPU-h"] = hours * gpu_seconds(online.total, args.mfu)
     row["GPU-h (range)"] = "–".join(f"{hours * gpu_seconds(online.total, m):.3g}" for m in reversed(MFU_RANGE))
     row["GPU-h cached"] = hours * gpu_seconds(cached.total, args.mfu)
+    row["_step_s"] = gpu_seconds(online.total, args.mfu)  # what --dry-run reads (cost_table)
     row["_cache"] = cache_key(train) if unlabeled else None
     row["_cache_flops"] = cache_build_flops(train, sum(split_size(r) or 0 for r in train.pseudo)) if unlabeled else 0
     prof = measured_profile(args.runs, suite, cell.name)
@@ -213,7 +214,7 @@ def cell_row(suite: Suite, cell: Cell, args: Any) -> dict[str, Any] | None:
     row["peak bf16 GiB cached"] = bf16_peak(student, None, 0) / GIB
     row["source"] = f"extrapolated: counted FLOPs ÷ (4090 BF16 peak × {args.mfu:g}); CPU memory fit"
     if prof is not None:  # a GPU measured this cell: its figures replace the estimates
-        step = prof["step_time_s"]
+        step = row["_step_s"] = prof["step_time_s"]
         row["GPU-h"] = hours * step
         row["GPU-h (range)"] = "measured"
         peak = prof["vram"].get("torch_peak_allocated")
@@ -395,8 +396,8 @@ def cost_table(rows: list[dict[str, Any]], gpu: str | None) -> dict[str, Any]:
     """What ``repro suite NAME --dry-run`` reads (repro.suite.cost.cell_estimates): per step-cost key."""
     steps = {
         r["key"]: {
-            "step_s": r["step_s"],
-            "peak_gib": r["peak VRAM GiB"],
+            "step_s": r["_step_s"],
+            "peak_gib": r["peak bf16 GiB"],
             "source": r["source"],
             "example": f"{r['suite']}/{r['cell']}",
         }

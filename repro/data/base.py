@@ -8,6 +8,7 @@ raises :class:`DataError` naming the file and the split line it came from — ne
 
 from __future__ import annotations
 
+import io
 import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -83,7 +84,7 @@ def read_split_file(path: Path, root: Path, fields: Sequence[int] = (2,)) -> lis
     return entries
 
 
-def _check_jpeg(path: Path, im: Image.Image) -> None:
+def _check_jpeg(data: bytes, im: Image.Image) -> None:
     """Refuse a JPEG whose entropy-coded data are corrupt.
 
     Pillow ignores libjpeg's "Corrupt JPEG data" warnings and returns a garbled image (a block of
@@ -94,16 +95,17 @@ def _check_jpeg(path: Path, im: Image.Image) -> None:
         return
     import simplejpeg
 
-    simplejpeg.decode_jpeg(path.read_bytes(), strict=True, min_height=1, min_width=1)
+    simplejpeg.decode_jpeg(data, strict=True, min_height=1, min_width=1)
 
 
 def _open(path: Path, origin: str, what: str) -> Image.Image:
     if not path.is_file():
         raise DataError(f"missing {what} file {path}{_where(origin)}")
     try:
-        im = Image.open(path)
+        data = path.read_bytes()  # read once: Pillow and the strict JPEG check share the bytes
+        im = Image.open(io.BytesIO(data))
         im.load()  # decode now: a truncated file fails here, not as a half-black image
-        _check_jpeg(path, im)
+        _check_jpeg(data, im)
         return im
     except _READ_ERRORS as exc:
         raise DataError(f"unreadable {what} file {path}{_where(origin)}: {exc}") from exc
