@@ -266,13 +266,14 @@ def compute_metrics(
         p, g = p.clamp(*clamp_range), g.clamp(*clamp_range)
     out = {**_metrics(p, g, rmse_log), "valid_pixels": n}
     if seam:
-        from repro.evaluation.seam import seam_ratio
+        from repro.evaluation.seam import log_error, seam_ratio_of_error
 
         aligned, ref = torch.zeros_like(gt), torch.zeros_like(gt)
         aligned[valid], ref[valid] = p, g
-        out["seam_ratio"] = seam_ratio(aligned, ref, valid)
+        err, ok = log_error(aligned, ref, valid)  # once, for the image's ratio and the dataset's field
+        out["seam_ratio"] = seam_ratio_of_error(err, ok)
         if seam_field is not None:
-            seam_field.add(aligned, ref, valid)
+            seam_field.add_error(err, ok)
     return out
 
 

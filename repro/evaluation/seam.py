@@ -86,7 +86,10 @@ class SeamField:
 
     def add(self, pred: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor | None = None) -> None:
         """One aligned prediction; its field is centred on its own valid mean (a global scale is no seam)."""
-        err, ok = log_error(pred, gt, valid)
+        self.add_error(*log_error(pred, gt, valid))
+
+    def add_error(self, err: torch.Tensor, ok: torch.Tensor) -> None:
+        """One image's :func:`log_error` field, when the caller has already computed it."""
         if not ok.any():
             return
         err = torch.where(ok, err - err[ok].mean(), 0.0)
