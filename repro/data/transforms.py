@@ -89,12 +89,10 @@ def undo_geometric(x: torch.Tensor, roll: torch.Tensor, flip: torch.Tensor) -> t
     An exact pixel permutation (differentiable): a prediction on an augmented panorama, moved back
     into the panorama's own frame (where a cached pseudo label lives).
     """
-    out = []
-    for xi, r, f in zip(x, roll.tolist(), flip.tolist(), strict=True):
-        if f:
-            xi = torch.flip(xi, dims=(-1,))
-        out.append(torch.roll(xi, shifts=-int(r), dims=-1) if r else xi)
-    return torch.stack(out)
+    w = x.shape[-1]
+    src = (torch.arange(w, device=x.device) + roll.to(x.device).long()[:, None]) % w  # roll back
+    src = torch.where(flip.to(x.device).bool()[:, None], w - 1 - src, src)  # flip back first
+    return x.gather(-1, src[:, None, None, :].expand_as(x))  # one gather on the device: no host sync
 
 
 def apply_color(rgb: torch.Tensor, params: AugmentParams) -> torch.Tensor:
