@@ -270,14 +270,13 @@ def _compare(args: argparse.Namespace) -> int:
 
 def _design(args: argparse.Namespace) -> int:
     """The power analysis of a pilot run: seeds per claim and cell, margins (repro.suite.design)."""
-    import yaml
-
     from repro.atomic import write_text
+    from repro.config import dump_yaml
     from repro.suite.design import design_from_run, render
 
     run_dir = _run_dir_arg(args, "design PILOT_RUN_DIR")
     design = design_from_run(run_dir)
-    write_text(run_dir / "design.yaml", yaml.safe_dump(design, sort_keys=False, allow_unicode=True))
+    write_text(run_dir / "design.yaml", dump_yaml(design))
     print(render(design), end="")
     print(f"written: {run_dir / 'design.yaml'} (freeze its seeds and margins into the suite and expected files)")
     return 0
@@ -362,7 +361,7 @@ def _run_suite(directory: Path, args: argparse.Namespace) -> int:
             raise UserError("--checkpoints evaluates trained files: --random-init does not apply")
         runner: SuiteRunner = released.ReleasedRunner(released.plan(suite, args.checkpoints), options, expected)
     else:
-        runner = SuiteRunner(suite, ReproExecutor(options.gpus_per_cell), options, expected)
+        runner = SuiteRunner(suite, ReproExecutor(), options, expected)
     selected = [c.name for c in runner.selected()]
     if args.dry_run:
         from repro.suite.plan import render_plan

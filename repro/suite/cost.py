@@ -17,8 +17,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from repro.distill import FACES_PER_PANORAMA
 from repro.run_settings import DataRef, TrainSettings
 from repro.suite.schema import Cell, SynthSpec
+from repro.suite.vram import DEFAULT_BUDGET_GIB
 
 #: Published split sizes. Matterport3D and Stanford2D3D: the official splits used by UniFuse and
 #: the paper (issue 4). Structured3D: 21,835 panoramic rooms in 3,500 scenes (its paper; the
@@ -29,7 +31,6 @@ SPLIT_SIZES: dict[str, dict[str, int]] = {
     "structured3d": {"all": 21835},
     "spatialaudiogen": {"all": 344000},
 }
-TEACHER_IMAGES = {"cube": 6, "equirect_stitched": 6, "tangent": 20}  # per panorama (tangent: level 0)
 
 
 def split_size(ref: DataRef, synthetic: SynthSpec | None = None) -> int | None:
@@ -87,7 +88,7 @@ def estimate(cell: Cell, step_time_s: float | None = None) -> CellCost:
     elif sched.epochs is not None and cost.labeled_images is not None:
         cost.steps = sched.epochs * math.ceil(cost.labeled_images / batch)
     if cost.steps is not None and train.pseudo:
-        per_step = batch * train.pseudo_per_labeled * TEACHER_IMAGES[train.distill.projection]
+        per_step = batch * train.pseudo_per_labeled * FACES_PER_PANORAMA[train.distill.projection]
         cost.teacher_images = cost.steps * per_step
     elif cost.steps is not None:
         cost.teacher_images = 0
@@ -130,14 +131,19 @@ def _read_table(path: Path) -> dict[str, dict[str, Any]]:
 
 
 def cell_estimates(
-    cell: Cell, step_time_s: float | None = None, peak_gib: float | None = None, budget_gib: float | None = 24.0
+    cell: Cell,
+    step_time_s: float | None = None,
+    peak_gib: float | None = None,
+    budget_gib: float | None = DEFAULT_BUDGET_GIB,
+    cost: CellCost | None = None,
 ) -> dict[str, Any]:
     """One cell's plan figures: steps, teacher images, GPU-hours, peak VRAM and whether it fits.
 
     ``step_time_s`` and ``peak_gib`` are measured (``--random-init``); they win over the cost model.
     Keys: steps, seeds, teacher_images, step_time_s, gpu_hours, peak_gib, over_budget, source.
+    ``cost``: :func:`estimate` of the same cell and step time, when the caller already has it.
     """
-    cost = estimate(cell, step_time_s)
+    cost = cost or estimate(cell, step_time_s)
     row = cost_table().get(cost_key(cell.train)) if cell.train is not None else None
     out: dict[str, Any] = {
         "steps": cost.steps,

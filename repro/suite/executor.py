@@ -56,6 +56,7 @@ class RunContext:
     force: bool = False  # start over where out_dir holds an interrupted training run
     log: logging.Logger = logging.getLogger("repro.suite")
     keep_optimizer: bool = False  # keep last.pt (optimizer state) after training finished
+    ranks: int = 1  # processes training the cell (DDP; --gpus-per-cell)
 
 
 class CellExecutor(Protocol):
@@ -80,14 +81,9 @@ class CellExecutor(Protocol):
 class ReproExecutor:
     """The real pipeline: ``repro.data`` / ``repro.masks`` / ``repro.train`` / ``repro.evaluation.evaluate``.
 
-    ``ranks`` > 1 trains each cell on that many local processes (DDP, :mod:`repro.train.launch`):
+    ``ctx.ranks`` > 1 trains the cell on that many local processes (DDP, :mod:`repro.train.launch`):
     a job holding several GPUs uses all of them, the global batch unchanged.
     """
-
-    def __init__(self, ranks: int = 1) -> None:
-        if ranks < 1:
-            raise ValueError(f"ranks must be >= 1, got {ranks}")
-        self.ranks = ranks
 
     def prepare_data(self, cell: Cell, ctx: RunContext) -> None:
         if cell.eval is not None and cell.eval.model == "predictions":
@@ -126,10 +122,10 @@ class ReproExecutor:
             "keep_optimizer": ctx.keep_optimizer,
             "device": ctx.device,
         }
-        if self.ranks > 1:
+        if ctx.ranks > 1:
             from repro.train.launch import train_on_ranks
 
-            return train_on_ranks(cell.train, self.ranks, **kwargs)
+            return train_on_ranks(cell.train, ctx.ranks, **kwargs)
         return Path(train.train(cell.train, **kwargs))
 
     def evaluate(self, cell: Cell, checkpoint: Path | None, ctx: RunContext) -> dict[str, float]:

@@ -49,7 +49,7 @@ from repro.suite.fingerprint import dataset_manifest
 from repro.suite.lock import held, lock_path
 from repro.suite.schema import Cell, Suite
 from repro.suite.verdicts import judge_result
-from repro.suite.vram import DEFAULT_BUDGET_GIB, VramMonitor
+from repro.suite.vram import DEFAULT_BUDGET_GIB, GIB, VramMonitor
 
 RESULT_SCHEMA = "repro.suite.result/1"
 SEED_SCHEMA = "repro.suite.seed/1"
@@ -414,6 +414,7 @@ class SuiteRunner:
                 self._init_checkpoint(cell, seed),
                 force=self.options.force,
                 keep_optimizer=self.options.keep_optimizer,
+                ranks=self.options.gpus_per_cell,
             )
             return self.executor.train(run, ctx)
 
@@ -610,7 +611,7 @@ class SuiteRunner:
             step_time = gpu_step_time(prof)
             cost = estimate(cell, step_time)
             peak = (prof.get("vram") or {}).get("peak") if step_time is not None else None
-            estimates = cell_estimates(cell, step_time, peak / 2**30 if peak else None, self.options.budget_gib)
+            estimates = cell_estimates(cell, step_time, peak / GIB if peak else None, self.options.budget_gib, cost)
             prev = read_json(self.run_dir / cell.name / "result.json") or {}
             if cell.kind == "cited":
                 state = "cited (not run)"

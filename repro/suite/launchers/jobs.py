@@ -67,7 +67,7 @@ class LaunchSpec:
         from repro.suite.executor import ReproExecutor
 
         suite, expected = load_suite_and_expected(Path(self.suite_file), self.scale, self.variant)
-        executor = self.executor if self.executor is not None else ReproExecutor(self.options.gpus_per_cell)
+        executor = self.executor if self.executor is not None else ReproExecutor()
         return SuiteRunner(suite, executor, dataclasses.replace(self.options, **option_changes), expected)
 
     def as_dict(self) -> dict[str, Any]:
