@@ -255,8 +255,7 @@ class PseudoCacheSpec:
     root: str = "pseudo_cache"  # folder under the data root; one subfolder per teacher/geometry setting
 
     def __post_init__(self) -> None:
-        if self.rotations < 1:
-            raise ValueError(f"pseudo_cache.rotations must be >= 1, got {self.rotations}")
+        check_range("rotations", self.rotations, ge=1)
 
 
 @dataclass

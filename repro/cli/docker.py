@@ -165,10 +165,10 @@ def build(engine: str, spec: BuildSpec) -> str:
 def run_container(engine: str, spec: RunSpec) -> int:
     """Run ``repro COMMAND`` in the image (output streams through); returns its exit code."""
     digest = image_id(engine, check_tag(spec.tag))
-    run_command(engine, spec, digest)  # every check before anything is created on the host
+    cmd = run_command(engine, spec, digest)  # every check before anything is created on the host
     for folder in (spec.data, spec.runs, *([spec.cache] if spec.cache else [])):
         folder.mkdir(parents=True, exist_ok=True)  # created here, so the mounts are folders owned by the caller
-    return subprocess.run(run_command(engine, spec, digest), check=False).returncode
+    return subprocess.run(cmd, check=False).returncode
 
 
 # --------------------------------------------------------------------------- CLI

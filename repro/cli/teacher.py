@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from repro.cli.args import positive_int
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -18,7 +20,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     cache.add_argument("config", type=Path, help="training YAML (its train: section; pseudo_cache: sets K)")
     cache.add_argument("--data-root", type=Path, help="override data_root of the config")
     cache.add_argument("--shard", help="process only shard i/n of the sorted panorama list (0-based i)")
-    cache.add_argument("--rotations", type=int, help="override pseudo_cache.rotations (K)")
+    cache.add_argument("--rotations", type=positive_int, help="override pseudo_cache.rotations (K)")
     cache.add_argument("--device", help="cpu, cuda, cuda:1 (default: CUDA when available)")
 
 
@@ -35,8 +37,6 @@ def run(args: argparse.Namespace) -> int:
     config = load_train_config(args.config)
     settings = config.train
     if args.rotations is not None:
-        if args.rotations < 1:
-            raise UserError(f"--rotations must be >= 1, got {args.rotations}")
         settings = dataclasses.replace(
             settings, pseudo_cache=dataclasses.replace(settings.pseudo_cache, rotations=args.rotations)
         )

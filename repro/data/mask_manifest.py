@@ -77,10 +77,13 @@ def read_mask_codes(path: str | Path) -> np.ndarray:
         return np.asarray(im.convert("L"))
 
 
+#: raw values at or above this are valid, below it excluded (whatever code says why)
+VALID_THRESHOLD = 128
+
+
 def read_mask(path: str | Path) -> np.ndarray:
     """A mask PNG -> (H, W) bool, True = valid."""
-    with Image.open(path) as im:
-        return np.asarray(im.convert("L")) >= 128
+    return read_mask_codes(path) >= VALID_THRESHOLD
 
 
 def write_mask(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import random
 from collections import Counter
 from dataclasses import dataclass, field
@@ -11,7 +12,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from repro.atomic import write_png
-from repro.data.mask_manifest import EXCLUDED_BY, MaskRecord, read_manifest, read_mask_codes
+from repro.data.mask_manifest import EXCLUDED_BY, VALID_THRESHOLD, MaskRecord, read_manifest, read_mask_codes
 
 
 @dataclass
@@ -63,6 +64,7 @@ CAPTION_LINES = 2
 FONT_SIZE = 12
 
 
+@functools.cache  # loaded once, not once per tile
 def _font(size: int = FONT_SIZE) -> ImageFont.ImageFont:
     """DejaVu Sans (shipped with matplotlib), so captions read the same on every machine."""
     from matplotlib import font_manager
@@ -79,7 +81,7 @@ def excluded_by_label(codes: np.ndarray, labels: list[str] | None) -> dict[str, 
     A mask file may record the prompt of each excluded pixel (:data:`EXCLUDED_BY`); where it does
     not, the manifest's ``labels`` decide when they name one prompt, and the rest is "unknown".
     """
-    excluded = codes < 128
+    excluded = codes < VALID_THRESHOLD
     regions = {name: codes == code for name, code in EXCLUDED_BY.items()}
     unknown = excluded & ~np.logical_or.reduce(list(regions.values()))
     found = sorted(set(labels or ()))

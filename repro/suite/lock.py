@@ -112,17 +112,12 @@ def run_folder(folder: Path, command: str) -> Iterator[list[str]]:
         write_json(info, {"host": socket.gethostname(), "pid": os.getpid(), "started": _now(), "command": command})
         removed = remove_stray_temps(folder)
         if removed:
-            mib = sum(_size(p) for p in removed) / 2**20
             notes.append(f"removed {len(removed)} temp file(s) of interrupted writes from {folder}")
-            log.info("removed stray temp files (%.1f MiB): %s", mib, ", ".join(map(str, removed[:5])))
+            log.info("removed stray temp files: %s", ", ".join(map(str, removed[:5])))
         yield notes
     finally:
         info.unlink(missing_ok=True)
         lock.release()
-
-
-def _size(path: Path) -> int:
-    return path.stat().st_size if path.exists() else 0
 
 
 def _read_holder(path: Path) -> dict[str, Any]:

@@ -632,6 +632,6 @@ def write_reports(run_dir: str | Path) -> Report:
     from repro.suite.report_figure import render_png
     from repro.suite.report_html import render_html
 
-    render_png(report, run.run_dir / "report.png")
-    write_text(run.run_dir / "report.html", render_html(report, (run.run_dir / "report.png").read_bytes()))
+    png = render_png(report, run.run_dir / "report.png")
+    write_text(run.run_dir / "report.html", render_html(report, png))
     return report

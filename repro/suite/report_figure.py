@@ -161,8 +161,8 @@ def _legend_handles(others: list[str]) -> list[Any]:
     return handles
 
 
-def render_png(report: Report, path: Path) -> None:
-    """Write the chart as a PNG (atomically)."""
+def render_png(report: Report, path: Path) -> bytes:
+    """Write the chart as a PNG (atomically); its bytes, for the HTML report to embed."""
     import io
 
     import matplotlib
@@ -194,4 +194,6 @@ def render_png(report: Report, path: Path) -> None:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
     plt.close(fig)
-    write_bytes(path, buf.getvalue())
+    png = buf.getvalue()
+    write_bytes(path, png)
+    return png

@@ -60,7 +60,8 @@ def train(
             barrier(info)
         components = build_components(settings, data_root)
         trainer = Trainer(settings, components, out_dir, device=dev, info=info, progress=progress)
-        final = trainer.fit(resume=resume, init_checkpoint=init_checkpoint, force=force)
+        # the interrupted-run check ran above, before the slow set-up: fit need not repeat it
+        final = trainer.fit(resume=resume, init_checkpoint=init_checkpoint, force=True)
         if not keep_optimizer and info.is_main:
             (Path(out_dir) / "checkpoints" / "last.pt").unlink(missing_ok=True)
         return final

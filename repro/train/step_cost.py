@@ -95,8 +95,9 @@ def cache_build_flops(train: TrainSettings, panoramas: int) -> int:
     """The one-off teacher FLOPs of the cache of ``panoramas`` unlabeled panoramas at K rotations."""
     if train.teacher.is_oracle or not train.pseudo:
         return 0
-    k = train.pseudo_cache.rotations if train.distill.rotation_max_deg > 0 else 1
-    faces = panoramas * k * FACES_PER_PANORAMA[train.distill.projection]
+    from repro.train.pseudo_cache import rotation_count
+
+    faces = panoramas * rotation_count(train) * FACES_PER_PANORAMA[train.distill.projection]
     return teacher_image_flops(train.teacher.id, train.teacher.input_size) * faces
 
 
