@@ -78,13 +78,17 @@ def _write(root: Path, expected_text: str = EXPECTED) -> Path:
     return root / "suites" / "rep.yaml"
 
 
-@pytest.fixture
-def run_dir(tmp_path: Path) -> Path:
+def _runner(tmp_path: Path) -> SuiteRunner:
     suite = load_suite(_write(tmp_path))
     expected = load_expected(suite.expected_path)
-    runner = SuiteRunner(
+    return SuiteRunner(
         suite, PaperExecutor(expected), RunOptions(out=tmp_path / "runs", data_root=tmp_path / "data"), expected
     )
+
+
+@pytest.fixture
+def run_dir(tmp_path: Path) -> Path:
+    runner = _runner(tmp_path)
     runner.run()
     return runner.run_dir
 
@@ -128,11 +132,7 @@ def test_a_corrupt_result_is_reported_as_corrupt_and_fails(run_dir: Path, capsys
 
 
 def test_a_missing_seed_record_fails_the_launched_cell(tmp_path: Path) -> None:
-    suite = load_suite(_write(tmp_path))
-    expected = load_expected(suite.expected_path)
-    runner = SuiteRunner(
-        suite, PaperExecutor(expected), RunOptions(out=tmp_path / "runs", data_root=tmp_path / "data"), expected
-    )
+    runner = _runner(tmp_path)
     runner.write_suite_json()
     runner.run_seed_job("a", 0)
     runner.seed_record_path("a", 0).write_text('{"status": "ok", "rec')  # a job killed mid-write
