@@ -3,7 +3,15 @@
 import pytest
 import torch
 
-from repro.evaluation.metrics import MetricAccumulator, _lsq_scale_shift, compute_metrics
+from repro.evaluation.metrics import (
+    METRIC_KEYS,
+    PROTOCOLS,
+    RMSE_LOG_VARIANTS,
+    MetricAccumulator,
+    _lsq_scale_shift,
+    compute_metrics,
+)
+from repro.evaluation.seam import SEAM_BAND_PX
 
 
 def test_a_ground_truth_batch_larger_than_the_prediction_batch_is_refused():
@@ -69,3 +77,24 @@ def test_the_accumulator_averages_the_seam_ratio_with_seam_on():
     result = acc.result()
     assert acc.keys[-1] == "seam_ratio" and result["seam_ratio"] > 0
     assert result["seam_ratio"] == pytest.approx((rows[0]["seam_ratio"] + rows[1]["seam_ratio"]) / 2)
+
+
+def test_the_accumulators_defaults_are_the_papers_protocol_and_its_record_names_every_setting():
+    acc = MetricAccumulator()
+    assert acc.keys == METRIC_KEYS and acc.seam_field is None
+    assert acc.describe() == {
+        "protocol": "median", "protocol_source": PROTOCOLS["median"].source, "clamp": None,
+        "rmse_log": "ln", "rmse_log_definition": RMSE_LOG_VARIANTS["ln"], "crop_rows": 0,
+        "pred_is_disparity": True, "min_depth": 0.0, "max_depth": 10.0,
+    }
+    gt = torch.tensor([[[[2.0, 4.0]]]])
+    (row,) = acc.update(1 / gt, gt)  # disparity by default, median-aligned: exact
+    assert row["abs_rel"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_the_record_of_a_seam_run_defines_both_seam_numbers():
+    record = MetricAccumulator(seam=True).describe()
+    assert set(record) - set(MetricAccumulator().describe()) == {
+        "seam_ratio_definition", "seam_ratio_dataset_definition"}
+    assert f"within {SEAM_BAND_PX} px of the un-rotated cube-face borders" in record["seam_ratio_definition"]
+    assert "repro.evaluation.seam.SeamField" in record["seam_ratio_dataset_definition"]
