@@ -36,7 +36,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
     verify = sub.add_parser("verify", help="check a dataset folder: layout, splits, every file, depth encoding")
     verify.add_argument("--dataset", required=True, choices=sorted(DATASETS), help="layout to check the folder against")
-    verify.add_argument("root", type=Path, help="the dataset's root folder")
+    verify.add_argument("--data-root", type=Path, metavar="DIR", help="the dataset's folder (as `repro eval --data-root`)")
+    verify.add_argument(
+        "root", type=Path, nargs="?", metavar="ROOT", help="deprecated spelling of --data-root (positional)"
+    )
     verify.add_argument("--split", action="append", help="repeatable; default: train, val, test (train for unlabeled)")
     verify.add_argument("--masks", type=Path, help="also check the sky/watermark mask folder")
     verify.add_argument("--limit", type=int, help="check only the first N images per split")
@@ -167,12 +170,21 @@ def _synth(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from repro.data.verify import verify_dataset
+    import sys
 
-    report = verify_dataset(
-        args.dataset, args.root, args.split, mask_root=args.masks, limit=args.limit, workers=args.workers
-    )
-    return _print_report(report, args.dataset, args.root)
+    from repro.data.verify import verify_dataset
+    from repro.errors import UserError
+
+    if args.root is not None and args.data_root is not None:
+        raise UserError(f"give the dataset's folder once: --data-root {args.data_root} or {args.root}, not both")
+    if args.root is not None:
+        print("repro data verify: note: the positional folder is deprecated and will be removed in the next release; "
+              "use --data-root", file=sys.stderr)
+    root = args.data_root if args.data_root is not None else args.root
+    if root is None:
+        raise UserError("give the dataset's folder with --data-root DIR")
+    report = verify_dataset(args.dataset, root, args.split, mask_root=args.masks, limit=args.limit, workers=args.workers)
+    return _print_report(report, args.dataset, root)
 
 
 def _print_report(report, dataset: str, root: Path) -> int:  # type: ignore[no-untyped-def]

@@ -48,7 +48,7 @@ def _copy(src: Path, dst: Path) -> Path:
 def test_verify_fails_a_split_whose_depth_is_all_invalid(tmp_path, sf, capsys):
     root = _copy(sf, tmp_path / "stanford2d3d")
     assert zero_depth(root) > 0
-    assert main(["data", "verify", "--dataset", "stanford2d3d", str(root), "--split", "test"]) == 1
+    assert main(["data", "verify", "--dataset", "stanford2d3d", "--data-root", str(root), "--split", "test"]) == 1
     out = capsys.readouterr().out
     assert "100.0 % of the depth pixels are invalid" in out and "FAILED" in out
 

@@ -138,7 +138,7 @@ def test_verify_reports_an_escaping_split_list_as_a_problem(tmp_path, capsys):
     split = root / "stanford2d3d_test.txt"
     first = split.read_text().splitlines()[0].split()
     split.write_text(f"../../../etc/passwd {first[1]}\n")
-    assert main(["data", "verify", "--dataset", "stanford2d3d", str(root), "--split", "test"]) == 1
+    assert main(["data", "verify", "--dataset", "stanford2d3d", "--data-root", str(root), "--split", "test"]) == 1
     assert "outside the dataset root" in capsys.readouterr().out
 
 
