@@ -115,22 +115,54 @@ def test_forward_backward_small_input(name: str) -> None:
         model(torch.randn(1, 3, h, 2 * w))
 
 
-@pytest.mark.parametrize("name", ["unifuse", "equi"])
+# the first-stage width at base_channels=16 (UniFuse/Equi/BiFuse++/HoHoNet: ResNet stage 4 is 8×; EGformer's
+# bottleneck is 16× its embedding width), and the fraction of the published parameters it must stay under
+SMALL = {"unifuse": (0.25, "equi_encoder.layer4.1.conv2", 128), "equi": (0.25, "equi_encoder.layer4.1.conv2", 128),
+         "bifusepp": (0.1, "dnet.resnet_equi.layer4.1.conv2", 128), "hohonet": (0.3, "encoder.encoder.layer4.2.conv3", 512),
+         "egformer": (0.3, "patch_embed.0", 16)}
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
 def test_base_channels_builds_a_genuinely_small_student_with_the_same_keys(name: str) -> None:
-    """The smoke suite's small students: a fraction of the parameters, same modules, still trainable."""
-    full = build_student(name, height=64, width=128)
-    small = build_student(name, height=64, width=128, base_channels=16)
+    """The smoke suite's and --scale tiny's small students: a fraction of the parameters, same keys, trainable."""
+    size = {k: v for k, v in TINY[name].items() if k != "layers"}
+    full = build_student(name, **size)
+    small = build_student(name, **size, base_channels=16)
     assert set(small.state_dict()) == set(full.state_dict())
-    n_full, _ = parameter_counts(name, height=64, width=128)
-    n_small, _ = parameter_counts(name, height=64, width=128, base_channels=16)
-    assert n_small < n_full / 4
-    assert small.equi_encoder.layer4[-1].conv2.out_channels == 128
-    y = small(torch.randn(2, 3, 64, 128))
-    assert y.shape == (2, 1, 64, 128) and torch.isfinite(y).all()
+    fraction, module, width = SMALL[name]
+    n_full, _ = parameter_counts(name, **size)
+    n_small, _ = parameter_counts(name, **size, base_channels=16)
+    assert n_small < n_full * fraction
+    assert small.get_submodule(module).out_channels == width
+    h, w = size["height"], size["width"]
+    y = small(torch.randn(2, 3, h, w))
+    assert y.shape == (2, 1, h, w) and torch.isfinite(y).all()
     y.mean().backward()
-    assert small.equi_encoder.conv1.weight.grad.abs().sum() > 0
-    with pytest.raises(ValueError, match="base_channels=64"):
-        build_student(name, height=64, width=128, base_channels=16, pretrained=True)
+    first = next(p for n, p in small.named_parameters() if n.endswith("conv1.weight") or n.startswith("patch_embed"))
+    assert first.grad is not None and first.grad.abs().sum() > 0
+    if name != "egformer":  # no ImageNet backbone to refuse
+        with pytest.raises(ValueError, match="base_channels=64"):
+            build_student(name, **size, base_channels=16, pretrained=True)
+
+
+def test_every_train_cell_of_the_paper_suites_trains_a_small_student_at_scale_tiny() -> None:
+    from repro.models.registry import STUDENTS
+    from repro.suite.schema import load_suite
+
+    suites = sorted(Path(__file__).resolve().parents[1].joinpath("suites").glob("table*.yaml"))
+    seen = set()
+    for path in suites:
+        for cell in load_suite(path, scale="tiny").cells.values():
+            if cell.kind == "train":
+                assert cell.train.student.options.get("base_channels") == 16, (path.name, cell.name)
+                student = STUDENTS[cell.train.student.name].load_class()
+                assert cell.train.input_size[0] % student.height_multiple == 0, (path.name, cell.name)
+                assert cell.eval.input_size == cell.train.input_size, (path.name, cell.name)
+                seen.add(cell.train.student.name)
+        for cell in load_suite(path).cells.values():  # the paper's scale keeps the published width
+            if cell.kind == "train":
+                assert "base_channels" not in cell.train.student.options, (path.name, cell.name)
+    assert seen == {"unifuse", "bifusepp", "hohonet", "egformer"}
 
 
 def test_metric_option_marks_depth_output() -> None:

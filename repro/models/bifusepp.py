@@ -49,7 +49,7 @@ from torch import nn
 from repro.geometry import CUBE_FACES, cube_rotations
 from repro.geometry.perspective import perspective_rays
 from repro.geometry.sphere import directions_to_lonlat, sample_equirect
-from repro.models.common import Student, resnet_channels, resnet_stem, resnet_trunk
+from repro.models.common import PUBLISHED_BASE_CHANNELS, Student, resnet_channels, resnet_stem, resnet_trunk
 
 #: Face order of BiFuse's ``Equirec2Cube``/``Cube2Equirec`` (back, down, front, left, right, top).
 BIFUSE_FACE_ORDER = ("B", "D", "F", "L", "R", "U")
@@ -135,11 +135,11 @@ class FusionModule(nn.Module):
 class ResUNet(nn.Module):
     """The published depth network (``dnet``)."""
 
-    def __init__(self, layers: int, pretrained: bool) -> None:
+    def __init__(self, layers: int, pretrained: bool, base_channels: int = PUBLISHED_BASE_CHANNELS) -> None:
         super().__init__()
-        ch = resnet_channels(layers)[4]
-        self.resnet_equi = resnet_trunk(layers, pretrained)
-        self.resnet_cube = resnet_trunk(layers, pretrained)
+        ch = resnet_channels(layers, base_channels)[4]  # the fusion and decoder widths follow the encoder's
+        self.resnet_equi = resnet_trunk(layers, pretrained, base_channels)
+        self.resnet_cube = resnet_trunk(layers, pretrained, base_channels)
         self.f1, self.f2, self.f3, self.f4 = (FusionModule(ch // d) for d in (8, 4, 2, 1))
         self.deconv4 = nn.Sequential(_conv_bn_relu(ch, ch // 2 * 4, 3), nn.PixelShuffle(2))
         self.deconv3 = nn.Sequential(_conv_bn_relu(ch, ch // 4 * 4, 3), nn.PixelShuffle(2))
@@ -184,9 +184,10 @@ class BiFusePP(Student):
         width: int = 1024,
         pretrained: bool = False,
         metric: bool = False,
+        base_channels: int = PUBLISHED_BASE_CHANNELS,
     ) -> None:
         super().__init__(height, width, metric)
-        self.dnet = ResUNet(layers, pretrained)
+        self.dnet = ResUNet(layers, pretrained, base_channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)

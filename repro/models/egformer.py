@@ -326,8 +326,11 @@ class EGFormer(Student):
         output_activation: Literal["identity", "sigmoid"] | None = None,
         metric: bool = False,
         pretrained: bool = False,
+        base_channels: int = EMBED_DIM,
     ) -> None:
         super().__init__(height, width, metric)
+        if not isinstance(base_channels, int) or base_channels < 1:
+            raise ValueError(f"egformer: base_channels must be a positive integer, got {base_channels!r}")
         del pretrained  # no ImageNet backbone: the published EGformer is trained from scratch
         if input_norm not in ("imagenet", "unit"):
             raise ValueError(f"egformer: input_norm must be 'imagenet' or 'unit', got {input_norm!r}")
@@ -352,7 +355,7 @@ class EGFormer(Student):
                 first = EGBlock(dim, EG_HEADS[index], size(level), True, dpr[2 * index])
             return nn.ModuleList([first, EGBlock(dim, EG_HEADS[index], size(level), False, dpr[2 * index + 1])])
 
-        d = EMBED_DIM
+        d = base_channels  # the first stage's width; every later stage is a multiple of it
         self.patch_embed = nn.Sequential(nn.Conv2d(3, d, 3, 2, 1), ToTokens(), nn.LayerNorm(d))
         self.stage1 = stage(0, 1, d)
         self.downsample1 = MergeBlock(d, 2 * d, size(1), upsample=False)

@@ -42,6 +42,7 @@ from torch import nn
 from repro.models.common import (
     IMAGENET_MEAN,
     IMAGENET_STD,
+    PUBLISHED_BASE_CHANNELS,
     Student,
     resnet_channels,
     resnet_features,
@@ -72,9 +73,9 @@ class UpsampleW(nn.Module):
 class Backbone(nn.Module):
     """Holds the ResNet as ``encoder`` so keys read ``encoder.encoder.*`` as published."""
 
-    def __init__(self, layers: int, pretrained: bool) -> None:
+    def __init__(self, layers: int, pretrained: bool, base_channels: int = PUBLISHED_BASE_CHANNELS) -> None:
         super().__init__()
-        self.encoder = resnet_trunk(layers, pretrained)
+        self.encoder = resnet_trunk(layers, pretrained, base_channels)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         return resnet_features(self.encoder, x)[1:]
@@ -172,6 +173,7 @@ class HoHoNet(Student):
         num_layers: int = 1,
         input_norm: Literal["imagenet", "double"] = "imagenet",
         metric: bool = False,
+        base_channels: int = PUBLISHED_BASE_CHANNELS,
     ) -> None:
         super().__init__(height, width, metric)
         if input_norm not in ("imagenet", "double"):
@@ -179,8 +181,8 @@ class HoHoNet(Student):
         self.input_norm = input_norm
         self.register_buffer("x_mean", torch.tensor(IMAGENET_MEAN)[None, :, None, None])
         self.register_buffer("x_std", torch.tensor(IMAGENET_STD)[None, :, None, None])
-        self.encoder = Backbone(layers, pretrained)
-        channels = resnet_channels(layers)[1:]
+        self.encoder = Backbone(layers, pretrained, base_channels)  # narrows the ResNet only
+        channels = resnet_channels(layers, base_channels)[1:]
         self.decoder = EfficientHeightReduction(channels, tuple(height // 4 // 2**i for i in range(4)))
         self.horizon_refine = TransEn(1024, width // 4, num_layers)
         self.emb_shared_latent = nn.Sequential(
