@@ -95,35 +95,51 @@ MEMORY_HEIGHTS = {"quick": (64, 128), "full": (128, 256)}
 MIN_HEIGHT = {"bifusepp": 128, "egformer": 128}
 
 
-@cache
-def student_step_bytes(name: str, options: tuple, batch: int, metric: bool, heights: tuple[int, int]) -> dict:
-    """fp32 training-step peak (weights, grads, Adam state, activations) fitted linearly in pixels."""
+def _step_peak(name: str, options: tuple, batch: int, metric: bool, h: int) -> tuple[int, int, int, int]:
+    """(pixels, peak bytes of one training step above what is resident, weight bytes, Adam state bytes)."""
     from repro.models import build_student
 
-    points = []
-    low = max(heights[0], MIN_HEIGHT.get(name, 0))
-    for h in (low, max(heights[1], 2 * low) if low >= heights[1] else heights[1]):  # two distinct sizes
-        torch.manual_seed(0)
-        model = build_student(name, height=h, width=2 * h, metric=metric, **dict(options)).train()
-        opt = torch.optim.Adam(model.parameters())
-        x = torch.randn(batch, 3, h, 2 * h)
-        static = sum(p.numel() * p.element_size() for p in model.parameters())  # held before fn starts
+    torch.manual_seed(0)
+    model = build_student(name, height=h, width=2 * h, metric=metric, **dict(options)).train()
+    opt = torch.optim.Adam(model.parameters())
+    x = torch.randn(batch, 3, h, 2 * h)
+    static = sum(p.numel() * p.element_size() for p in model.parameters())  # held before fn starts
 
-        def step(model: Any = model, opt: Any = opt, x: torch.Tensor = x) -> None:
-            opt.zero_grad(set_to_none=True)
-            model(x).mean().backward()
-            opt.step()
-
-        step()  # Adam's state exists after the first step, as in training
+    def step() -> None:
         opt.zero_grad(set_to_none=True)
-        state = sum(t.numel() * t.element_size() for s in opt.state.values() for t in s.values() if torch.is_tensor(t))
-        points.append((h * 2 * h, _cpu_peak_bytes(step)))
-        del model, opt, x
-    (p0, b0), (p1, b1) = points
-    slope = (b1 - b0) / (p1 - p0) if p1 != p0 else 0.0
-    step_bytes = b0 + slope * (FULL_PIXELS - p0)  # activations + gradients (+ optimizer temporaries)
-    return {"bytes": static + state + step_bytes, "resident": static + state, "step": step_bytes,
-            "grads": static, "points": points}  # fmt: skip
+        model(x).mean().backward()
+        opt.step()
+
+    step()  # Adam's state exists after the first step, as in training
+    opt.zero_grad(set_to_none=True)
+    state = sum(t.numel() * t.element_size() for s in opt.state.values() for t in s.values() if torch.is_tensor(t))
+    return h * 2 * h, _cpu_peak_bytes(step), static, state
+
+
+@cache
+def student_step_bytes(name: str, options: tuple, batch: int, metric: bool, heights: tuple[int, int]) -> dict:
+    """fp32 training-step peak (weights, grads, Adam state, activations) fitted linearly in pixels.
+
+    A step must not need less memory at more pixels; when the smaller size's peak is not below the
+    larger's (one-off allocations dominate a small input: HoHoNet at 64 rows), a size twice the
+    larger is measured and the two larger sizes are fitted; failing that too, the largest size's
+    peak is scaled in proportion to pixels (an upper-side figure). ``fit`` says which was used."""
+    low = max(heights[0], MIN_HEIGHT.get(name, 0))
+    high = max(heights[1], 2 * low) if low >= heights[1] else heights[1]  # two distinct sizes
+    measured = [_step_peak(name, options, batch, metric, h) for h in (low, high)]
+    fit = "linear"
+    if measured[1][1] <= measured[0][1]:
+        measured.append(_step_peak(name, options, batch, metric, 2 * high))
+        fit = "linear (two larger sizes)"
+    points = [(px, peak) for px, peak, _, _ in measured]
+    static, state = measured[-1][2:]
+    (p0, b0), (p1, b1) = points[-2:]
+    if b1 > b0:
+        step_bytes = b0 + (b1 - b0) / (p1 - p0) * (FULL_PIXELS - p0)  # activations + gradients (+ optimizer temporaries)
+    else:
+        step_bytes, fit = b1 * FULL_PIXELS / p1, "proportional to pixels (upper side)"
+    return {"bytes": static + state + step_bytes, "resident": static + state, "step": step_bytes, "grads": static,
+            "points": points, "fit": fit}  # fmt: skip
 
 
 @cache
@@ -314,7 +330,9 @@ def render(rows: list[dict[str, Any]], args: Any, gpu: str | None, seconds: floa
         "* **Peak VRAM**: the student's fp32 training step (weights, gradients, Adam state, activations) is",
         f"  run on this CPU at two reduced sizes (heights {args.memory_heights or MEMORY_HEIGHTS['quick' if args.quick else 'full']}, "
         "BiFuse++/EGformer at least 128) under `torch.profiler` memory events, fitted as a + b·pixels",
-        "  and evaluated at 512×1024; the teacher's weights and one face's inference activations are",
+        "  and evaluated at 512×1024 (where the smaller size's peak is not below the larger's, as for HoHoNet",
+        "  at 64 rows, a third size twice the larger is measured and the two larger ones fitted;",
+        "  `student_step_bytes`); the teacher's weights and one face's inference activations are",
         "  measured likewise. *fp32* is that upper-side figure with the fp32 teacher (chunk of 12 faces).",
         "  *bf16* is the training configuration: fp32 master weights, gradients and Adam state, activations ×",
         f"  {BF16_ACTIVATION_FACTOR} (bf16 autocast; an assumption until measured), the frozen teacher held in bf16",
