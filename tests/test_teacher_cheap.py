@@ -49,3 +49,12 @@ def test_spec_options_reach_the_teacher_and_its_provenance():
     )
     with pytest.raises(ValueError, match="chunk_size"):
         TeacherSpec(chunk_size=0)
+
+
+def test_the_network_is_registered_once_also_when_compiled():
+    plain, compiled = _teacher(), _teacher(compile=True)
+    keys = set(plain.model.state_dict())
+    assert set(plain.state_dict()) == {f"model.{k}" for k in keys}  # no second copy under another name
+    assert set(compiled.state_dict()) == set(plain.state_dict())
+    assert compiled.provenance()["compile"] is True and plain.provenance()["compile"] is False
+    assert callable(compiled.compile)  # nn.Module.compile is not hidden by the option

@@ -238,8 +238,9 @@ class DepthAnythingTeacher(nn.Module):
         _set_attention(self.model, attention)
         self.attention: Attention = attention
         self.channels_last = channels_last
-        self.compile = compile
-        self._forward = torch.compile(self.model) if compile else self.model
+        self.compiled = compile  # not `compile`: that would hide nn.Module.compile
+        if compile:
+            self.model.compile()  # in place: the network stays registered once (no second copy in state_dict)
         use_pos_embed(model, pos_embed)
         self.pos_embed: PosEmbed = pos_embed
         self.input_size = input_size
@@ -303,7 +304,7 @@ class DepthAnythingTeacher(nn.Module):
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         with self._autocast(x.device):
-            disp = self._forward(pixel_values=x).predicted_depth
+            disp = self.model(pixel_values=x).predicted_depth
         return original_final_resize(disp.float().unsqueeze(1), (h, w))
 
     @torch.no_grad()
@@ -337,7 +338,7 @@ class DepthAnythingTeacher(nn.Module):
             "attention": self.attention,
             "chunk_size": self.chunk_size,
             "channels_last": self.channels_last,
-            "compile": self.compile,
+            "compile": self.compiled,
             "stand_in": False,
         }
 
