@@ -236,6 +236,12 @@ def cell_row(suite: Suite, cell: Cell, args: Any) -> dict[str, Any] | None:
         peak = prof["vram"].get("torch_peak_allocated")
         row["peak bf16 GiB"] = peak / GIB if peak else prof.get("peak_allocated_gib")
         row["source"] = f"MEASURED on {prof['gpu']} (--random-init): step time, peak VRAM"
+    twin = measured_profile(args.runs, suite, f"{cell.name}@cached") if unlabeled else None
+    if twin is not None:  # make gpu-profile's cached twin (pseudo_labels: cached): the cached columns
+        row["GPU-h cached"] = hours * twin["step_time_s"]
+        peak = twin["vram"].get("torch_peak_allocated")
+        row["peak bf16 GiB cached"] = peak / GIB if peak else twin.get("peak_allocated_gib")
+        row["source"] += "; cached step MEASURED too"
     return row
 
 
@@ -435,13 +441,19 @@ def main() -> None:
     p.add_argument("--memory-heights", type=lambda t: tuple(int(x) for x in t.split(",")),
                    help="the two reduced heights of the CPU memory fit, e.g. 64,128 (default 128,256)")
     p.add_argument("--rows", type=Path, help="also write every row (for re-rendering) to this JSON file")
+    p.add_argument("--no-profile", action="store_true",
+                   help="on a GPU, read the profiles already under --runs (make gpu-profile took them) instead of "
+                   "profiling every cell again")
     args = p.parse_args()
     if not 0 < args.mfu <= 1:
         p.error("--mfu must be in (0, 1]")
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
     paths = paper_suites(args.quick)
-    gpu = profile_on_gpu(paths, args.runs, 3 if args.quick else 10) if torch.cuda.is_available() else None
+    gpu = None
+    if torch.cuda.is_available():
+        steps = 3 if args.quick else 10
+        gpu = torch.cuda.get_device_name(0) if args.no_profile else profile_on_gpu(paths, args.runs, steps)
     rows = []
     for path in paths:
         suite = load_suite(path)

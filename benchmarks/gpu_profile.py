@@ -5,8 +5,9 @@ On one CUDA GPU (budget: under 10 minutes): for every training cell of every pap
 teacher, student forward + backward, optimizer), recording the median step time, torch's peak
 allocated memory (``torch.cuda.max_memory_allocated``) and NVML's peak (``nvidia-ml-py``) in
 ``<runs>/<suite>/<cell>/profile.json``; each pseudo-labeled cell is profiled a second time with
-``pseudo_labels: cached`` (cell ``<name>@cached``). Then ``bench_cost_model.py --runs <runs>``
-regenerates docs/cost_model.md, where measured figures replace the extrapolated ones and say so.
+``pseudo_labels: cached`` (cell ``<name>@cached``). Then ``bench_cost_model.py --runs <runs>
+--no-profile`` regenerates docs/cost_model.md from those profiles (it does not profile again):
+measured figures replace the extrapolated ones, the ``@cached`` twins the cached columns, and say so.
 A cell identical to one already profiled (the same training settings in another suite) is not run
 twice.
 
@@ -147,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps(rows, indent=2))
     failed = [r for r in rows if r["status"] != "ok"]
     if not args.reduced:  # regenerate docs/cost_model.md with the measured figures
-        cmd = [sys.executable, str(HERE / "bench_cost_model.py"), "--runs", str(args.runs)]
+        cmd = [sys.executable, str(HERE / "bench_cost_model.py"), "--runs", str(args.runs), "--no-profile"]
         subprocess.run(cmd, cwd=ROOT, check=True)
     return 1 if failed else 0
 

@@ -38,3 +38,32 @@ def test_reduced_profile_of_every_paper_cell(tmp_path):
     assert len(rows) >= 20 and all(r["status"] == "ok" for r in rows)
     # a cell identical to one profiled elsewhere reuses its measurement
     assert (tmp_path / "runs" / "table4_structured3d" / "unifuse_m_all_st" / "profile.json").is_file()
+
+
+def test_the_cost_model_reads_a_cells_gpu_profile_and_its_cached_twin(tmp_path, monkeypatch):
+    """What `make gpu-profile` leaves under --runs replaces the extrapolated figures, cached columns too."""
+    import argparse
+
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import bench_cost_model as b
+    from repro.suite.runner import run_name
+    from repro.suite.schema import load_suite
+
+    suite = load_suite(ROOT / "suites" / "table8_projection.yaml")
+    cell = suite.cells["cube"]
+    monkeypatch.setattr(b, "student_step_bytes", lambda *a: {"bytes": 1, "resident": 1, "step": 1, "grads": 1})
+    monkeypatch.setattr(b, "teacher_bytes", lambda *a, **k: {"bytes": 1, "weights": 1, "per_face": 1})
+    args = argparse.Namespace(mfu=0.4, quick=True, memory_heights=(64, 128), runs=tmp_path)
+    before = b.cell_row(suite, cell, args)
+    assert before["source"].startswith("extrapolated")
+    for name, step, peak in (("cube", 0.5, 9 * 2**30), ("cube@cached", 0.125, 3 * 2**30)):
+        folder = tmp_path / run_name(suite) / name
+        folder.mkdir(parents=True)
+        (folder / "profile.json").write_text(json.dumps({
+            "status": "ok", "step_time_s": step, "vram": {"device": "NVIDIA Test GPU", "torch_peak_allocated": peak}}))
+    row = b.cell_row(suite, cell, args)
+    hours = before["steps/seed"] * before["seeds"] / 3600
+    assert row["GPU-h"] == pytest.approx(hours * 0.5) and row["GPU-h cached"] == pytest.approx(hours * 0.125)
+    assert (row["peak bf16 GiB"], row["peak bf16 GiB cached"]) == (9, 3)
+    assert "MEASURED on NVIDIA Test GPU" in row["source"] and "cached step MEASURED" in row["source"]
+    assert row["_step_s"] == 0.5
