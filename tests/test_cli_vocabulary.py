@@ -57,3 +57,11 @@ def test_old_spellings_still_work_with_a_one_line_note(command, old, new, dest, 
     assert str(getattr(args, dest)) == "elsewhere"
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and f"{old} is deprecated" in err[0] and f"use {new}" in err[0]
+
+
+@pytest.mark.parametrize("command", [["train", "cfg.yaml"], ["eval", "--dataset", "stanford2d3d", "--data-root", "d"],
+                                     ["predict", "pano.png", "--checkpoint", "c.pt"], ["suite", "smoke"], ["data", "prepare", "matterport3d"]])
+def test_every_long_running_command_takes_no_progress(command) -> None:
+    parser = command_parser(command[0])
+    assert parser.parse_args([*command[1:], "--no-progress"]).no_progress is True
+    assert parser.parse_args(command[1:]).no_progress is False

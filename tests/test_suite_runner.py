@@ -391,3 +391,26 @@ def test_random_init_over_budget_fails_the_run(mini):
     report = write_reports(runner.run_dir)
     assert not report.passed and report.passed_for(["base"])
     assert json.loads((runner.run_dir / "plus" / "profile.json").read_text())["error"]["stage"] == "profile"
+
+
+def test_no_progress_reaches_every_training_and_evaluation(mini):
+    assert RunOptions(out=mini).progress is True
+    runner, ex = make_runner(mini, progress=False)
+    runner.run()
+    assert {c[0] for c in ex.calls} >= {"train", "eval"}
+    assert len(ex.contexts) == ex.count("train") + ex.count("eval")
+    assert all(ctx.progress is False for ctx in ex.contexts)
+
+
+def test_the_real_executor_hands_progress_to_train_and_evaluate(tmp_path, monkeypatch):
+    from repro.suite import executor as executor_mod
+
+    seen = {}
+    monkeypatch.setattr(executor_mod.train, "train", lambda settings, **kw: seen.update(train=kw) or "x")
+    monkeypatch.setattr(executor_mod.evaluate, "evaluate", lambda settings, **kw: seen.update(eval=kw) or {})
+    suite = load_suite(Path(__file__).resolve().parents[1] / "suites" / "smoke.yaml")
+    cell = next(c for c in suite.cells.values() if c.train is not None)
+    ctx = RunContext("smoke", cell.name, 0, tmp_path, tmp_path, progress=False)
+    executor_mod.ReproExecutor().train(cell, ctx)
+    executor_mod.ReproExecutor().evaluate(cell, None, ctx)
+    assert seen["train"]["progress"] is False and seen["eval"]["progress"] is False

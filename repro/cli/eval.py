@@ -63,6 +63,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=1, help="panoramas per forward pass")
     parser.add_argument("--num-workers", type=int, default=2, help="data-loader worker processes")
     parser.add_argument("--device", help="cpu, cuda, cuda:1 (default: CUDA when available)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar (results are still written)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -105,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
             student=args.student,
             batch_size=args.batch_size,
             num_workers=args.num_workers,
+            progress=not args.no_progress,
         )
     except DataError as exc:
         raise UserError(str(exc)) from None

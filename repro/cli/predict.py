@@ -16,13 +16,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--out", type=Path, default=Path("out/predict"), help="output folder (default: out/predict)")
     parser.add_argument("--device", help="cpu, cuda, cuda:1 (default: CUDA when available)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
     from repro.evaluation.predict import predict
 
     records = predict(
-        args.panoramas, checkpoint=args.checkpoint, out_dir=args.out, student=args.student, device=args.device
+        args.panoramas, checkpoint=args.checkpoint, out_dir=args.out, student=args.student, device=args.device,
+        progress=not args.no_progress,
     )
     for record in records:
         print(f"{record['image']}: {record['depth_png']}, {record['preview_png']}, {record['ply']}")

@@ -40,6 +40,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--resume", action="store_true", help="continue interrupted/failed training from its last checkpoint"
     )
     parser.add_argument(
+        "--no-progress", action="store_true", help="no progress bars (off a terminal they are plain lines every 30 s)"
+    )
+    parser.add_argument(
         "--keep-optimizer",
         action="store_true",
         help="keep each finished training's last.pt (optimizer state, 3x the model); default: final.pt only",
@@ -352,6 +355,7 @@ def _run_suite(directory: Path, args: argparse.Namespace) -> int:
         budget_gib=args.budget_gib,
         profile_steps=args.profile_steps,
         keep_optimizer=args.keep_optimizer,
+        progress=not args.no_progress,
     )
     released = None
     if args.checkpoints is not None:

@@ -57,6 +57,7 @@ class RunContext:
     log: logging.Logger = logging.getLogger("repro.suite")
     keep_optimizer: bool = False  # keep last.pt (optimizer state) after training finished
     ranks: int = 1  # processes training the cell (DDP; --gpus-per-cell)
+    progress: bool = True  # progress bars (--no-progress: none; off a terminal they are plain lines anyway)
 
 
 class CellExecutor(Protocol):
@@ -121,6 +122,7 @@ class ReproExecutor:
             "force": ctx.force,
             "keep_optimizer": ctx.keep_optimizer,
             "device": ctx.device,
+            "progress": ctx.progress,
         }
         if ctx.ranks > 1:
             from repro.train.launch import train_on_ranks
@@ -134,7 +136,8 @@ class ReproExecutor:
         if settings.input_size is None and cell.train is not None:
             settings = dataclasses.replace(settings, input_size=cell.train.input_size)
         metrics = evaluate.evaluate(
-            settings, checkpoint=checkpoint, out_dir=ctx.out_dir, data_root=ctx.data_root, device=ctx.device
+            settings, checkpoint=checkpoint, out_dir=ctx.out_dir, data_root=ctx.data_root, device=ctx.device,
+            progress=ctx.progress,
         )
         return {str(k): float(v) for k, v in dict(metrics).items()}
 

@@ -72,6 +72,7 @@ class RunOptions:
     budget_gib: float = DEFAULT_BUDGET_GIB
     profile_steps: int = 10
     keep_optimizer: bool = False  # keep each finished training's last.pt (optimizer state)
+    progress: bool = True  # progress bars of training and evaluation (--no-progress)
 
 
 def run_name(suite: Suite) -> str:
@@ -382,7 +383,9 @@ class SuiteRunner:
             with held(lock_path(self.options.out, "train", train_key), f"{cell.name} seed {seed}: training"):
                 checkpoint = self._train_or_reuse(cell, run, seed, train_key, root, seed_dir, record)
             record["checkpoint"] = str(checkpoint)
-        ctx = RunContext(self.suite.name, cell.name, seed, seed_dir / "eval", root, self.options.device)
+        ctx = RunContext(
+            self.suite.name, cell.name, seed, seed_dir / "eval", root, self.options.device, progress=self.options.progress
+        )
         metrics = self._stage("eval", record["stages"], lambda: self.executor.evaluate(run, checkpoint, ctx))
         record["metrics"] = metrics
         record["eval_dir"] = str(ctx.out_dir)
@@ -415,6 +418,7 @@ class SuiteRunner:
                 force=self.options.force,
                 keep_optimizer=self.options.keep_optimizer,
                 ranks=self.options.gpus_per_cell,
+                progress=self.options.progress,
             )
             return self.executor.train(run, ctx)
 
