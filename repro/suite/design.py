@@ -195,8 +195,13 @@ def cell_seeds(plans: list[ClaimPlan], minimum: int = MIN_SEEDS, wanted: dict[st
     return out
 
 
-def fit_budget(plans: list[ClaimPlan], cost: dict[str, float], budget_s: float) -> dict[str, int]:
+def fit_budget(
+    plans: list[ClaimPlan], cost: dict[str, float], budget_s: float, shares: dict[str, str] | None = None
+) -> dict[str, int]:
     """Seeds per cell within ``budget_s`` at the pilot's cost per seed.
+
+    ``shares`` maps a cell whose training is another cell's (its pilot cost is evaluation only) to
+    that cell: its seeds beyond the other cell's seeds train, at the other cell's cost per seed.
 
     While over budget, one seed is taken from the claim whose power drops least per second saved
     (claims that cannot gain power at all first). Each plan's ``used_seeds``/``used_power`` is then
@@ -205,7 +210,10 @@ def fit_budget(plans: list[ClaimPlan], cost: dict[str, float], budget_s: float) 
     wanted = {p.label: p.seeds if p.seeds is not None else MAX_SEEDS for p in plans}
 
     def total(seeds: dict[str, int]) -> float:
-        return sum(cost.get(c, 0.0) * n for c, n in seeds.items())
+        own = sum(cost.get(c, 0.0) * n for c, n in seeds.items())
+        extra = sum(max(0, n - seeds.get(src, 0)) * cost.get(src, 0.0)
+                    for c, n in seeds.items() for src in [(shares or {}).get(c)] if src is not None)
+        return own + extra
 
     seeds = cell_seeds(plans, wanted=wanted)
     while total(seeds) > budget_s:
@@ -229,6 +237,7 @@ def fit_budget(plans: list[ClaimPlan], cost: dict[str, float], budget_s: float) 
     for p in plans:
         p.used_seeds = min(seeds[c] for c in p.cells)
         p.used_power = p.power_at(p.used_seeds) if p.power_at else None
+    fit_budget.total = total  # type: ignore[attr-defined]  # the estimate of the chosen seeds, for the caller
     return seeds
 
 
@@ -240,6 +249,18 @@ def cell_cost(results: dict[str, dict[str, Any]]) -> dict[str, float]:
         wall = res.get("wall_time_s")
         if wall is not None:
             out[name] = float(wall) / n
+    return out
+
+
+def shared_training(results: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """Cells whose pilot training was another cell's (``train_reused_from`` of their seeds) -> that cell."""
+    out = {}
+    for name, res in results.items():
+        # recorded as "<run folder>/<cell>"
+        sources = {str(s["train_reused_from"]).rsplit("/", 1)[-1] for s in res.get("seeds") or []
+                   if s.get("train_reused_from")} - {name}
+        if len(sources) == 1:
+            out[name] = str(sources.pop())
     return out
 
 
@@ -255,8 +276,9 @@ def design_from_run(
         raise UserError(f"{run_dir}: the run has no expected file: nothing to design")
     plans = plan_claims(exp, claim_seeds(run.results, exp), **kwargs)
     cost = cell_cost(run.results)
-    seeds = fit_budget(plans, cost, budget_s)
-    estimate = sum(cost.get(c, 0.0) * n for c, n in seeds.items())
+    shares = shared_training(run.results)
+    seeds = fit_budget(plans, cost, budget_s, shares)
+    estimate = fit_budget.total(seeds)  # type: ignore[attr-defined]
     return {
         "pilot_run": str(run_dir),
         "target_power": kwargs.get("target", TARGET_POWER),
@@ -264,6 +286,7 @@ def design_from_run(
         "budget_seconds": budget_s,
         "cell_seeds": seeds,
         "pilot_seconds_per_seed": {c: round(v, 1) for c, v in cost.items()},
+        "training_shared_with": shares,
         "estimated_seconds": round(estimate),
     }
 
