@@ -101,3 +101,21 @@ def test_repro_suite_design_reads_a_pilot_run_and_writes_design_yaml(tmp_path, c
     assert design["claims"][2]["margin"] == pytest.approx(0.5 * 0.0467, abs=1e-3)
     assert "margin_of: [base, m]" in out  # the rule is frozen with the number
     assert design["estimated_seconds"] <= design["budget_seconds"]
+
+
+def test_a_cell_sharing_another_cells_training_costs_that_training_beyond_its_seeds():
+    from repro.suite.design import fit_budget, seeds_cost, shared_training
+
+    results = {
+        "m": {"seeds": [{"seed": 100}], "wall_time_s": 100.0},
+        "v": {"seeds": [{"seed": 100, "train_reused_from": "science-pilot/m"}], "wall_time_s": 5.0},
+    }
+    assert shared_training(results) == {"v": "m"}
+    cost = {"base": 10.0, "m": 100.0, "other": 10.0, "v": 5.0}  # v's pilot cost: evaluation only
+    # 12 seeds of v but 3 of m: v's seeds 3…11 must train, at m's cost per seed
+    assert seeds_cost({"m": 3, "v": 12}, cost, {"v": "m"}) == pytest.approx(3 * 100 + 12 * 5 + 9 * 100)
+    assert seeds_cost({"m": 12, "v": 12}, cost, {"v": "m"}) == pytest.approx(12 * 100 + 12 * 5)
+    assert seeds_cost({"m": 3, "v": 12}, cost) == pytest.approx(3 * 100 + 12 * 5)  # without shares: as before
+    plans = plan_claims(_exp(), _pilot())
+    seeds = fit_budget(plans, cost, 3000.0, {"v": "m"})
+    assert seeds_cost(seeds, cost, {"v": "m"}) <= 3000.0

@@ -210,10 +210,7 @@ def fit_budget(
     wanted = {p.label: p.seeds if p.seeds is not None else MAX_SEEDS for p in plans}
 
     def total(seeds: dict[str, int]) -> float:
-        own = sum(cost.get(c, 0.0) * n for c, n in seeds.items())
-        extra = sum(max(0, n - seeds.get(src, 0)) * cost.get(src, 0.0)
-                    for c, n in seeds.items() for src in [(shares or {}).get(c)] if src is not None)
-        return own + extra
+        return seeds_cost(seeds, cost, shares)
 
     seeds = cell_seeds(plans, wanted=wanted)
     while total(seeds) > budget_s:
@@ -237,8 +234,16 @@ def fit_budget(
     for p in plans:
         p.used_seeds = min(seeds[c] for c in p.cells)
         p.used_power = p.power_at(p.used_seeds) if p.power_at else None
-    fit_budget.total = total  # type: ignore[attr-defined]  # the estimate of the chosen seeds, for the caller
     return seeds
+
+
+def seeds_cost(seeds: dict[str, int], cost: dict[str, float], shares: dict[str, str] | None = None) -> float:
+    """Estimated seconds of ``seeds`` per cell; a cell sharing another's training (``shares``) pays
+    that training for each of its seeds the other cell does not run."""
+    own = sum(cost.get(c, 0.0) * n for c, n in seeds.items())
+    extra = sum(max(0, n - seeds.get(src, 0)) * cost.get(src, 0.0)
+                for c, n in seeds.items() for src in [(shares or {}).get(c)] if src is not None)
+    return own + extra
 
 
 def cell_cost(results: dict[str, dict[str, Any]]) -> dict[str, float]:
@@ -278,7 +283,7 @@ def design_from_run(
     cost = cell_cost(run.results)
     shares = shared_training(run.results)
     seeds = fit_budget(plans, cost, budget_s, shares)
-    estimate = fit_budget.total(seeds)  # type: ignore[attr-defined]
+    estimate = seeds_cost(seeds, cost, shares)
     return {
         "pilot_run": str(run_dir),
         "target_power": kwargs.get("target", TARGET_POWER),
