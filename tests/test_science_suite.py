@@ -58,6 +58,12 @@ def test_science_suite_and_claims_are_consistent():
     assert ("seam_ratio_dataset", "paired_t") in tests and ("abs_rel", "tost") in tests
     assert all(not c.scales for c in exp.claims)  # judged at the full scale only, never at ci or pilot
     assert all(not c.relative_to for c in exp.claims if c.within)  # margins are frozen numbers
+    # every claim's design frozen from the pilot's seeds, at the seeds its cells run (docs/science_pilot.md)
+    for claim in exp.claims:
+        assert claim.design is not None and claim.design.pilot_seeds == sorted(pilot_seeds), claim
+        cells = claim.cells or [claim.cell, claim.better_than]
+        assert claim.design.seeds == min(len(full.cells[c].seeds) for c in cells), claim
+    assert {c.within for c in exp.claims if c.within} == {0.00887}  # half the pilot's gain 0.01774
 
 
 MINI = """\
