@@ -46,6 +46,7 @@ def test_the_cost_model_reads_a_cells_gpu_profile_and_its_cached_twin(tmp_path, 
 
     monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
     import bench_cost_model as b
+
     from repro.suite.runner import run_name
     from repro.suite.schema import load_suite
 
