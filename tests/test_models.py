@@ -293,3 +293,22 @@ def test_pretrained_backbone_offline_fails_clearly(monkeypatch, tmp_path) -> Non
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
     with pytest.raises(PretrainedWeightsUnavailable, match=r"resnet18: they are not cached at .*checkpoints.*pretrained=False"):
         build_student("unifuse", **TINY["unifuse"], pretrained=True)
+
+
+@pytest.mark.parametrize("value", [0, 2.5, True, "x"])
+def test_an_impossible_base_channels_is_one_error_line(value, tmp_path, capsys) -> None:
+    import yaml
+
+    from repro.cli import main
+
+    assert main(["data", "synth", "--out", str(tmp_path / "data"), "--count", "2", "--height", "32"]) == 0
+    config = tmp_path / "c.yaml"
+    base = Path(__file__).resolve().parents[1] / "configs" / "train_synthetic.yaml"
+    config.write_text(yaml.safe_dump({"include": str(base), "train": {"student": {
+        "name": "unifuse", "pretrained": False, "options": {"base_channels": value}}}}))
+    capsys.readouterr()
+    rc = main(["train", str(config), "--out", str(tmp_path / "out"), "--data-root", str(tmp_path / "data"),
+               "--device", "cpu", "--no-progress"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and err[-1].startswith("repro train: error: train.student (unifuse")
+    assert "base_channels must be a positive integer" in err[-1] and "Traceback" not in "\n".join(err)

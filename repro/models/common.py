@@ -83,8 +83,8 @@ def resnet_channels(depth: int, base_channels: int = PUBLISHED_BASE_CHANNELS) ->
     """
     if depth not in RESNET_CHANNELS:
         raise ValueError(f"ResNet depth (layers) must be one of {sorted(RESNET_CHANNELS)}, got {depth}")
-    if base_channels < 1:
-        raise ValueError(f"base_channels must be a positive integer, got {base_channels}")
+    if isinstance(base_channels, bool) or not isinstance(base_channels, int) or base_channels < 1:
+        raise ValueError(f"base_channels must be a positive integer, got {base_channels!r}")
     return tuple(c * base_channels // PUBLISHED_BASE_CHANNELS for c in RESNET_CHANNELS[depth])
 
 

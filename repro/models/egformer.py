@@ -329,7 +329,7 @@ class EGFormer(Student):
         base_channels: int = EMBED_DIM,
     ) -> None:
         super().__init__(height, width, metric)
-        if not isinstance(base_channels, int) or base_channels < 1:
+        if isinstance(base_channels, bool) or not isinstance(base_channels, int) or base_channels < 1:
             raise ValueError(f"egformer: base_channels must be a positive integer, got {base_channels!r}")
         del pretrained  # no ImageNet backbone: the published EGformer is trained from scratch
         if input_norm not in ("imagenet", "unit"):

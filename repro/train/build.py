@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from repro.errors import UserError
 from repro.models import build_student_from_meta
 from repro.run_settings import DataRef, TrainSettings
 from repro.teacher import build_teacher_from_spec
@@ -68,7 +69,10 @@ def build_components(settings: TrainSettings, data_root: str | Path) -> Componen
     unlabeled = _datasets(settings.pseudo, settings, data_root, masks=settings.masks) if settings.pseudo else None
     meta = student_meta(settings)
     torch.manual_seed(settings.seed)  # the same initial weights on every rank and every rerun
-    model = build_student_from_meta(meta, pretrained=settings.student.pretrained)
+    try:
+        model = build_student_from_meta(meta, pretrained=settings.student.pretrained)
+    except (ValueError, TypeError) as exc:  # an impossible student option: the config's fault, said in one line
+        raise UserError(f"train.student ({meta['name']}, options {meta['options']}): {exc}") from None
     cached = settings.pseudo_labels == "cached"
     teacher = build_teacher_from_spec(settings.teacher) if settings.pseudo and not cached else None
     if unlabeled is not None and cached:
