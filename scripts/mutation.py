@@ -43,8 +43,8 @@ class Module:
 MODULES = (
     Module("metrics", ("evaluation/metrics.py",)),
     Module("losses", ("losses.py",)),
-    Module("geometry", tuple(f"geometry/{f}" for f in (
-        "cube.py", "disparity.py", "perspective.py", "released.py", "rotation.py", "sphere.py", "tangent.py"))),
+    # every file of the package, so a new projection module is mutated without an edit here
+    Module("geometry", tuple(sorted(str(p.relative_to(ROOT / "repro")) for p in (ROOT / "repro" / "geometry").glob("*.py")))),
     Module("suite.stats", ("suite/stats.py",)),
     Module("suite.expected", ("suite/expected.py",)),
     Module("suite.verdicts", ("suite/verdicts.py",)),
