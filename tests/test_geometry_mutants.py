@@ -1,6 +1,7 @@
 """Geometry: cases that surviving mutants of repro/geometry/ showed to be untested (issue 25)."""
 
 import math
+import re
 
 import pytest
 import torch
@@ -75,3 +76,113 @@ def test_the_released_projection_is_a_90_degree_cube_by_default():
 
     assert torch.equal(ReleasedProjection(8).rays, released_face_rays(8, 90.0))
     assert not torch.equal(ReleasedProjection(8).rays, ReleasedProjection(8, 91.0).rays)
+
+
+# --- the released code's conventions (repro/geometry/released.py, issue 17), found by the full run
+
+
+def test_released_planar_depth_with_a_folded_rotation_matches_the_analytic_scene():
+    """Planar depth on the faces of a rotated view of a smooth scene: D(Rᵀd)·(d·f) per face ray d."""
+    from repro.geometry.released import ReleasedProjection, draw_rotations, flip_frame, released_pixel_directions
+
+    h, w, face = 64, 128, 16
+
+    def field(d: torch.Tensor) -> torch.Tensor:  # ray distance of a smooth, not rotation-invariant scene
+        return 2.0 + 0.8 * d[..., 0] + 0.4 * d[..., 1]
+
+    distance = field(released_pixel_directions(h, w))[None, None].expand(2, 1, h, w)
+    proj = ReleasedProjection(face)
+    rot = draw_rotations(2, 45.0, torch.Generator().manual_seed(0), frame="y_down")
+    rays = proj.rays / proj.rays.norm(dim=-1, keepdim=True)
+    seen = torch.einsum("bji,nhwj->bnhwi", flip_frame(rot.double()), rays)  # each face ray in the scene's frame
+    expected = (field(seen) * torch.einsum("nhwi,ni->nhw", rays, proj.axes)[None])[:, :, None]
+    out = proj.project_planar_depth(distance, rot)
+    assert out.shape == (2, 6, 1, face, face) and out.dtype == torch.float32
+    err = (out - expected).abs()
+    assert err.mean() < 0.03 and err.max() < 0.15  # nearest sampling: about half a panorama pixel
+    # the two panoramas got different rotations, and without the rotation the faces are another view
+    assert (out[0] - out[1]).abs().mean() > 0.1
+    assert (proj.project_planar_depth(distance, None) - expected).abs().mean() > 0.1
+    # a float64 rotation (random_rotation's default) is taken in the distance's dtype
+    assert torch.allclose(proj.project_planar_depth(distance, rot.double()), out)
+    # reduced precision stays in its dtype (a bf16 student prediction)
+    assert proj.project_planar_depth(distance.bfloat16(), rot).dtype == torch.bfloat16
+
+
+def test_released_planar_depth_refuses_a_map_that_is_not_one_channel():
+    from repro.geometry.released import ReleasedProjection
+
+    proj = ReleasedProjection(8)
+    for bad in (torch.ones(1, 3, 16, 32), torch.ones(1, 16, 32)):
+        with pytest.raises(ValueError, match=rf"distance must be \(B,1,H,W\), got {re.escape(str(tuple(bad.shape)))}"):
+            proj.project_planar_depth(bad)
+
+
+def test_draw_rotations_default_is_our_frame_in_float32():
+    from repro.geometry.released import draw_rotations
+
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)  # the draw's dtype must not follow the process default
+    try:
+        ours = draw_rotations(3, 30.0, torch.Generator().manual_seed(2))
+        released = draw_rotations(2, 30.0, torch.Generator().manual_seed(2), frame="y_down")
+    finally:
+        torch.set_default_dtype(default)
+    expected = random_rotation(3, 30.0, generator=torch.Generator().manual_seed(2), dtype=torch.float32)
+    assert ours.dtype == torch.float32 and torch.equal(ours, expected)
+    assert xyz_angles(ours.double()).abs().max() <= 30.0 + 1e-4
+    assert released.dtype == torch.float32
+
+
+def test_released_draw_uses_three_uniforms_per_rotation_and_any_device():
+    from repro.geometry.released import draw_rotations, euler_draw
+
+    rot = draw_rotations(2, 45.0, torch.Generator().manual_seed(5), frame="y_down")
+    u = torch.rand(2, 3, generator=torch.Generator().manual_seed(5))
+    assert torch.equal(rot, euler_draw(u, 45.0, "y_down"))  # row 2 uses numbers 4-6 of the stream
+    torch.manual_seed(6)
+    unseeded = draw_rotations(2, 45.0, frame="y_down")  # no generator: the global one, on the CPU
+    torch.manual_seed(6)
+    assert torch.equal(unseeded, euler_draw(torch.rand(2, 3), 45.0, "y_down"))
+    for frame in ("y_up", "y_down"):  # drawn on the generator's device, returned on the one asked for
+        assert draw_rotations(2, 45.0, torch.Generator().manual_seed(1), frame=frame, device="meta").is_meta
+
+
+def test_normalize_01_stretches_a_map_whose_span_is_below_one():
+    from repro.geometry.disparity import normalize_01
+
+    x = torch.tensor([0.2, 0.5, 0.7]).reshape(1, 1, 1, 3)
+    assert torch.allclose(normalize_01(x).flatten(), torch.tensor([0.0, 0.6, 1.0]))
+
+
+def test_released_sampling_runs_on_the_inputs_device():
+    """The meta device stands in for CUDA: every tensor a step builds must follow its input."""
+    from repro.geometry.released import ReleasedProjection, draw_rotations, rotate_equirect_released
+
+    x = torch.rand(2, 1, 8, 16, device="meta")
+    rot = draw_rotations(2, 45.0, torch.Generator().manual_seed(0), frame="y_down")  # a CPU rotation
+    proj = ReleasedProjection(4)
+    assert rotate_equirect_released(x, rot).is_meta
+    assert proj.project(x, rot).is_meta and proj.project(x).is_meta
+    assert proj.project_planar_depth(x, rot).is_meta and proj.project_planar_depth(x).is_meta
+
+
+def test_released_rotation_pass_checks_its_inputs_and_carries_a_mask():
+    from repro.geometry.released import ReleasedProjection, draw_rotations, rotate_equirect_released
+
+    x = torch.rand(3, 2, 8, 16)
+    with pytest.raises(ValueError, match=r"^equirect input must be \(B,C,H,W\), got shape \(2, 8, 16\)$"):
+        rotate_equirect_released(x[0], torch.eye(3)[None])
+    with pytest.raises(ValueError, match="^rotation batch 2 does not match image batch 3$"):
+        rotate_equirect_released(x, torch.eye(3).expand(2, 3, 3))
+    one = draw_rotations(1, 45.0, torch.Generator().manual_seed(3), frame="y_down")
+    shared = rotate_equirect_released(x, one)  # one rotation for the whole batch
+    assert torch.allclose(shared[1:2], rotate_equirect_released(x[1:2], one))
+    assert torch.allclose(rotate_equirect_released(x, one.double()), shared)  # float64 rotation accepted
+    mask = torch.ones(3, 1, 8, 16, dtype=torch.bool)
+    mask[:, :, :2] = False
+    out, valid = rotate_equirect_released(x, one, mask=mask)
+    assert torch.allclose(out, shared) and valid.dtype == torch.bool and 0 < valid.float().mean() < 1
+    faces, face_valid = ReleasedProjection(4).project(x, one, mask=mask)
+    assert faces.shape == (3, 6, 2, 4, 4) and face_valid.shape == (3, 6, 1, 4, 4)
+    assert face_valid[:, 4].float().mean() < face_valid[:, 0].float().mean()  # the masked top rows: the up face

@@ -97,4 +97,24 @@ def test_the_record_of_a_seam_run_defines_both_seam_numbers():
     assert set(record) - set(MetricAccumulator().describe()) == {
         "seam_ratio_definition", "seam_ratio_dataset_definition"}
     assert f"within {SEAM_BAND_PX} px of the un-rotated cube-face borders" in record["seam_ratio_definition"]
-    assert "repro.evaluation.seam.SeamField" in record["seam_ratio_dataset_definition"]
+    assert record["seam_ratio_dataset_definition"] == (
+        "seam_ratio of the mean (per-image centred) log-error field over the dataset's images "
+        "(repro.evaluation.seam.SeamField)")
+
+
+def test_the_record_states_the_clamp_actually_applied_at_the_runs_max_depth():
+    assert MetricAccumulator("median", clamp=True, max_depth=8.0).describe()["clamp"] == (0.1, 8.0)
+    assert MetricAccumulator("median").describe()["clamp"] is None
+
+
+def test_per_image_csv_keeps_a_name_with_line_breaks_and_uses_crlf(tmp_path):
+    """The csv module's own contract (newline=''): quoted fields keep their \\r\\n, rows end in \\r\\n."""
+    import csv
+
+    acc = MetricAccumulator("median")
+    name = "odd\r\nname.png"  # a legal file name on Linux
+    acc.update(torch.ones(1, 1, 2, 2), torch.full((1, 1, 2, 2), 2.0), names=[name])
+    path = acc.write_csv(tmp_path / "per_image.csv")
+    with open(path, newline="") as fh:
+        assert [r["image"] for r in csv.DictReader(fh)] == [name]
+    assert path.read_bytes().endswith(b"\r\n") and path.read_bytes().count(b"\r\n") == 3  # header, row, name

@@ -128,3 +128,93 @@ def test_build_report_carries_each_results_record_and_every_evaluator():
     assert d.status == "not run" and (a.row, a.wall_time_s, a.reused) == ("row a (stored)", 12.5, ["runs/x/a/seed0"])
     assert a.verdicts[0].by_evaluator == pytest.approx({"paper": 0.205, "released": 0.3})
     assert (b.status, b.error, b.verdicts) == ("failed", "train: boom", []) and a.error == ""
+
+
+# --- build_report's less travelled branches (the full mutation run's survivors)
+
+
+def test_build_report_with_no_expectation_file_and_no_optional_keys():
+    from repro.suite.report import build_report
+
+    res = {"status": "ok", "kind": "train", "metrics": {"abs_rel": [0.1]},
+           "seeds": [{"seed": 0, "stages": {"train": {"vram": {"peak": 5.0, "over_budget": False}}}}]}
+    run = RunData(Path("."), {"cells": ["a", "b"]}, {"a": res}, {}, None)  # no scale, kinds, rows
+    rep = build_report(run)
+    a, b = rep.cells
+    assert (a.cell, a.row, a.kind, a.status) == ("a", "", "train", "ok")  # the result's own kind
+    (v,) = a.verdicts  # no expectation: the sanity check only, shown and not compared
+    assert (v.metric, v.measured, v.status) == ("abs_rel", 0.1, "not_compared")
+    assert a.vram == {"train": {"peak": 5.0, "over_budget": False, "stage": "train"}}
+    assert (b.cell, b.row, b.kind, b.status, b.error) == ("b", "", "", "not run", "result: no result.json")
+    assert b.failed and rep.claims == [] and rep.verdict == "FAIL"
+    assert build_report(RunData(Path("."), {}, {}, {}, None)).cells == []
+    wrong = RunData(Path("."), {"cells": ["a"]}, {"a": res | {"metrics": {"abs_rel": [-0.1]}}}, {}, None)
+    assert build_report(wrong).cells[0].verdicts[0].status == "fail"  # negative AbsRel is never sane
+
+
+def test_a_result_kind_overrides_the_suites_and_a_corrupt_result_is_its_own_status():
+    from repro.suite.report import build_report
+
+    suite = {"cells": ["a", "b"], "kinds": {"a": "eval_only", "b": "train"}, "rows": {"a": "row a", "b": "row b"}}
+    run = RunData(Path("."), suite, {"a": {"status": "ok", "kind": "train", "metrics": {}}}, {}, None,
+                  unreadable={"b": "truncated JSON"})
+    a, b = build_report(run).cells
+    assert a.kind == "train"
+    assert (b.cell, b.row, b.kind, b.status, b.error) == ("b", "row b", "train", "corrupt", "result: truncated JSON")
+    assert b.failed
+
+
+def test_only_a_profiles_only_run_leaves_its_cells_not_run_without_an_error():
+    from repro.suite.report import build_report
+
+    suite = {"cells": ["a", "b"], "kinds": {"a": "train"}, "rows": {"a": "row a"}}
+    profiles = {"a": {"status": "ok"}}
+    a, b = build_report(RunData(Path("."), suite, {}, profiles, None)).cells  # a --random-init run
+    assert (a.cell, a.row, a.kind, a.status, a.error) == ("a", "row a", "train", "not run", "") and not a.failed
+    assert (b.cell, b.status, b.error) == ("b", "not run", "")
+    ok = {"a": {"status": "ok", "metrics": {}}}
+    for results, profiles_, unreadable in ((ok, profiles, {}), ({}, profiles, {"a": "bad"}), ({}, {}, {})):
+        b = build_report(RunData(Path("."), suite, results, profiles_, None, unreadable=unreadable)).cells[1]
+        assert (b.status, b.error) == ("not run", "result: no result.json") and b.failed
+
+
+def test_a_cited_result_is_judged_against_its_expectation():
+    from repro.suite.expected import CellExpectation, ExpectedFile
+    from repro.suite.report import build_report
+
+    exp = ExpectedFile(source="s", directions={"abs_rel": "lower"}, tolerance={"abs_rel": 0.01}, rationale="r")
+    exp.cells = {"a": CellExpectation(metrics={"abs_rel": 0.1})}
+    run = RunData(Path("."), {"cells": ["a"], "scale": "full"}, {"a": {"status": "cited"}}, {}, exp)
+    (a,) = build_report(run).cells
+    assert [(v.status, v.paper) for v in a.verdicts] == [("cited", 0.1)]
+
+
+def _paired_run(scale: str, claim_scales: list[str]) -> RunData:
+    """Cells a and b, two seeds, twelve images each; a is better on every image and every seed."""
+    from repro.suite.expected import ExpectedFile
+
+    exp = ExpectedFile(source="s", directions={"abs_rel": "lower"}, tolerance={"abs_rel": 0.01}, rationale="r",
+                       evaluator="paper")
+    exp.claims = [Claim(cell="a", better_than="b", metric="abs_rel", scales=claim_scales)]
+
+    def result(base: float) -> dict:
+        seeds = []
+        for s in (0, 1):
+            images = {f"i{k}": base + 0.01 * k + (0.01 if base > 0.15 else 0.0) * s for k in range(12)}
+            mean = sum(images.values()) / len(images)
+            seeds.append({"seed": s, "evaluators": {"paper": {"abs_rel": mean}}, "cell_evaluator": "paper",
+                          "per_image": {"paper": {"images": list(images), "abs_rel": list(images.values())}}})
+        return {"status": "ok", "seeds": seeds}
+
+    return RunData(Path("."), {"cells": ["a", "b"], "scale": scale}, {"a": result(0.1), "b": result(0.2)}, {}, exp)
+
+
+def test_claims_are_judged_on_per_image_values_at_the_scales_they_list():
+    from repro.suite.report import build_report
+
+    (full,) = build_report(_paired_run("full", [])).claims
+    assert full.status == "pass" and "Wilcoxon" in full.test  # the paired test needs the per-image values
+    (tiny,) = build_report(_paired_run("tiny", ["tiny"])).claims
+    assert tiny.status == "pass"  # judged at a scale the claim lists
+    (other,) = build_report(_paired_run("tiny", [])).claims
+    assert other.status == "not_evaluated"

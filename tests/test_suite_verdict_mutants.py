@@ -222,3 +222,91 @@ def test_a_claim_cell_without_a_result_and_a_metric_not_measured():
     assert claim_images({"a": a}, exp) == {"a": {"abs_rel": {"0": {"x": 0.1}}}}  # b never ran
     abs_rel, delta1 = judge_result(exp, "a", a, compare=True)
     assert abs_rel.status == "pass" and (delta1.status, delta1.test) == ("missing", "no measurement")
+
+
+# --- the full mutation run's survivors in repro/suite/expected.py
+
+
+def test_band_edges_are_inside_in_both_modes():
+    kw = {"paper": 0.1, "tolerance": 0.25, "acceptance": Acceptance()}  # 0.25: exact in binary
+    assert judge_metric("abs_rel", [0.35], direction="lower", mode="two_sided", **kw).status == "pass"
+    assert judge_metric("abs_rel", [0.35], direction="lower", mode="one_sided", **kw).status == "pass"
+    assert judge_metric("abs_rel", [0.3501], direction="lower", mode="one_sided", **kw).status == "fail"
+    assert judge_metric("abs_rel", [-5.0 + 5.0], direction="lower", mode="one_sided", **kw).status == "pass"
+
+
+def test_tost_acceptance_edges_and_its_record():
+    from scipy import stats
+
+    acc = Acceptance(method="tost", alpha=0.05)
+    kw = {"paper": 0.5, "tolerance": 0.25, "direction": "lower", "mode": "two_sided", "acceptance": acc}
+    flat = judge_metric("abs_rel", [0.75, 0.75], **kw)  # zero spread, |Δ| = tol exactly: not inside
+    assert flat.status == "fail" and flat.test == "TOST degenerate (zero spread over 2 seeds): |Δ| ≥ 0.25"
+    inside = judge_metric("abs_rel", [0.5, 0.5], **kw)
+    assert inside.status == "pass" and inside.test == "TOST degenerate (zero spread over 2 seeds): |Δ| < 0.25"
+    values = [0.45, 0.52, 0.55]
+    p = max(stats.ttest_1samp(values, 0.25, alternative="greater").pvalue,
+            stats.ttest_1samp(values, 0.75, alternative="less").pvalue)
+    v = judge_metric("abs_rel", values, **kw)
+    assert v.status == "pass" and v.test == f"TOST ±0.25, n=3: p={p:.3g} < α=0.05"
+    at_alpha = judge_metric("abs_rel", values, **{**kw, "acceptance": Acceptance(method="tost", alpha=p)})
+    assert at_alpha.status == "fail" and at_alpha.test.endswith(f"≥ α={p:g}")  # p < α, strictly
+    low = judge_metric("abs_rel", [0.26, 0.27, 0.30], **kw)  # near the lower edge: not shown
+    assert low.status == "fail"
+
+
+def test_t_test_acceptance_edges_and_its_record():
+    from scipy import stats
+
+    values = [0.12, 0.125, 0.13]
+    p = float(stats.ttest_1samp(values, 0.1).pvalue)  # ≈ 0.013
+    kw = {"paper": 0.1, "tolerance": 0.01, "direction": "lower", "mode": "two_sided"}
+    v = judge_metric("abs_rel", values, acceptance=Acceptance(method="t_test", alpha=0.05), **kw)
+    assert v.status == "fail" and v.test == f"one-sample t-test, n=3: p={p:.3g} < α=0.05"
+    ok = judge_metric("abs_rel", values, acceptance=Acceptance(method="t_test", alpha=0.01), **kw)
+    assert ok.status == "pass" and ok.test == f"one-sample t-test, n=3: p={p:.3g} ≥ α=0.01"
+    edge = judge_metric("abs_rel", values, acceptance=Acceptance(method="t_test", alpha=p), **kw)
+    assert edge.status == "pass"  # p ≥ α passes, the edge included
+    near = judge_metric("abs_rel", [0.1 + 1e-13, 0.1 + 1e-13], acceptance=Acceptance(method="t_test"), **kw)
+    assert near.status == "pass"  # zero spread: equal to the paper up to 1e-12
+
+
+def test_judge_cell_records_cited_rows_modes_bounds_and_forms():
+    from repro.suite.expected import judge_cell
+
+    exp = _exp({"abs_rel": "lower", "delta1": "higher", "rmse_log": "lower"})
+    exp.mode = "one_sided"
+    exp.tolerance = {"abs_rel": 0.01, "delta1": 0.01, "rmse_log": 0.01}
+    exp.cells["a"] = CellExpectation(metrics={"abs_rel": 0.1, "rmse_log": 0.2}, not_reported=["delta1"],
+                                     bounds={"delta1": (0.0, 1.0)}, mode="two_sided", forms={"rmse_log": "log10"})
+    cited = judge_cell(exp, "a", None)
+    assert [(v.metric, v.status, v.paper, v.direction, v.test) for v in cited] == [
+        ("abs_rel", "cited", 0.1, "lower", "cited"), ("rmse_log", "cited", 0.2, "lower", "cited"),
+        ("delta1", "not_reported", None, "higher", "cited")]
+    # the row's own mode (two-sided) applies: 0.08 is better than the paper by more than the band
+    abs_rel, rmse_log, delta1 = judge_cell(exp, "a", {"abs_rel": [0.08], "rmse_log": [0.5], "delta1": [1.5]},
+                                           forms={"rmse_log": "ln"})
+    assert abs_rel.status == "fail" and abs_rel.tolerance == 0.01
+    assert rmse_log.status == "not_compared" and rmse_log.test == "paper's rmse_log is the log10 form, measured: ln"
+    assert delta1.status == "fail" and delta1.bounds == (0.0, 1.0) and delta1.tolerance is None  # out of bounds
+    in_bounds = judge_cell(exp, "a", {"abs_rel": [0.1], "delta1": [0.5]})
+    assert [(v.metric, v.status) for v in in_bounds] == [("abs_rel", "pass"), ("rmse_log", "missing"),
+                                                         ("delta1", "pass")]  # in its sanity bounds
+    exp.cells["b"] = CellExpectation(metrics={"abs_rel": 0.1}, not_reported=["delta1"])
+    shown = judge_cell(exp, "b", {"abs_rel": [0.1], "delta1": [0.5]})[1]
+    assert (shown.status, shown.test) == ("not_reported", "the paper prints '-'")
+    exp.cells["a"].mode = None  # the file's mode (one-sided): better than the paper passes
+    assert judge_cell(exp, "a", {"abs_rel": [0.08]})[0].status == "pass"
+    worse = judge_cell(exp, "a", {"rmse_log": [0.5]}, forms={"rmse_log": "log10"})
+    assert worse[1].status == "fail"  # the same form: compared, and 0.5 is far from 0.2
+
+
+def test_override_evaluator_replaces_every_rows_own_evaluator():
+    from repro.suite.expected import override_evaluator
+
+    exp = _exp({"abs_rel": "lower"})
+    exp.cells["a"].evaluator = "released"
+    out = override_evaluator(exp, "paper", "the suite")
+    assert (out.evaluator, out.evaluator_why) == (
+        "paper", "set by the suite (verdict_evaluator); the expected file's choice was cell")
+    assert all(c.evaluator is None for c in out.cells.values()) and exp.cells["a"].evaluator == "released"
