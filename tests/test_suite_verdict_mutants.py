@@ -310,3 +310,106 @@ def test_override_evaluator_replaces_every_rows_own_evaluator():
     assert (out.evaluator, out.evaluator_why) == (
         "paper", "set by the suite (verdict_evaluator); the expected file's choice was cell")
     assert all(c.evaluator is None for c in out.cells.values()) and exp.cells["a"].evaluator == "released"
+
+
+def test_an_unknown_evaluator_is_named_with_the_choices(tmp_path):
+    from repro.config import ConfigError
+    from repro.suite.expected import EVALUATOR_NAMES, load_expected
+
+    choices = ", ".join(EVALUATOR_NAMES)
+    head = "source: s\ndirections: {abs_rel: lower}\ntolerance: {abs_rel: 0.1}\nrationale: r\n"
+    p = tmp_path / "e.yaml"
+    p.write_text(head + "evaluator: bogus\ncells:\n  a: {metrics: {abs_rel: 0.5}}\n")
+    with pytest.raises(ConfigError, match=rf"key 'evaluator': unknown evaluator 'bogus' \(choose from {choices}\)$"):
+        load_expected(p)
+    p.write_text(head + "cells:\n  a: {metrics: {abs_rel: 0.5}, evaluator: nope}\n")
+    with pytest.raises(ConfigError, match=rf"key 'cells.a.evaluator': unknown evaluator 'nope' \(choose from {choices}\)$"):
+        load_expected(p)
+
+
+def test_suite_cells_and_expectations_must_match_both_ways():
+    from pathlib import Path
+
+    from repro.config import ConfigError
+    from repro.suite.expected import check_cells_match
+
+    exp = _exp({"abs_rel": "lower"}, cells=("a", "b"))
+    exp.path = "expected/t.yaml"
+    check_cells_match(exp, ["a", "b"], Path("suites/t.yaml"))  # the same cells: nothing raised
+    with pytest.raises(ConfigError, match=r"^expected/t.yaml:0: no expectation for cells: c, d$"):
+        check_cells_match(exp, ["a", "b", "c", "d"], Path("suites/t.yaml"))
+    with pytest.raises(ConfigError, match=r"^expected/t.yaml:0: expectations for cells not in suites/t.yaml: b$"):
+        check_cells_match(exp, ["a"], Path("suites/t.yaml"))
+
+
+def test_a_claims_design_reads_as_power_at_seeds():
+    from repro.suite.expected import ClaimDesign
+
+    assert ClaimDesign().describe() == "not designed"
+    assert ClaimDesign(seeds=3, power=0.8, pilot_effect=0.0123).describe() == "80% at 3 seeds (pilot effect +0.0123)"
+    assert ClaimDesign(power=0.5).describe() == "50% at the seed cap"
+
+
+def test_judge_result_compares_only_the_form_the_paper_states():
+    from repro.suite.verdicts import judge_result
+
+    exp = _exp({"rmse_log": "lower"}, cells=("a",))
+    exp.evaluator = "paper"
+    exp.cells["a"] = CellExpectation(metrics={"rmse_log": 0.2}, forms={"rmse_log": "log10"})
+
+    def result(form: str) -> dict:
+        return {"status": "ok", "seeds": [{"seed": 0, "evaluators": {"paper": {"rmse_log": 0.5}},
+                                           "evaluations": {"paper": {"rmse_log": form}}}]}
+
+    (other,) = judge_result(exp, "a", result("ln"), compare=True)
+    assert other.status == "not_compared" and other.test == "paper's rmse_log is the log10 form, measured: ln"
+    (same,) = judge_result(exp, "a", result("log10"), compare=True)
+    assert same.status == "fail"  # the same form: compared (0.5 against 0.2)
+
+
+def test_judge_result_reads_every_seeds_evaluators_and_sizes_the_row():
+    from repro.suite.stats import row_mde
+    from repro.suite.verdicts import evaluators_recorded, judge_result
+
+    exp = _exp({"abs_rel": "lower"}, cells=("a",))
+    exp.evaluator = "paper"
+    exp.cells["a"].metrics = {"abs_rel": 0.1}
+    images = [{"x": 0.1, "y": 0.2, "z": 0.12}, {"x": 0.11, "y": 0.18, "z": 0.1}]
+    seeds = [{"seed": s, "evaluators": {"paper": {"abs_rel": 0.1 + 0.01 * s}, **({"released": {"abs_rel": 0.3}} if s else {})},
+              "per_image": {"paper": {"images": list(im), "abs_rel": list(im.values())}}} for s, im in enumerate(images)]
+    result = {"status": "ok", "seeds": seeds}
+    assert evaluators_recorded(result) == ["paper", "released"]  # released only in the second seed
+    (v,) = judge_result(exp, "a", result, compare=True)
+    assert v.by_evaluator == pytest.approx({"paper": 0.105, "released": 0.3})
+    want = row_mde({"0": images[0], "1": images[1]}, [0.1, 0.11], 0.05)
+    assert (v.mde_images, v.mde_seeds) == pytest.approx(want) and None not in want
+
+
+def test_a_cell_evaluator_without_numbers_is_missing_not_unrecorded():
+    from repro.suite.verdicts import judge_result
+
+    exp = _exp({"abs_rel": "lower"}, cells=("a",))
+    exp.cells["a"].metrics = {"abs_rel": 0.1}
+    (v,) = judge_result(exp, "a", {"status": "ok", "seeds": [{"seed": 0}]}, compare=True)
+    assert (v.status, v.test, v.evaluator) == ("missing", "no measurement", "cell")
+
+
+def test_claim_images_skip_a_failed_cell_and_read_the_next():
+    from repro.suite.verdicts import claim_images
+
+    exp = _exp({"abs_rel": "lower"}, Claim(cell="a", better_than="b", metric="abs_rel"))
+    exp.evaluator = "paper"
+    rec = {"seed": 0, "evaluators": {"paper": {"abs_rel": 0.1}},
+           "per_image": {"paper": {"images": ["x"], "abs_rel": [0.1]}}}
+    got = claim_images({"a": {"status": "failed"}, "b": {"status": "ok", "seeds": [rec]}}, exp)
+    assert got == {"b": {"abs_rel": {"0": {"x": 0.1}}}}
+
+
+def test_tost_near_the_lower_edge_uses_a_one_sided_test():
+    from scipy import stats
+
+    values = [0.3, 0.35, 0.4]  # mean 0.35, band 0.5 ± 0.25: the lower test decides (p ≈ 0.037)
+    p = stats.ttest_1samp(values, 0.25, alternative="greater").pvalue
+    v = judge_metric("abs_rel", values, paper=0.5, tolerance=0.25, direction="lower", mode="two_sided",
+                     acceptance=Acceptance(method="tost"))
+    assert v.status == "pass" and f"p={p:.3g}" in v.test and p < 0.05 < 2 * p
