@@ -186,3 +186,51 @@ def test_released_rotation_pass_checks_its_inputs_and_carries_a_mask():
     faces, face_valid = ReleasedProjection(4).project(x, one, mask=mask)
     assert faces.shape == (3, 6, 2, 4, 4) and face_valid.shape == (3, 6, 1, 4, 4)
     assert face_valid[:, 4].float().mean() < face_valid[:, 0].float().mean()  # the masked top rows: the up face
+
+
+def test_rotate_equirect_by_a_quarter_turn_of_yaw_rolls_the_columns():
+    """out(d) = equi(Rᵀd): a yaw of θ about the up axis moves content θ/2π·W columns to the right."""
+    from repro.geometry.sphere import rotate_equirect
+
+    x = torch.rand(2, 3, 8, 16, dtype=torch.float64)
+    yaw = rotation_matrix(torch.tensor([[0.0, 90.0, 0.0]], dtype=torch.float64)).expand(2, 3, 3)
+    rolled = torch.roll(x, 16 // 4, dims=-1)
+    assert torch.equal(rotate_equirect(x, yaw, "nearest"), rolled)
+    # float64 panoramas get float64 sampling coordinates: exact up to rounding, not float32's 1e-7
+    assert (rotate_equirect(x, yaw) - rolled).abs().max() < 1e-10
+    mask = torch.rand(2, 1, 8, 16) > 0.3
+    out, valid = rotate_equirect(x, yaw, "nearest", mask=mask)
+    assert torch.equal(out, rolled) and torch.equal(valid, torch.roll(mask, 4, dims=-1))
+    odd = rotation_matrix(torch.tensor([[0.0, 7.0, 0.0]], dtype=torch.float64)).expand(2, 3, 3)
+    nearest, bilinear = rotate_equirect(x, odd, "nearest"), rotate_equirect(x, odd)
+    assert (nearest[..., None] == x.flatten()).any(-1).all()  # every value one of the input's
+    assert not (bilinear[..., None] == x.flatten()).any(-1).all()
+    assert rotate_equirect(x.to("meta"), yaw).is_meta
+
+
+def test_tangent_projections_honour_an_explicit_fov_rotation_and_mask():
+    from repro.geometry.perspective import (
+        equirect_depth_to_perspective,
+        equirect_to_perspective,
+        perspective_to_equirect,
+    )
+    from repro.geometry.tangent import (
+        equirect_depth_to_tangent,
+        equirect_to_tangent,
+        tangent_rotations,
+        tangent_to_equirect,
+    )
+
+    x = torch.rand(1, 2, 16, 32)
+    rot = random_rotation(1, 30.0, generator=torch.Generator().manual_seed(0))
+    mask = torch.rand(1, 1, 16, 32) > 0.2
+    cams = tangent_rotations(0)
+    faces, valid = equirect_to_tangent(x, 8, fov_deg=70.0, rotation=rot, mask=mask)
+    want, want_valid = equirect_to_perspective(x, cams, 8, 70.0, rot, "bilinear", mask)
+    assert torch.equal(faces, want) and torch.equal(valid, want_valid)
+    depth = x[:, :1] + 1
+    assert torch.equal(equirect_depth_to_tangent(depth, 8, fov_deg=70.0, rotation=rot),
+                       equirect_depth_to_perspective(depth, cams, 8, 70.0, rot))
+    assert torch.equal(tangent_to_equirect(faces, 16, 32, fov_deg=70.0, rotation=rot),
+                       perspective_to_equirect(faces, cams, 16, 32, 70.0, "bilinear", rot))
+    assert not torch.equal(equirect_to_tangent(x, 8, fov_deg=70.0), equirect_to_tangent(x, 8))

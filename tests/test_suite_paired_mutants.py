@@ -50,3 +50,14 @@ def test_holds_needs_a_strict_gain_and_p_below_5_percent_by_default():
     assert not PairedResult(5, 0.1, 0.2, 0.01, (0.0, 0.02), 0.06).holds()
     assert not PairedResult(5, 0.1, 0.1, 0.0, (0.0, 0.0), 0.001).holds()  # no gain
     assert not PairedResult(5, 0.1, 0.2, 0.01, (0.0, 0.02), None).holds()
+
+
+def test_read_per_image_reads_back_a_name_with_a_line_break(tmp_path):
+    import torch
+
+    from repro.evaluation.metrics import MetricAccumulator
+
+    acc = MetricAccumulator("median")
+    name = "odd\r\nname.png"
+    acc.update(torch.ones(1, 1, 2, 2), torch.full((1, 1, 2, 2), 2.0), names=[name])
+    assert read_per_image(acc.write_csv(tmp_path / "per_image.csv"), "abs_rel") == {name: 0.0}

@@ -53,3 +53,18 @@ def test_a_tolerance_equal_to_the_papers_gap_is_warned_about():
     assert warning.startswith("plus.abs_rel: tolerance ±0.25 is not narrower than the paper's gap 0.250 over base")
     exp.tolerance["abs_rel"] = 0.2499
     assert tolerance_warnings(exp) == []
+
+
+def test_warnings_go_on_past_rows_and_claims_they_skip():
+    exp = _exp()
+    exp.cells = {"unstated": exp.cells["unstated"], "stated": exp.cells["stated"]}  # the missing form first
+    assert len(form_warnings(_suite(unstated="ln", stated="ln"), exp)) == 2
+    exp = ExpectedFile(source="s", directions={"abs_rel": "lower", "delta1": "higher"},
+                       tolerance={"abs_rel": 0.25, "delta1": 0.01}, rationale="r")
+    exp.cells = {"plus": CellExpectation(metrics={"abs_rel": 0.5}), "base": CellExpectation(metrics={"abs_rel": 0.75})}
+    exp.claims = [Claim(cells=["plus", "base"], within=0.5, metric="abs_rel"),  # not directional
+                  Claim(cell="plus", better_than="base", metric="delta1"),  # no paper value for delta1
+                  Claim(cell="gone", better_than="base", metric="abs_rel"),  # no expectation for the cell
+                  Claim(cell="plus", better_than="base", metric="abs_rel")]
+    (warning,) = tolerance_warnings(exp)
+    assert warning.startswith("plus.abs_rel: tolerance ±0.25")
