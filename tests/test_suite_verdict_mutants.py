@@ -413,3 +413,31 @@ def test_tost_near_the_lower_edge_uses_a_one_sided_test():
     v = judge_metric("abs_rel", values, paper=0.5, tolerance=0.25, direction="lower", mode="two_sided",
                      acceptance=Acceptance(method="tost"))
     assert v.status == "pass" and f"p={p:.3g}" in v.test and p < 0.05 < 2 * p
+
+
+def test_a_row_without_its_own_mode_takes_the_files():
+    exp = _exp({"abs_rel": "lower"})
+    exp.mode = "two_sided"
+    exp.cells["a"].metrics = {"abs_rel": 0.1}
+    assert exp.mode_for("a") == "two_sided"
+    from repro.suite.expected import judge_cell
+
+    assert judge_cell(exp, "a", {"abs_rel": [0.05]})[0].status == "fail"  # much better: outside a two-sided band
+
+
+def test_t_test_at_its_edges():
+    kw = {"tolerance": 0.01, "direction": "lower", "mode": "two_sided", "acceptance": Acceptance(method="t_test")}
+    assert judge_metric("abs_rel", [1e-13, 1e-13], paper=0.0, **kw).status == "pass"  # zero spread, |Δ| ≤ 1e-12
+    assert judge_metric("abs_rel", [1e-11, 1e-11], paper=0.0, **kw).status == "fail"
+    from scipy import stats
+
+    values = [0.12, 0.125, 0.13]
+    p = float(stats.ttest_1samp(values, 0.1).pvalue)
+    edge = judge_metric("abs_rel", values, paper=0.1, **{**kw, "acceptance": Acceptance(method="t_test", alpha=p)})
+    assert edge.test.endswith(f"≥ α={p:g}")
+
+
+def test_a_mean_claims_record_is_the_two_means():
+    claim = Claim(cell="a", better_than="b", metric="abs_rel", test="mean")
+    (v,) = _judge(_exp({"abs_rel": "lower"}, claim), {"a": {"abs_rel": {"0": 0.1}}, "b": {"abs_rel": {"0": 0.2}}})
+    assert (v.status, v.test) == ("pass", "means 0.1000 < 0.2000")
