@@ -234,3 +234,26 @@ def test_tangent_projections_honour_an_explicit_fov_rotation_and_mask():
     assert torch.equal(tangent_to_equirect(faces, 16, 32, fov_deg=70.0, rotation=rot),
                        perspective_to_equirect(faces, cams, 16, 32, 70.0, "bilinear", rot))
     assert not torch.equal(equirect_to_tangent(x, 8, fov_deg=70.0), equirect_to_tangent(x, 8))
+
+
+def test_released_helpers_refuse_what_they_cannot_do_and_default_to_our_frame():
+    from repro.geometry.released import ReleasedProjection, euler_draw, rotate_equirect_released
+
+    u = torch.tensor([[0.1, 0.7, 0.35]])
+    assert torch.equal(euler_draw(u, 45.0), euler_draw(u, 45.0, "y_up"))
+    with pytest.raises(ValueError, match=r"^rotation frame must be one of \('y_up', 'y_down'\), got 'z_up'$"):
+        euler_draw(u, 45.0, "z_up")
+    with pytest.raises(ValueError, match=r"^mode must be 'bilinear' or 'nearest', got 'bicubic'$"):
+        rotate_equirect_released(torch.rand(1, 1, 8, 16), torch.eye(3)[None], "bicubic")
+    with pytest.raises(ValueError, match="got 'area'"):
+        ReleasedProjection(4).project(torch.rand(1, 1, 8, 16), mode="area")
+
+
+def test_released_projection_takes_other_cameras():
+    from repro.geometry.released import ReleasedProjection
+    from repro.geometry.tangent import tangent_rotations
+
+    cams = tangent_rotations(0)
+    proj = ReleasedProjection(8, fov_deg=60.0, cameras=cams)
+    assert proj.rays.shape == (cams.shape[0], 8, 8, 3) and cams.shape[0] != 6
+    assert proj.project(torch.rand(1, 1, 16, 32)).shape == (1, cams.shape[0], 1, 8, 8)
