@@ -441,3 +441,52 @@ def test_a_mean_claims_record_is_the_two_means():
     claim = Claim(cell="a", better_than="b", metric="abs_rel", test="mean")
     (v,) = _judge(_exp({"abs_rel": "lower"}, claim), {"a": {"abs_rel": {"0": 0.1}}, "b": {"abs_rel": {"0": 0.2}}})
     assert (v.status, v.test) == ("pass", "means 0.1000 < 0.2000")
+
+
+def test_tost_statistics_record_p_interval_and_mde_by_kind():
+    import math
+
+    from scipy import stats as sps
+
+    from repro.suite.stats import POWER
+
+    diffs = [0.01, 0.02, -0.005, 0.015]
+    n, mean, sd = 4, sum(diffs) / 4, float(sps.tstd(diffs))
+    seeds = tost(diffs, 0.05, 0.05, "seeds")
+    p = max(sps.ttest_1samp(diffs, -0.05, alternative="greater").pvalue,
+            sps.ttest_1samp(diffs, 0.05, alternative="less").pvalue)
+    half = sps.t(n - 1).ppf(0.95) * sd / math.sqrt(n)
+    assert seeds.p == pytest.approx(p) and seeds.ci == pytest.approx((mean - half, mean + half))
+    assert seeds.mde == pytest.approx((sps.t(n - 1).ppf(0.95) + sps.t(n - 1).ppf(POWER)) * sd / math.sqrt(n))
+    images = tost(diffs, 0.05, 0.05, "images")  # many images: normal quantiles
+    assert images.mde == pytest.approx((sps.norm.ppf(0.95) + sps.norm.ppf(POWER)) * sd / math.sqrt(n))
+    assert images.kind == "images" and images.margin == 0.05
+    assert tost([0.05, 0.05], 0.05, 0.05, "seeds").p == 1.0  # zero spread on the margin: not inside
+    assert tost([0.04, 0.04], 0.05, 0.05, "seeds").p == 0.0
+    empty = tost([], 0.05, 0.05, "seeds")
+    assert empty.n == 0 and math.isnan(empty.mean) and empty.p is None and empty.mde is None
+    assert math.isnan(paired_seeds([], 0.05).mean)
+
+
+def test_within_claims_band_edge_kinds_and_worst_test():
+    band = Claim(cells=["a", "b", "c"], within=0.25, metric="abs_rel", test="band")
+    exp = _exp({"abs_rel": "lower"}, band, cells=("a", "b", "c"))
+    measured = {"a": {"abs_rel": {"0": 0.5}}, "b": {"abs_rel": {"0": 0.75}}, "c": {"abs_rel": {"0": 0.625}}}
+    (v,) = _judge(exp, measured)
+    assert v.status == "pass" and v.test == "max |Δ mean| 0.25 ≤ 0.25"  # the edge is inside
+    rel = Claim(cells=["a", "b"], within=0.5, metric="abs_rel", test="band", relative_to=["a", "b"])
+    (r,) = _judge(_exp({"abs_rel": "lower"}, rel), measured)
+    assert r.test == "max |Δ mean| 0.25 > 0.125 [margin = 0.5 × |Δ| of a vs b]" and r.status == "fail"
+
+    tost_claim = Claim(cells=["a", "b"], within=0.05, metric="abs_rel")
+    exp = _exp({"abs_rel": "lower"}, tost_claim)
+    seeds = {"a": {"abs_rel": {"0": 0.10, "1": 0.11}}, "b": {"abs_rel": {"0": 0.10, "1": 0.13}}}
+    images = {"a": {"abs_rel": {"0": {"x": 0.1, "y": 0.2}, "1": {"x": 0.1, "y": 0.2}}},
+              "b": {"abs_rel": {"0": {"x": 0.1, "y": 0.2}, "1": {"x": 0.101, "y": 0.202}}}}
+    (t,) = _judge(exp, seeds, images=images)
+    assert [s.kind for s in t.seeds] == ["seeds"] and [s.kind for s in t.images] == ["images"]  # two of each: tested
+    worst = max([*t.images, *t.seeds], key=lambda s: s.p)
+    assert worst is t.seeds[0] and worst.describe(0.05) in t.test  # the seeds' test is the worse one here
+    (none,) = _judge(exp, {"a": {"abs_rel": {"0": 0.1}}, "b": {"abs_rel": {"0": 0.12}}})
+    assert none.status == "not_evaluated"
+    assert none.test == "TOST needs per-image values or ≥ 2 shared seeds; max |Δ mean| 0.02 ≤ 0.05"
