@@ -490,3 +490,31 @@ def test_within_claims_band_edge_kinds_and_worst_test():
     (none,) = _judge(exp, {"a": {"abs_rel": {"0": 0.1}}, "b": {"abs_rel": {"0": 0.12}}})
     assert none.status == "not_evaluated"
     assert none.test == "TOST needs per-image values or ≥ 2 shared seeds; max |Δ mean| 0.02 ≤ 0.05"
+
+
+def test_paired_t_falls_back_and_handles_zero_spread():
+    claim = Claim(cell="a", better_than="b", metric="abs_rel", test="paired_t")
+    exp = _exp({"abs_rel": "lower"}, claim)
+    (one,) = _judge(exp, {"a": {"abs_rel": {"0": 0.1}}, "b": {"abs_rel": {"0": 0.2}}})
+    assert (one.status, one.test) == ("pass", "means 0.1000 < 0.2000 (paired_t needs ≥ 2 shared seeds)")
+    (tie,) = _judge(exp, {"a": {"abs_rel": {"0": 0.1, "1": 0.2}}, "b": {"abs_rel": {"0": 0.1, "1": 0.2}}})
+    assert (tie.status, tie.test) == ("fail", "paired, n=2: zero spread, gain +0 (t-test undefined)")
+    (gain,) = _judge(exp, {"a": {"abs_rel": {"0": 0.1, "1": 0.2}}, "b": {"abs_rel": {"0": 0.35, "1": 0.45}}})
+    assert gain.status == "pass" and gain.test.startswith("paired, n=2: zero spread, gain +0.25")
+
+
+def test_paired_claims_record_both_tests_and_the_sign_of_a_higher_is_better_metric():
+    claim = Claim(cell="a", better_than="b", metric="delta1")  # default: paired (Wilcoxon + t over seeds)
+    exp = _exp({"delta1": "higher"}, claim)
+    seeds = {"a": {"delta1": {"0": 0.9, "1": 0.92}}, "b": {"delta1": {"0": 0.8, "1": 0.85}}}
+    imgs = {"a": {"delta1": {"0": {f"i{k}": 0.9 + 0.001 * k for k in range(8)}}},
+            "b": {"delta1": {"0": {f"i{k}": 0.8 + 0.002 * k for k in range(8)}}}}
+    (v,) = _judge(exp, seeds, images=imgs)
+    assert len(v.images) == 1 and v.images[0].mean > 0  # a is better image by image: positive differences
+    assert len(v.seeds) == 1 and v.spread == pytest.approx(0.0212132, abs=1e-6)  # two gains: 0.1, 0.07
+    assert v.test == f"{v.images[0].describe(0.05)}; {v.seeds[0].describe(0.05)}"
+    two = {"a": {"delta1": {"0": {"x": 0.9, "y": 0.95}}}, "b": {"delta1": {"0": {"x": 0.8, "y": 0.9}}}}
+    (w,) = _judge(exp, {"a": {"delta1": {"0": 0.9}}, "b": {"delta1": {"0": 0.8}}}, images=two)
+    assert len(w.images) == 1 and w.test.endswith("; 1 seed: training variance not measured")  # 2 images suffice
+    (none,) = _judge(exp, {"a": {"delta1": {"0": 0.9}}, "b": {"delta1": {"0": 0.8}}})
+    assert (none.status, none.test) == ("not_evaluated", "no paired data: needs per-image values or ≥ 2 shared seeds")
