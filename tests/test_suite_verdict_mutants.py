@@ -518,3 +518,41 @@ def test_paired_claims_record_both_tests_and_the_sign_of_a_higher_is_better_metr
     assert len(w.images) == 1 and w.test.endswith("; 1 seed: training variance not measured")  # 2 images suffice
     (none,) = _judge(exp, {"a": {"delta1": {"0": 0.9}}, "b": {"delta1": {"0": 0.8}}})
     assert (none.status, none.test) == ("not_evaluated", "no paired data: needs per-image values or ≥ 2 shared seeds")
+
+
+def test_judge_metric_records_its_inputs_and_says_which_rule_applied():
+    acc = Acceptance()
+    kw = {"paper": 0.1, "tolerance": 0.01, "direction": "lower", "mode": "two_sided", "acceptance": acc}
+    missing = judge_metric("abs_rel", None, bounds=(0.0, 1.0), **kw)
+    assert (missing.metric, missing.status, missing.test) == ("abs_rel", "missing", "no measurement")
+    assert (missing.paper, missing.tolerance, missing.bounds, missing.direction) == (0.1, 0.01, (0.0, 1.0), "lower")
+    bounded = judge_metric("abs_rel", [0.5], bounds=(0.0, 1.0), **kw)
+    assert (bounded.status, bounded.test) == ("pass", "within [0, 1]")
+    for missing_key in ("direction", "tolerance", "paper"):
+        v = judge_metric("abs_rel", [0.1], **{**kw, missing_key: None})
+        assert (v.status, v.test) == ("not_compared", "no paper value"), missing_key
+    assert judge_metric("abs_rel", [0.1], compare=False, **kw).test == "not compared at this scale"
+    assert judge_metric("abs_rel", [0.1], **kw).test == "|Δ| ≤ 0.01"  # one seed, band: nothing added
+    t = judge_metric("abs_rel", [0.1], **{**kw, "acceptance": Acceptance(method="t_test")})
+    assert (t.status, t.test) == ("pass", "|Δ| ≤ 0.01 (t_test needs ≥ 2 seeds)")
+
+
+def test_a_claims_power_note_compares_the_papers_gain_with_the_runs_mde():
+    claim = Claim(cell="a", better_than="b", metric="abs_rel", test="paired_t")
+    exp = _exp({"abs_rel": "lower"}, claim)
+    exp.cells["a"].metrics, exp.cells["b"].metrics = {"abs_rel": 0.10}, {"abs_rel": 0.11}
+    noisy = {"a": {"abs_rel": {"0": 0.10, "1": 0.15, "2": 0.08}}, "b": {"abs_rel": {"0": 0.12, "1": 0.11, "2": 0.13}}}
+    (v,) = _judge(exp, noisy)
+    assert v.paper_effect == pytest.approx(0.01) and v.mde == pytest.approx(v.seeds[0].mde) and v.mde > 0.01
+    assert v.power == (f"this run cannot resolve the paper's gain of {v.paper_effect:.4g} (MDE {v.mde:.4g}); "
+                       "add seeds or test images")
+    quiet = {"a": {"abs_rel": {"0": 0.10, "1": 0.1001, "2": 0.0999}}, "b": {"abs_rel": {"0": 0.11, "1": 0.1101, "2": 0.1098}}}
+    (q,) = _judge(exp, quiet)
+    assert q.mde < 0.01 and q.power == ""  # resolvable: no note
+    (one,) = _judge(exp, {"a": {"abs_rel": {"0": 0.1}}, "b": {"abs_rel": {"0": 0.11}}})
+    assert one.power == ("1 seed: the run-to-run spread is not measured, so the paper's gain of 0.01 "
+                         "cannot be told from training noise; add seeds")
+    imgs = {"a": {"abs_rel": {"0": {"x": 0.1, "y": 0.2, "z": 0.3}}}, "b": {"abs_rel": {"0": {"x": 0.2, "y": 0.25, "z": 0.5}}}}
+    (by_images,) = _judge(_exp({"abs_rel": "lower"}, Claim(cell="a", better_than="b", metric="abs_rel")),
+                          {"a": {"abs_rel": {"0": 0.2}}, "b": {"abs_rel": {"0": 0.3}}}, images=imgs)
+    assert by_images.mde == pytest.approx(by_images.images[0].mde) and by_images.mde is not None
