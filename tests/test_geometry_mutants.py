@@ -265,3 +265,38 @@ def test_our_cube_cameras_through_the_released_intrinsics_are_the_released_cube(
 
     ours = ReleasedProjection(8, cameras=cube_rotations()).rays
     assert (ours - ReleasedProjection(8).rays).abs().max() < 1e-6  # cv2.Rodrigues' float32 residue: 9e-8
+
+
+def test_rotation_helpers_check_their_inputs():
+    with pytest.raises(ValueError, match=r"^invalid Euler convention 'XYW': use three of X/Y/Z, no two equal in a row$"):
+        rotation_matrix((1.0, 2.0, 3.0), "XYW")
+    with pytest.raises(ValueError, match=r"^angles_deg must have a last dimension of 3, got shape \(2,\)$"):
+        rotation_matrix(torch.tensor([1.0, 2.0]))
+    ints = rotation_matrix(torch.tensor([10, 20, 30]))  # integer degrees: the default float dtype
+    assert ints.dtype == torch.get_default_dtype() and torch.equal(ints, rotation_matrix(torch.tensor([10.0, 20.0, 30.0])))
+    for bad in (float("nan"), float("inf"), -1.0):
+        with pytest.raises(ValueError, match=rf"^max_deg must be a finite non-negative number, got {bad}$"):
+            random_rotation(1, bad)
+    u = torch.rand(2, 3, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    zyx = random_rotation(2, 30.0, generator=torch.Generator().manual_seed(4), convention="ZYX", dtype=torch.float64)
+    assert torch.allclose(zyx, rotation_matrix((u * 2 - 1) * 30.0, "ZYX"))
+    assert random_rotation(2, 30.0, device="meta").is_meta
+
+
+def test_as_maps_takes_a_single_map_and_cube_to_equirect_checks_and_rotates():
+    from repro.geometry.disparity import as_maps
+    from repro.geometry.perspective import perspective_to_equirect
+
+    assert as_maps(torch.ones(1, 2, 3)).shape == (1, 6)
+    with pytest.raises(ValueError, match=r"^expected maps shaped \(\.\.\., C, H, W\), got \(2, 3\)$"):
+        as_maps(torch.ones(2, 3))
+    faces = torch.rand(1, 6, 1, 8, 8)
+    for bad in (torch.rand(1, 5, 1, 8, 8), torch.rand(6, 1, 8, 8)):
+        with pytest.raises(ValueError, match=rf"^cube faces must be \(B,6,C,w,w\), got {re.escape(str(tuple(bad.shape)))}$"):
+            cube_to_equirect(bad, 16, 32)
+    rot = random_rotation(1, 30.0, generator=torch.Generator().manual_seed(0))
+    from repro.geometry.cube import cube_rotations
+
+    rotated = cube_to_equirect(faces, 16, 32, rotation=rot)
+    assert torch.equal(rotated, perspective_to_equirect(faces, cube_rotations(), 16, 32, 90.0, "bilinear", rot))
+    assert not torch.allclose(rotated, cube_to_equirect(faces, 16, 32))
