@@ -300,3 +300,40 @@ def test_as_maps_takes_a_single_map_and_cube_to_equirect_checks_and_rotates():
     rotated = cube_to_equirect(faces, 16, 32, rotation=rot)
     assert torch.equal(rotated, perspective_to_equirect(faces, cube_rotations(), 16, 32, 90.0, "bilinear", rot))
     assert not torch.allclose(rotated, cube_to_equirect(faces, 16, 32))
+
+
+def test_tangent_cameras_are_upright_right_handed_frames_on_the_face_centres():
+    from repro.geometry.tangent import icosahedron, tangent_fov, tangent_rotations
+
+    assert icosahedron().shape == (20, 3, 3) and tangent_fov() == tangent_fov(0) != tangent_fov(1)
+    with pytest.raises(ValueError, match="^level must be >= 0, got -1$"):
+        icosahedron(-1)
+    for level in (0, 4):  # level 4 has faces within 2.6° of a pole, which take another hint
+        rot = tangent_rotations(level, dtype=torch.float64)
+        centres = icosahedron(level).mean(1)
+        fwd = centres / centres.norm(dim=-1, keepdim=True)
+        assert torch.allclose(rot.transpose(1, 2) @ rot, torch.eye(3, dtype=torch.float64).expand_as(rot), atol=1e-12)
+        assert torch.allclose(torch.linalg.det(rot), torch.ones(len(rot), dtype=torch.float64))
+        assert torch.allclose(rot[:, :, 2], fwd, atol=1e-12)
+        upright = fwd[:, 1].abs() <= 0.999
+        assert rot[upright, 1, 0].abs().max() < 1e-12  # the right axis is horizontal
+        assert (rot[upright, 1, 1] > 0).all()  # and the up axis points up
+    assert tangent_rotations(0).dtype == torch.get_default_dtype()
+    assert tangent_rotations(0, device="meta").is_meta
+
+
+def test_planar_depth_on_perspective_cameras_checks_shapes_and_keeps_precision():
+    from repro.geometry.perspective import equirect_depth_to_perspective
+    from repro.geometry.tangent import tangent_rotations
+
+    cams = tangent_rotations(0)
+    with pytest.raises(ValueError, match=r"^distance must be \(B,1,H,W\), got \(1, 2, 8, 16\)$"):
+        equirect_depth_to_perspective(torch.ones(1, 2, 8, 16), cams, 4, 60.0)
+    sphere = torch.full((1, 1, 16, 32), 2.0, dtype=torch.float64)
+    out = equirect_depth_to_perspective(sphere, cams, (4, 6), 60.0)  # (h, w) may differ
+    assert out.shape == (1, 20, 1, 4, 6) and out.dtype == torch.float64
+    # float64 input is projected with float64 rays: not float32 rays' values cast up
+    single = equirect_depth_to_perspective(sphere.float(), cams, (4, 6), 60.0).double()
+    assert 0 < (out - single).abs().max() < 1e-6
+    assert equirect_depth_to_perspective(sphere.bfloat16(), cams, 4, 60.0).dtype == torch.bfloat16
+    assert equirect_depth_to_perspective(sphere.float().to("meta"), cams, 4, 60.0).is_meta
