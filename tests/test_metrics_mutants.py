@@ -118,3 +118,36 @@ def test_per_image_csv_keeps_a_name_with_line_breaks_and_uses_crlf(tmp_path):
     with open(path, newline="") as fh:
         assert [r["image"] for r in csv.DictReader(fh)] == [name]
     assert path.read_bytes().endswith(b"\r\n") and path.read_bytes().count(b"\r\n") == 3  # header, row, name
+
+
+def test_the_accumulator_checks_its_clamp_names_rows_and_uses_masks():
+    import math
+
+    with pytest.raises(ValueError, match="clamp range must satisfy 0 < lo < hi"):
+        MetricAccumulator("median", clamp=(0.5, 0.2))  # refused when built, not at the first image
+    acc = MetricAccumulator("none", pred_is_disparity=False)
+    gt = torch.full((2, 1, 2, 2), 2.0)
+    pred = gt.clone()
+    pred[:, :, 0, 0] = 4.0  # one wrong pixel per image
+    mask = torch.ones(2, 1, 2, 2, dtype=torch.bool)
+    mask[:, :, 0, 0] = False  # ... which the mask removes
+    rows = acc.update(pred, gt, mask=mask)  # a batch of two with a mask
+    assert [r["image"] for r in rows] == ["0", "1"] and all(r["abs_rel"] == 0.0 for r in rows)
+    assert acc.update(pred[:1], gt[:1])[0]["image"] == "2"  # numbered on across batches
+    assert acc.rows[2]["abs_rel"] == pytest.approx(0.25)  # unmasked: the wrong pixel counts
+    empty = MetricAccumulator("none", pred_is_disparity=False)
+    empty.update(pred[:1], torch.zeros(1, 1, 2, 2))
+    res = empty.result()
+    assert math.isnan(res["abs_rel"]) and (res["images"], res["images_skipped"]) == (0, 1)
+
+
+def test_a_seam_run_reports_the_datasets_seam_ratio():
+    import math
+
+    acc = MetricAccumulator("median", pred_is_disparity=False, seam=True)
+    g = torch.Generator().manual_seed(0)
+    gt = 1.0 + torch.rand(2, 1, 32, 64, generator=g)
+    acc.update(gt * (1 + 0.1 * torch.rand(2, 1, 32, 64, generator=g)), gt)
+    res = acc.result()
+    assert math.isfinite(res["seam_ratio_dataset"]) and res["seam_ratio_dataset"] > 0
+    assert "seam_ratio_dataset" not in MetricAccumulator("median").result()
