@@ -337,3 +337,45 @@ def test_planar_depth_on_perspective_cameras_checks_shapes_and_keeps_precision()
     assert 0 < (out - single).abs().max() < 1e-6
     assert equirect_depth_to_perspective(sphere.bfloat16(), cams, 4, 60.0).dtype == torch.bfloat16
     assert equirect_depth_to_perspective(sphere.float().to("meta"), cams, 4, 60.0).is_meta
+
+
+def test_perspective_round_trip_with_a_rotation_and_its_checks():
+    from repro.geometry.cube import cube_rotations
+    from repro.geometry.perspective import equirect_to_perspective, perspective_to_equirect
+
+    cams = cube_rotations()
+    lon = (torch.arange(64) + 0.5) / 64 * 2 * math.pi
+    smooth = (torch.sin(lon)[None, :] * torch.linspace(0.5, 1.0, 32)[:, None]).expand(2, 1, 32, 64).contiguous()
+    rot = random_rotation(2, 40.0, generator=torch.Generator().manual_seed(1))
+    faces = equirect_to_perspective(smooth, cams, 16, 90.0, rot)  # default mode: bilinear
+    assert faces.shape == (2, 6, 1, 16, 16)
+    back = perspective_to_equirect(faces, cams, 32, 64, 90.0, rotation=rot)  # undo the rotation
+    assert (back - smooth).abs().mean() < 0.02
+    assert (perspective_to_equirect(faces, cams, 32, 64, 90.0) - smooth).abs().mean() > 0.1  # not undone
+    assert torch.allclose(perspective_to_equirect(faces, cams, 32, 64, 90.0, rotation=rot.double()), back)
+    nearest = perspective_to_equirect(faces, cams, 32, 64, 90.0, "nearest", rot)
+    assert (nearest[..., None] == faces.flatten()).any(-1).all()  # every value one of the faces'
+    assert perspective_to_equirect(faces.bfloat16(), cams, 32, 64, 90.0).dtype == torch.bfloat16
+    assert perspective_to_equirect(faces.to("meta"), cams, 32, 64, 90.0, rotation=rot).is_meta
+    assert equirect_to_perspective(smooth.to("meta"), cams, (8, 12), 90.0).shape == (2, 6, 1, 8, 12)
+    f64 = perspective_to_equirect(faces.double(), cams, 32, 64, 90.0, rotation=rot.double())
+    assert 0 < (f64 - back.double()).abs().max() < 1e-5  # float64 coordinates for float64 images
+    g64 = equirect_to_perspective(smooth.double(), cams, 16, 90.0, rot.double())
+    assert 0 < (g64 - faces.double()).abs().max() < 1e-5
+    with pytest.raises(ValueError, match=r"^images must be \(B,N,C,h,w\), got \(6, 1, 16, 16\)$"):
+        perspective_to_equirect(faces[0], cams, 32, 64, 90.0)
+    with pytest.raises(ValueError, match=r"^rotations must be \(6,3,3\) for 6 images, got \(5, 3, 3\)$"):
+        perspective_to_equirect(faces, cams[:5], 32, 64, 90.0)
+
+
+def test_stitching_never_reads_a_neighbouring_image_outside_a_cameras_view():
+    """Two 60° cameras (front, back): rays between them are clamped to the nearer image's edge."""
+    from repro.geometry.perspective import perspective_to_equirect
+
+    cams = torch.stack((torch.eye(3), torch.diag(torch.tensor([-1.0, 1.0, -1.0]))))  # front, back (yaw 180°)
+    images = torch.stack((torch.full((1, 4, 2), 1.0), torch.full((1, 4, 2), 2.0)))[None]  # (1, 2, 1, h=4, w=2)
+    pano = perspective_to_equirect(images, cams, 16, 32, 60.0)
+    near = ((pano - 1).abs() < 1e-5) | ((pano - 2).abs() < 1e-5)
+    assert near.all() and (pano > 1.5).any() and (pano < 1.5).any()  # no blend of the two, no padding zeros
+    ramp = torch.tensor([0.0, 1.0]).expand(1, 2, 1, 4, 2)  # w = 2: left column 0, right column 1
+    assert perspective_to_equirect(ramp, cams, 16, 32, 60.0).max() == pytest.approx(1.0)
