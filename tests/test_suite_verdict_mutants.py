@@ -556,3 +556,36 @@ def test_a_claims_power_note_compares_the_papers_gain_with_the_runs_mde():
     (by_images,) = _judge(_exp({"abs_rel": "lower"}, Claim(cell="a", better_than="b", metric="abs_rel")),
                           {"a": {"abs_rel": {"0": 0.2}}, "b": {"abs_rel": {"0": 0.3}}}, images=imgs)
     assert by_images.mde == pytest.approx(by_images.images[0].mde) and by_images.mde is not None
+
+
+def test_paired_statistics_describe_and_reject_at_the_edge():
+    from repro.suite.stats import PairedStats, _spread
+
+    st = PairedStats("seeds", "paired_t", 3, 0.1, 0.05, ci=(0.01, 0.2), p=0.05)
+    assert st.describe(0.05) == "one-sided paired t-test over seeds, n=3: mean +0.1, 95% CI [+0.01, +0.2], p=0.05 ≥ α=0.05"
+    assert not st.rejects(0.05) and st.rejects(0.051)  # p < α, strictly
+    flat = PairedStats("seeds", "paired_t", 2, 0.0, 0.0)
+    assert flat.describe(0.05) == "one-sided paired t-test over seeds, n=2: mean +0, untestable (no spread)"
+    assert _spread([(0.3 - 0.1) * 1e6, 0.2e6]) == 0.0  # rounding noise, relative to the values' size
+    assert _spread([0.0, 2e-12]) == pytest.approx(2e-12 / 2**0.5)  # a real spread above 1e-12 is kept
+
+
+def test_judge_claims_scale_text_families_and_missing_cells():
+    a_better = {"a": {"abs_rel": {"0": 0.1, "1": 0.12, "2": 0.11}}, "b": {"abs_rel": {"0": 0.2, "1": 0.25, "2": 0.21}}}
+    first = Claim(cell="c", better_than="b", metric="abs_rel", test="paired_t")  # c has no measurement
+    second = Claim(cell="a", better_than="b", metric="abs_rel", test="paired_t")
+    exp = _exp({"abs_rel": "lower"}, first, second, cells=("a", "b", "c"))
+    v1, v2 = _judge(exp, a_better)
+    assert (v1.status, v1.test) == ("not_evaluated", "a cell has no measurement")
+    assert v2.status == "pass" and v2.seeds[0].p_holm is None and "Holm" not in v2.test  # one test: no adjustment
+    (shown,) = judge_claims(_exp({"abs_rel": "lower"}, second), a_better, compare=False)
+    assert shown.status == "not_evaluated" and shown.test.startswith("not judged at scale 'full' (statistics shown")
+    # a judged claim and a shown-only one are separate Holm families
+    judged = Claim(cell="a", better_than="b", metric="abs_rel", test="paired_t", scales=["tiny"])
+    other = Claim(cell="b", better_than="a", metric="abs_rel", test="paired_t")
+    both = judge_claims(_exp({"abs_rel": "lower"}, judged, other), a_better, compare=False, scale="tiny")
+    assert both[0].status == "pass" and both[0].seeds[0].p_holm is None and both[1].seeds[0].p_holm is None
+    twice = judge_claims(_exp({"abs_rel": "lower"}, other, Claim(cell="b", better_than="a", metric="abs_rel",
+                                                                 test="paired_t")), a_better, compare=False)
+    assert all(v.seeds[0].p_holm is not None for v in twice)  # two shown-only claims: adjusted together
+    assert exp.evaluator_for("no such cell") == exp.evaluator
