@@ -151,3 +151,13 @@ def test_a_seam_run_reports_the_datasets_seam_ratio():
     res = acc.result()
     assert math.isfinite(res["seam_ratio_dataset"]) and res["seam_ratio_dataset"] > 0
     assert "seam_ratio_dataset" not in MetricAccumulator("median").result()
+
+
+def test_compute_metrics_defaults_its_clamp_to_max_depth_and_keeps_invalid_gt_out_under_a_mask():
+    gt = torch.tensor([[1.0, 2.0], [0.0, 9.0]])  # one invalid pixel (0 m)
+    out = compute_metrics(torch.ones(2, 2), gt, "median", pred_is_disparity=False, mask=torch.ones(2, 2, dtype=torch.bool))
+    assert set(out) == set(METRIC_KEYS) | {"valid_pixels"} and out["valid_pixels"] == 3  # no seam metric by default
+    pred = torch.tensor([[1.0, 2.0], [1.0, 20.0]])  # metric depth: 20 m is clamped to max_depth (8 m here)
+    clamped = compute_metrics(pred, torch.tensor([[1.0, 2.0], [1.0, 8.0]]), "none", pred_is_disparity=False,
+                              clamp=True, max_depth=8.0)
+    assert clamped["abs_rel"] == pytest.approx(0.0)
