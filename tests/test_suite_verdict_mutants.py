@@ -589,3 +589,58 @@ def test_judge_claims_scale_text_families_and_missing_cells():
                                                                  test="paired_t")), a_better, compare=False)
     assert all(v.seeds[0].p_holm is not None for v in twice)  # two shown-only claims: adjusted together
     assert exp.evaluator_for("no such cell") == exp.evaluator
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"cell": "a", "better_than": "b", "metric": ""}, "a claim needs a metric"),
+    ({"cell": "a", "better_than": "b", "cells": ["a", "b"], "within": 0.1, "metric": "m"},
+     "a claim has either cell + better_than, or cells + within"),
+    ({"metric": "m"}, "a claim has either cell + better_than, or cells + within"),
+    ({"better_than": "b", "metric": "m"}, "a better_than claim needs cell:"),
+    ({"cell": "a", "better_than": "b", "metric": "m", "test": "tost"},
+     "a better_than claim is tested by paired, mean or paired_t, not tost"),
+    ({"cells": ["a"], "within": 0.1, "metric": "m"}, "a within claim needs cells: (two or more), a positive within:, and no cell:"),
+    ({"cells": ["a", "b"], "metric": "m"}, "a within claim needs cells: (two or more), a positive within:, and no cell:"),
+    ({"cells": ["a", "b"], "within": 0.0, "metric": "m"}, "a within claim needs cells: (two or more), a positive within:, and no cell:"),
+    ({"cells": ["a", "b"], "within": 0.1, "cell": "a", "metric": "m"},
+     "a within claim needs cells: (two or more), a positive within:, and no cell:"),
+    ({"cells": ["a", "b"], "within": 0.1, "metric": "m", "relative_to": ["a"]},
+     "relative_to names two cells: the band is within × |mean(a) − mean(b)|"),
+    ({"cells": ["a", "b"], "within": 0.1, "metric": "m", "test": "paired"}, "a within claim is tested by band or tost, not paired"),
+    ({"cell": "a", "better_than": "b", "metric": "m", "alpha": 1.0}, "alpha must be in (0, 1), got 1.0"),
+    ({"cell": "a", "better_than": "b", "metric": "m", "alpha": 0.0}, "alpha must be in (0, 1), got 0.0"),
+])
+def test_a_claim_refuses_what_it_cannot_test(kwargs, message):
+    import re
+
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        Claim(**kwargs)
+
+
+def test_claim_defaults_and_names():
+    assert Claim(cell="a", better_than="b", metric="m").test == "paired"
+    within = Claim(cells=["a", "b"], within=0.1, metric="m", relative_to=["c", "a"])
+    assert within.test == "tost" and within.names == ["a", "b", "c"]
+    assert Claim(cells=["a", "b", "c"], within=0.1, metric="m").names == ["a", "b", "c"]
+
+
+def test_every_row_states_every_column_of_its_table(tmp_path):
+    from repro.config import ConfigError
+    from repro.suite.expected import load_expected
+
+    head = "source: s\ndirections: {abs_rel: lower, delta1: higher}\ntolerance: {abs_rel: 0.1, delta1: 0.1}\nrationale: r\n"
+    p = tmp_path / "e.yaml"
+    p.write_text(head + "cells:\n  a: {metrics: {abs_rel: 0.5, delta1: 0.9}}\n  b: {metrics: {abs_rel: 0.4}}\n")
+    with pytest.raises(ConfigError, match=r"e.yaml:7: key 'cells.b': metric\(s\) delta1 missing from this row while "
+                                          r"other rows of the table state them: give the value, or list them under not_reported$"):
+        load_expected(p)
+    p.write_text(head + "cells:\n  a: {metrics: {abs_rel: 0.5}, not_reported: [delta1]}\n"
+                        "  b: {metrics: {delta1: 0.9}, table: T2}\n  c: {metrics: {abs_rel: 0.4}}\n")
+    with pytest.raises(ConfigError, match=r"key 'cells.c': metric\(s\) delta1 missing .* rows of the table state"):
+        load_expected(p)  # a's not_reported column counts for its table; b is another table
+    p.write_text(head + "cells:\n  a: {metrics: {abs_rel: 0.5, delta1: 0.9}, table: T2}\n  b: {metrics: {abs_rel: 0.4}, table: T2}\n")
+    with pytest.raises(ConfigError, match=r"rows of T2 state them"):
+        load_expected(p)
+    p.write_text(head + "cells:\n  a: {metrics: {abs_rel: 0.5, delta1: 0.9}}\n  b: {metrics: {abs_rel: 0.4}, not_reported: [delta1]}\n"
+                        "  c: {bounds: {abs_rel: [0, 1]}}\n")
+    assert set(load_expected(p).cells) == {"a", "b", "c"}  # a '-' and a bounds-only row are fine
