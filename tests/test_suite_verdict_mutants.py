@@ -644,3 +644,49 @@ def test_every_row_states_every_column_of_its_table(tmp_path):
     p.write_text(head + "cells:\n  a: {metrics: {abs_rel: 0.5, delta1: 0.9}}\n  b: {metrics: {abs_rel: 0.4}, not_reported: [delta1]}\n"
                         "  c: {bounds: {abs_rel: [0, 1]}}\n")
     assert set(load_expected(p).cells) == {"a", "b", "c"}  # a '-' and a bounds-only row are fine
+
+
+_HEAD = "source: s\ndirections: {abs_rel: lower, delta1: higher, rmse_log: lower}\ntolerance: {abs_rel: 0.1}\nrationale: r\n"
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ("evaluator: bogus\ncells:\n  a: {metrics: {abs_rel: 0.5}}\n",
+     "e.yaml:5: key 'evaluator': unknown evaluator 'bogus'"),
+    ("cells:\n  a: {metrics: {abs_rel: 0.5, delta1: 0.9}}\n", "e.yaml:6: key 'cells.a': metric 'delta1' has no tolerance"),
+    ("cells:\n  a: {metrics: {abs_rel: 0.5}, evaluator: nope}\n", "e.yaml:6: key 'cells.a.evaluator': unknown evaluator 'nope'"),
+    ("cells:\n  a: {metrics: {abs_rel: 0.5}, forms: {rmse_log: ln2}}\n",
+     "e.yaml:6: key 'cells.a.forms': forms: only rmse_log, one of ln, log10, released"),
+    ("cells:\n  a: {metrics: {abs_rel: 0.5}, forms: {abs_rel: ln}}\n",
+     "e.yaml:6: key 'cells.a.forms': forms: only rmse_log, one of ln, log10, released"),
+    ("cells:\n  a: {metrics: {abs_rel: 0.5}, bounds: {delta1: [1.0, 0.0]}}\n",
+     "e.yaml:6: key 'cells.a.bounds': bounds of 'delta1' are reversed: [1.0, 0.0]"),
+    ("cells:\n  a: {metrics: {abs_rel: 0.5}}\n  b: {metrics: {abs_rel: 0.4}}\nclaims:\n  - {cell: a, better_than: b, metric: zz}\n",
+     "e.yaml:9: key 'claims[0]': claim metric 'zz' has no direction"),
+    ("cells:\n  a: {metrics: {abs_rel: 0.5}}\n  b: {metrics: {abs_rel: 0.4}}\nclaims:\n"
+     "  - {cell: a, better_than: b, metric: abs_rel, design: {margin_of: [a, zz]}}\n",
+     "e.yaml:9: key 'claims[0].design': claim design names unknown cell 'zz'"),
+    ("cells:\n  a: {metrics: {abs_rel: 0.5}}\n  b: {metrics: {abs_rel: 0.4}, not_reported: [delta1]}\n",
+     "e.yaml:6: key 'cells.a': metric(s) delta1 missing from this row"),
+])
+def test_expected_file_errors_name_file_line_key_and_problem(tmp_path, body, message):
+    import re
+
+    from repro.config import ConfigError
+    from repro.suite.expected import load_expected
+
+    p = tmp_path / "e.yaml"
+    p.write_text(_HEAD + body)
+    with pytest.raises(ConfigError, match=re.escape(message)) as err:
+        load_expected(p)
+    assert str(err.value).startswith(f"{p}:")
+
+
+def test_expected_file_accepts_row_tolerances_equal_bounds_and_records_its_path(tmp_path):
+    from repro.suite.expected import load_expected
+
+    p = tmp_path / "e.yaml"
+    p.write_text(_HEAD + "cells:\n  a: {metrics: {abs_rel: 0.5, delta1: 0.9}, tolerance: {delta1: 0.01},"
+                         " bounds: {rmse_log: [0.5, 0.5]}}\nclaims:\n"
+                         "  - {cell: a, better_than: a, metric: abs_rel, design: {margin_of: [a, a]}}\n")
+    exp = load_expected(p)
+    assert exp.path == str(p) and exp.tolerance_for("a", "delta1") == 0.01

@@ -197,7 +197,9 @@ class ExpectedFile:
     compare_scales: list[str] = field(default_factory=list)
 
     def tolerance_for(self, cell: str, metric: str) -> float:
-        return self.cells[cell].tolerance.get(metric, self.tolerance[metric])
+        """The row's own tolerance, else the file's (a metric may have only the row's)."""
+        own = self.cells[cell].tolerance
+        return own[metric] if metric in own else self.tolerance[metric]
 
     def mode_for(self, cell: str) -> Mode:
         return self.cells[cell].mode or self.mode
