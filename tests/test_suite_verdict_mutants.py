@@ -690,3 +690,27 @@ def test_expected_file_accepts_row_tolerances_equal_bounds_and_records_its_path(
                          "  - {cell: a, better_than: a, metric: abs_rel, design: {margin_of: [a, a]}}\n")
     exp = load_expected(p)
     assert exp.path == str(p) and exp.tolerance_for("a", "delta1") == 0.01
+
+
+def test_stats_helpers_at_their_edges():
+    import math
+
+    import numpy as np
+    from scipy import stats as sps
+
+    from repro.suite.stats import N_RESAMPLES, POWER, _bootstrap_ci, holm, mde, paired_images
+
+    assert mde(1.0, 4, 0.05, sided=2) == pytest.approx((sps.norm.ppf(0.975) + sps.norm.ppf(POWER)) / 2)
+    assert holm([0.6, 0.7]) == [1.0, 1.0]  # capped at 1
+    values = np.array([0.1, 0.4, 0.2, 0.9])
+    want = sps.bootstrap((values,), np.mean, n_resamples=N_RESAMPLES, confidence_level=0.95, method="percentile",
+                         rng=np.random.default_rng(0)).confidence_interval
+    assert _bootstrap_ci(values) == pytest.approx((want.low, want.high))  # seeded: reproducible
+    assert _bootstrap_ci(np.array([1.0, 2.0])) != (1.5, 1.5)  # two values are resampled
+    assert _bootstrap_ci(np.array([0.3, 0.3, 0.3])) == (0.3, 0.3) and _bootstrap_ci(np.array([0.5])) == (0.5, 0.5)
+    assert _bootstrap_ci(np.array([])) is None
+    two = paired_images([0.1, 0.2], 0.05)
+    assert two.n == 2 and two.sd == pytest.approx(0.0707107, abs=1e-6) and two.p is not None  # two images: tested
+    assert two.p == pytest.approx(sps.wilcoxon([0.1, 0.2], alternative="greater").pvalue)
+    empty = paired_images([], 0.05)
+    assert empty.n == 0 and math.isnan(empty.mean) and empty.sd is None and empty.p is None
