@@ -379,3 +379,24 @@ def test_stitching_never_reads_a_neighbouring_image_outside_a_cameras_view():
     assert near.all() and (pano > 1.5).any() and (pano < 1.5).any()  # no blend of the two, no padding zeros
     ramp = torch.tensor([0.0, 1.0]).expand(1, 2, 1, 4, 2)  # w = 2: left column 0, right column 1
     assert perspective_to_equirect(ramp, cams, 16, 32, 60.0).max() == pytest.approx(1.0)
+
+
+def test_sample_equirect_checks_inputs_and_follows_the_inputs_device_and_dtype():
+    from repro.geometry.sphere import equirect_directions, sample_equirect
+
+    x = torch.rand(3, 2, 8, 16, dtype=torch.float64)
+    rays = equirect_directions(8, 16, dtype=torch.float64)[None]  # every pixel centre
+    assert (sample_equirect(x, rays) - x).abs().max() < 1e-12  # default bilinear, float64 coordinates
+    odd = rays[:, :1, :3]  # three rays: any count works
+    assert sample_equirect(x, odd).shape == (3, 2, 1, 3)
+    assert sample_equirect(x.float().to("meta"), rays.float()).is_meta
+    with pytest.raises(ValueError, match=r"^equirect input must be \(B,C,H,W\), got shape \(2, 8, 16\)$"):
+        sample_equirect(x[0], rays)
+    with pytest.raises(ValueError, match="^rays batch 2 does not match image batch 3$"):
+        sample_equirect(x, rays.expand(2, -1, -1, -1))
+    with pytest.raises(ValueError, match=r"^mask must be \(B,1,H,W\) = \(3, 1, 8, 16\), got \(3, 2, 8, 16\)$"):
+        sample_equirect(x, rays, mask=torch.ones(3, 2, 8, 16, dtype=torch.bool))
+    mask = torch.ones(3, 1, 8, 16, dtype=torch.bool)
+    mask[:, :, 4, 5] = False
+    values, valid = sample_equirect(x.float(), rays.float(), mask=mask)
+    assert torch.equal(valid, mask) and (values - x.float()).abs().max() < 1e-4
