@@ -12,12 +12,14 @@ Only outputs are stored, no code of theirs.
 from __future__ import annotations
 
 import argparse
+import sys
+import warnings
 from pathlib import Path
 
 import torch
 
 from benchmarks.parity.checks import panoramas
-from benchmarks.parity.released_env import released_code
+from benchmarks.parity.released_env import ReleasedSourceMissing, released_code
 
 OUT = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "released_golden.pt"
 HEIGHT, BATCH, SEED = 32, 2, 3
@@ -56,13 +58,21 @@ def record(path: Path = OUT) -> dict[str, torch.Tensor]:
     return golden
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=OUT)
-    args = parser.parse_args()
-    golden = record(args.out)
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="golden", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=OUT, help=f"where to write the tensors (default: {OUT})")
+    args = parser.parse_args(argv)
+    if args.out.exists() and args.out.is_dir():
+        parser.error(f"--out {args.out} is a folder; give the file to write")
+    warnings.filterwarnings("ignore")
+    try:
+        golden = record(args.out)
+    except (ReleasedSourceMissing, OSError) as exc:  # no checkout, or an output path that cannot be written
+        print(f"golden: error: {exc}", file=sys.stderr)
+        return 2
     print(f"wrote {args.out} ({args.out.stat().st_size:,} bytes): {', '.join(golden)}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
